@@ -1,0 +1,207 @@
+"""Channels, campaigns and what they cost, coupons, daily engagement."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+ZERO = Decimal("0.00")
+
+
+class Channel(models.Model):
+    class Kind(models.TextChoices):
+        SOCIAL = "social", "Social"
+        SEARCH = "search", "Search"
+        EMAIL = "email", "Email"
+        REFERRAL = "referral", "Referral"
+        OFFLINE = "offline", "Offline"
+        DIRECT = "direct", "Direct"
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SOCIAL)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChannelAlias(models.Model):
+    """Another name for a channel: a `utm_source` value or a referrer host ("fb", "t.co")."""
+
+    alias = models.CharField(max_length=100, unique=True, help_text="Stored lower-case.")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="aliases")
+
+    class Meta:
+        ordering = ["alias"]
+        verbose_name_plural = "channel aliases"
+        constraints = [
+            models.CheckConstraint(condition=Q(alias=Lower("alias")), name="alias_is_lower_case"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alias} -> {self.channel.slug}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.alias = self.alias.strip().lower()
+        super().save(*args, **kwargs)
+
+
+class Campaign(models.Model):
+    class Objective(models.TextChoices):
+        AWARENESS = "awareness", "Awareness"
+        ENGAGEMENT = "engagement", "Engagement"
+        LEADS = "leads", "Leads"
+        SALES = "sales", "Sales"
+
+    name = models.CharField(max_length=200)
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="campaigns")
+    objective = models.CharField(max_length=20, choices=Objective.choices, default=Objective.SALES)
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)
+    budget = models.DecimalField(**MONEY, default=ZERO, validators=[MinValueValidator(ZERO)])
+    target_leads = models.PositiveIntegerField(null=True, blank=True)
+    target_cost_per_lead = models.DecimalField(
+        **MONEY, null=True, blank=True, validators=[MinValueValidator(ZERO)]
+    )
+    utm_campaign = models.CharField(max_length=200, blank=True, db_index=True)
+    # NULL when unset (never ""), so that the unique constraint only binds real numbers.
+    tracking_phone = models.CharField(max_length=32, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_on", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(budget__gte=0), name="campaign_budget_not_negative"),
+            models.CheckConstraint(
+                condition=Q(target_cost_per_lead__isnull=True) | Q(target_cost_per_lead__gte=0),
+                name="campaign_target_cpl_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
+                name="campaign_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=~Q(tracking_phone=""), name="campaign_tracking_phone_null_not_blank"
+            ),
+        ]
+        indexes = [models.Index(fields=["channel", "starts_on"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.tracking_phone = normalize_phone(self.tracking_phone) or None
+        super().save(*args, **kwargs)
+
+
+def normalize_phone(value: str | None) -> str:
+    """Keep digits and a leading +, so "+1 (555) 010-0100" and "+15550100100" are one line."""
+    if not value:
+        return ""
+    value = value.strip()
+    digits = "".join(ch for ch in value if ch.isdigit())
+    return ("+" + digits) if value.startswith("+") else digits
+
+
+class Cost(models.Model):
+    class Category(models.TextChoices):
+        AD_SPEND = "ad_spend", "Ad spend"
+        STAFF_TIME = "staff_time", "Staff time"
+        CONTENT = "content", "Content"
+        TOOLS = "tools", "Tools"
+        AGENCY = "agency", "Agency"
+        OTHER = "other", "Other"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="costs")
+    incurred_on = models.DateField()
+    amount = models.DecimalField(**MONEY, validators=[MinValueValidator(ZERO)])
+    category = models.CharField(max_length=20, choices=Category.choices, default=Category.AD_SPEND)
+    note = models.CharField(max_length=300, blank=True)
+    external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-incurred_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="cost_amount_not_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["incurred_on", "campaign"]),
+            models.Index(fields=["campaign", "incurred_on"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} {self.incurred_on} {self.amount}"
+
+
+class Coupon(models.Model):
+    code = models.CharField(max_length=64)
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="coupons")
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    max_redemptions = models.PositiveIntegerField(null=True, blank=True)
+    # Kept by the purchase service with a conditional UPDATE, so the cap holds under concurrency.
+    redemptions = models.PositiveIntegerField(default=0, editable=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(Lower("code"), name="coupon_code_unique_ci"),
+            models.CheckConstraint(condition=~Q(code=""), name="coupon_code_not_blank"),
+            models.CheckConstraint(
+                condition=Q(max_redemptions__isnull=True)
+                | Q(redemptions__lte=F("max_redemptions")),
+                name="coupon_redemptions_within_cap",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_until__gte=F("valid_from")),
+                name="coupon_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def save(self, *args, **kwargs) -> None:
+        self.code = self.code.strip()
+        super().save(*args, **kwargs)
+
+
+class EngagementStat(models.Model):
+    """One campaign's engagement on one day; writing the same day again replaces the row."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="engagement")
+    date = models.DateField()
+    impressions = models.PositiveIntegerField(default=0)
+    reach = models.PositiveIntegerField(default=0)
+    reactions = models.PositiveIntegerField(default=0)
+    comments = models.PositiveIntegerField(default=0)
+    shares = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    followers_gained = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-date", "campaign_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "date"], name="engagement_one_row_per_day"),
+        ]
+        indexes = [models.Index(fields=["date", "campaign"])]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} {self.date}"
+
+    @property
+    def interactions(self) -> int:
+        return self.reactions + self.comments + self.shares + self.clicks

@@ -1,0 +1,280 @@
+"""Contacts, their funnel stage and its history, touchpoints and purchases."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from campaigns.models import MONEY, ZERO, Campaign, Channel, Coupon
+
+
+class Stage(models.TextChoices):
+    """Funnel stages, in funnel order: a contact only moves to the right unless forced."""
+
+    FOLLOWER = "follower", "Follower"
+    LEAD = "lead", "Lead"
+    QUALIFIED = "qualified", "Qualified"
+    CUSTOMER = "customer", "Customer"
+
+    @property
+    def rank(self) -> int:
+        return STAGE_ORDER.index(self)
+
+    @property
+    def stamp_field(self) -> str:
+        return STAMP_FIELDS[self]
+
+
+STAGE_ORDER: list[Stage] = [Stage.FOLLOWER, Stage.LEAD, Stage.QUALIFIED, Stage.CUSTOMER]
+# The timestamp each stage sets; `entered_at` is the funnel entry, whatever the entry stage.
+STAMP_FIELDS: dict[Stage, str] = {
+    Stage.FOLLOWER: "entered_at",
+    Stage.LEAD: "became_lead_at",
+    Stage.QUALIFIED: "became_qualified_at",
+    Stage.CUSTOMER: "became_customer_at",
+}
+
+
+class Via(models.TextChoices):
+    """The door a change came through."""
+
+    ADMIN = "admin", "Admin"
+    API = "api", "API"
+    IMPORT = "import", "Import"
+    PURCHASE = "purchase", "Purchase"
+    SYSTEM = "system", "System"
+
+
+def _stamp_matches_stage(stage: Stage) -> Q:
+    """A stage's stamp is set exactly when the contact is at that stage or beyond."""
+    at_or_beyond = [s.value for s in STAGE_ORDER[stage.rank :]]
+    field = stage.stamp_field
+    return Q(stage__in=at_or_beyond, **{f"{field}__isnull": False}) | (
+        ~Q(stage__in=at_or_beyond) & Q(**{f"{field}__isnull": True})
+    )
+
+
+def _not_before(later: str, earlier: str) -> Q:
+    return Q(**{f"{later}__isnull": True}) | Q(**{f"{later}__gte": F(earlier)})
+
+
+class Contact(models.Model):
+    email = models.EmailField(blank=True, default="")
+    phone = models.CharField(max_length=32, blank=True, default="")
+    handle = models.CharField(max_length=100, blank=True, default="", help_text="Social handle")
+    first_name = models.CharField(max_length=100, blank=True, default="")
+    last_name = models.CharField(max_length=100, blank=True, default="")
+    company = models.CharField(max_length=200, blank=True, default="")
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.FOLLOWER)
+    source_channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="contacts")
+    source_campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, null=True, blank=True, related_name="contacts"
+    )
+    coupon = models.ForeignKey(
+        Coupon, on_delete=models.PROTECT, null=True, blank=True, related_name="contacts"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_contacts",
+    )
+    referred_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals"
+    )
+    notes = models.TextField(blank=True, default="")
+    external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    entered_at = models.DateTimeField(default=timezone.now)
+    became_lead_at = models.DateTimeField(null=True, blank=True)
+    became_qualified_at = models.DateTimeField(null=True, blank=True)
+    became_customer_at = models.DateTimeField(null=True, blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [
+            ("force_stage_change", "Can force a backward stage move"),
+            ("merge_contact", "Can merge two contacts"),
+            ("erase_contact", "Can erase a contact's personal data"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"), condition=~Q(email=""), name="contact_email_unique_ci"
+            ),
+            models.CheckConstraint(
+                condition=Q(stage__in=[s.value for s in STAGE_ORDER]), name="contact_stage_valid"
+            ),
+            models.CheckConstraint(
+                condition=_stamp_matches_stage(Stage.LEAD), name="contact_lead_stamp_matches"
+            ),
+            models.CheckConstraint(
+                condition=_stamp_matches_stage(Stage.QUALIFIED),
+                name="contact_qualified_stamp_matches",
+            ),
+            models.CheckConstraint(
+                condition=_stamp_matches_stage(Stage.CUSTOMER),
+                name="contact_customer_stamp_matches",
+            ),
+            models.CheckConstraint(
+                condition=_not_before("became_lead_at", "entered_at"),
+                name="contact_lead_after_entry",
+            ),
+            models.CheckConstraint(
+                condition=_not_before("became_qualified_at", "became_lead_at"),
+                name="contact_qualified_after_lead",
+            ),
+            models.CheckConstraint(
+                condition=_not_before("became_customer_at", "became_qualified_at"),
+                name="contact_customer_after_qualified",
+            ),
+        ]
+        indexes = [
+            # Admin and API filters, and the report figures counted by stage stamp.
+            models.Index(fields=["stage", "-id"], name="contact_stage_idx"),
+            models.Index(fields=["source_channel", "-id"], name="contact_channel_idx"),
+            models.Index(fields=["source_campaign", "-id"], name="contact_campaign_idx"),
+            models.Index(fields=["coupon", "-id"], name="contact_coupon_idx"),
+            models.Index(fields=["owner", "-id"], name="contact_owner_idx"),
+            models.Index(fields=["entered_at"], name="contact_entered_idx"),
+            models.Index(fields=["became_lead_at"], name="contact_lead_idx"),
+            models.Index(fields=["became_qualified_at"], name="contact_qualified_idx"),
+            models.Index(fields=["became_customer_at"], name="contact_customer_idx"),
+            models.Index(fields=["phone"], name="contact_phone_idx"),
+            models.Index(Lower("handle"), name="contact_handle_lower_idx"),
+            models.Index(Lower("last_name"), name="contact_last_name_lower_idx"),
+            models.Index(Lower("company"), name="contact_company_lower_idx"),
+        ]
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email or self.handle or self.phone or f"Contact #{self.pk}"
+
+    @property
+    def stage_enum(self) -> Stage:
+        return Stage(self.stage)
+
+
+class StageChange(models.Model):
+    """One move of a contact along the funnel. Append-only: never updated, never edited."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.CharField(
+        max_length=20, choices=Stage.choices, blank=True, default="", help_text="Empty on entry"
+    )
+    to_stage = models.CharField(max_length=20, choices=Stage.choices)
+    at = models.DateTimeField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    via = models.CharField(max_length=20, choices=Via.choices)
+    forced = models.BooleanField(default=False)
+    note = models.CharField(max_length=300, blank=True, default="")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["contact", "at", "id"], name="stagechange_contact_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.from_stage or 'entry'} -> {self.to_stage}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise ValueError("StageChange rows are append-only")
+        super().save(*args, **kwargs)
+
+
+class Touchpoint(models.Model):
+    class Kind(models.TextChoices):
+        FOLLOW = "follow", "Follow"
+        LIKE = "like", "Like"
+        COMMENT = "comment", "Comment"
+        SHARE = "share", "Share"
+        CLICK = "click", "Click"
+        VISIT = "visit", "Visit"
+        FORM = "form", "Form"
+        CALL = "call", "Call"
+        EMAIL = "email", "Email"
+        MESSAGE = "message", "Message"
+        COUPON = "coupon", "Coupon"
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="touchpoints")
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="touchpoints")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, null=True, blank=True, related_name="touchpoints"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.VISIT)
+    occurred_at = models.DateTimeField()
+    # The raw utm_source / referrer as the integration sent it, kept even when it resolved.
+    source = models.CharField(max_length=200, blank=True, default="")
+    external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["contact", "occurred_at"], name="touch_contact_time_idx"),
+            models.Index(fields=["occurred_at", "id"], name="touch_time_idx"),
+            models.Index(fields=["channel", "occurred_at"], name="touch_channel_time_idx"),
+            models.Index(fields=["campaign", "occurred_at"], name="touch_campaign_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.channel_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Purchase(models.Model):
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="purchases")
+    amount = models.DecimalField(**MONEY, help_text="What was paid (net of any discount).")
+    discount = models.DecimalField(**MONEY, default=ZERO, validators=[MinValueValidator(ZERO)])
+    occurred_at = models.DateTimeField()
+    coupon = models.ForeignKey(
+        Coupon, on_delete=models.PROTECT, null=True, blank=True, related_name="purchases"
+    )
+    external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    note = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="purchase_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(discount__gte=0), name="purchase_discount_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["occurred_at", "id"], name="purchase_time_idx"),
+            models.Index(fields=["contact", "occurred_at"], name="purchase_contact_time_idx"),
+            models.Index(fields=["coupon", "occurred_at"], name="purchase_coupon_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} on {self.occurred_at:%Y-%m-%d}"
+
+
+class ContactMerge(models.Model):
+    """The record that one contact was merged into another (the merged row is gone)."""
+
+    survivor = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="merges")
+    merged_contact_id = models.BigIntegerField()
+    merged_fields = models.JSONField(default=dict, help_text="What the merged contact held.")
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    via = models.CharField(max_length=20, choices=Via.choices)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"#{self.merged_contact_id} into #{self.survivor_id}"

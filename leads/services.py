@@ -1,0 +1,706 @@
+"""The funnel's rules: every door (admin, API, import, tasks) writes contacts through here.
+
+A stage move, a purchase, a touchpoint, a merge and an erasure each record their history
+(StageChange rows, implied stage stamps, touchpoints) the same way whatever the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from campaigns.errors import (
+    CouponRefused,
+    IdempotencyConflict,
+    InvalidInput,
+    NotPermitted,
+    StageMoveRefused,
+)
+from campaigns.models import Campaign, Channel, Coupon
+from campaigns.services import (
+    campaign_by_tracking_phone,
+    campaign_by_utm,
+    channel_resolve,
+    coupon_by_code,
+)
+from leads.models import (
+    STAGE_ORDER,
+    Contact,
+    ContactMerge,
+    Purchase,
+    Stage,
+    StageChange,
+    Touchpoint,
+    Via,
+)
+
+User = AbstractBaseUser
+CENT = Decimal("0.01")
+# A move or event stamped further in the future than this is a client clock or input error.
+FUTURE_TOLERANCE = dt.timedelta(minutes=5)
+PERSONAL_FIELDS = ("email", "phone", "handle", "first_name", "last_name", "company", "notes")
+
+
+# --- small validators -------------------------------------------------------------------------
+
+
+def _aware(value: dt.datetime | None, *, field: str, allow_future: bool = False) -> dt.datetime:
+    if value is None:
+        return timezone.now()
+    if not isinstance(value, dt.datetime):
+        raise InvalidInput("Must be a date and time.", field=field)
+    if timezone.is_naive(value):
+        raise InvalidInput("Must include a time zone.", field=field)
+    if not allow_future and value > timezone.now() + FUTURE_TOLERANCE:
+        raise InvalidInput("Must not be in the future.", field=field)
+    return value
+
+
+def _money(value: Any, *, field: str, positive: bool) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, TypeError, ValueError):
+        raise InvalidInput("Must be a decimal amount.", field=field) from None
+    if not amount.is_finite():
+        raise InvalidInput("Must be a decimal amount.", field=field)
+    if amount != amount.quantize(CENT):
+        raise InvalidInput("Must have at most two decimal places.", field=field)
+    if positive and amount <= 0:
+        raise InvalidInput("Must be greater than zero.", field=field)
+    if not positive and amount < 0:
+        raise InvalidInput("Must not be negative.", field=field)
+    if amount >= Decimal("1e12"):
+        raise InvalidInput("Is too large.", field=field)
+    return amount.quantize(CENT)
+
+
+def _email(value: str | None) -> str:
+    return (value or "").strip()
+
+
+def contact_by_email(email: str, *, lock: bool = False) -> Contact | None:
+    """The contact with this email, case-insensitively (uses the unique lower(email) index)."""
+    email = _email(email)
+    if not email:
+        return None
+    queryset = Contact.objects.annotate(email_lower=Lower("email")).filter(
+        email_lower=email.lower()
+    )
+    if lock:
+        queryset = queryset.select_for_update(of=("self",))
+    return queryset.first()
+
+
+def _check_force_permission(by: User | None) -> None:
+    if by is None or not by.has_perm("leads.force_stage_change"):
+        raise NotPermitted(
+            "Moving a contact backward needs the 'force stage change' permission.", field="force"
+        )
+
+
+# --- stages -----------------------------------------------------------------------------------
+
+
+def _stamp_up_to(contact: Contact, stage: Stage, at: dt.datetime) -> None:
+    """Stamp `stage` and every earlier stage: the earliest time wins, so the funnel stays monotone."""
+    for earlier in STAGE_ORDER[: stage.rank + 1]:
+        current = getattr(contact, earlier.stamp_field)
+        if current is None or current > at:
+            setattr(contact, earlier.stamp_field, at)
+
+
+def _clear_above(contact: Contact, stage: Stage) -> None:
+    for later in STAGE_ORDER[stage.rank + 1 :]:
+        setattr(contact, later.stamp_field, None)
+
+
+STAMP_NAMES = [s.stamp_field for s in STAGE_ORDER]
+
+
+def contact_move_stage(
+    *,
+    contact: Contact,
+    stage: Stage | str,
+    at: dt.datetime | None = None,
+    by: User | None = None,
+    via: Via | str,
+    force: bool = False,
+    note: str = "",
+) -> StageChange | None:
+    """Move a contact along the funnel and record the move.
+
+    Forward moves stamp the new stage and any earlier stage not yet stamped. A move to the stage
+    the contact is at changes nothing (returns None). A backward move is refused unless `force`
+    is set by a user holding `leads.force_stage_change`; it clears the stamps above the new stage.
+    """
+    try:
+        target = Stage(stage)
+    except ValueError:
+        raise InvalidInput(f"Unknown stage {stage!r}.", field="stage") from None
+    at = _aware(at, field="at")
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        current = locked.stage_enum
+        if target == current:
+            _copy_stage_fields(locked, contact)
+            return None
+        backward = target.rank < current.rank
+        if backward:
+            if not force:
+                raise StageMoveRefused(
+                    f"A {current.label.lower()} cannot move back to {target.label.lower()}; "
+                    "stages only move forward.",
+                    field="stage",
+                )
+            _check_force_permission(by)
+            _clear_above(locked, target)
+        else:
+            _stamp_up_to(locked, target, at)
+        locked.stage = target
+        locked.save(update_fields=["stage", *STAMP_NAMES, "updated_at"])
+        change = StageChange.objects.create(
+            contact=locked,
+            from_stage=current,
+            to_stage=target,
+            at=at,
+            changed_by=by,
+            via=via,
+            forced=backward,
+            note=note[:300],
+        )
+    _copy_stage_fields(locked, contact)
+    return change
+
+
+def _copy_stage_fields(source: Contact, target: Contact) -> None:
+    if source is target:
+        return
+    target.stage = source.stage
+    for name in STAMP_NAMES:
+        setattr(target, name, getattr(source, name))
+
+
+def contacts_move_stage(
+    *, contacts: Iterable[Contact], stage: Stage | str, by: User | None, via: Via | str
+) -> tuple[int, list[tuple[Contact, str]]]:
+    """Move many contacts (an admin action): returns how many moved and the refusals."""
+    moved = 0
+    refused: list[tuple[Contact, str]] = []
+    for contact in contacts:
+        try:
+            if contact_move_stage(contact=contact, stage=stage, by=by, via=via) is not None:
+                moved += 1
+        except StageMoveRefused as exc:
+            refused.append((contact, exc.message))
+    return moved, refused
+
+
+# --- contacts ---------------------------------------------------------------------------------
+
+
+def contact_create(
+    *,
+    email: str = "",
+    phone: str = "",
+    handle: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    company: str = "",
+    notes: str = "",
+    source_channel: Channel | None = None,
+    source_campaign: Campaign | None = None,
+    coupon: Coupon | None = None,
+    source: str = "",
+    stage: Stage | str = Stage.FOLLOWER,
+    entered_at: dt.datetime | None = None,
+    owner: User | None = None,
+    referred_by: Contact | None = None,
+    external_id: str | None = None,
+    touch_kind: str = Touchpoint.Kind.FOLLOW,
+    record_first_touch: bool = True,
+    by: User | None = None,
+    via: Via | str,
+) -> Contact:
+    """Create a contact entering the funnel at `stage`, with its entry history and first touch.
+
+    The source is the coupon's campaign, else the campaign, else the channel, else `source`
+    resolved through the channel aliases; with none of them the contact is `direct` and gets no
+    touchpoint (it has no marketing touch to credit). An email already in use, in any case, is
+    refused.
+    """
+    try:
+        stage = Stage(stage)
+    except ValueError:
+        raise InvalidInput(f"Unknown stage {stage!r}.", field="stage") from None
+    entered_at = _aware(entered_at, field="entered_at")
+    if coupon is not None and source_campaign is None:
+        source_campaign = coupon.campaign
+    if source_campaign is not None:
+        if source_channel is not None and source_channel.pk != source_campaign.channel_id:
+            raise InvalidInput(
+                f"Campaign {source_campaign.name!r} runs on {source_campaign.channel.slug}, "
+                f"not {source_channel.slug}.",
+                field="source_channel",
+            )
+        source_channel = source_campaign.channel
+    has_source = source_channel is not None or bool((source or "").strip())
+    if source_channel is None:
+        source_channel = channel_resolve(source=source)
+    if external_id is not None and external_id.strip() == "":
+        external_id = None
+
+    contact = Contact(
+        email=_email(email),
+        phone=phone or "",
+        handle=handle or "",
+        first_name=first_name or "",
+        last_name=last_name or "",
+        company=company or "",
+        notes=notes or "",
+        source_channel=source_channel,
+        source_campaign=source_campaign,
+        coupon=coupon,
+        owner=owner,
+        referred_by=referred_by,
+        external_id=external_id,
+        stage=stage,
+        entered_at=entered_at,
+    )
+    _stamp_up_to(contact, stage, entered_at)
+    with transaction.atomic():
+        if contact.email and contact_by_email(contact.email) is not None:
+            raise IdempotencyConflict(
+                f"A contact with the email {contact.email!r} already exists.", field="email"
+            )
+        try:
+            with transaction.atomic():
+                contact.save()
+        except IntegrityError:
+            # Lost a race with another writer of the same email or external id.
+            raise IdempotencyConflict(
+                "A contact with this email or external_id already exists.", field="email"
+            ) from None
+        StageChange.objects.create(
+            contact=contact, from_stage="", to_stage=stage, at=entered_at, changed_by=by, via=via
+        )
+        if has_source and record_first_touch:
+            Touchpoint.objects.create(
+                contact=contact,
+                channel=source_channel,
+                campaign=source_campaign,
+                kind=touch_kind,
+                occurred_at=entered_at,
+                source=(source or "")[:200],
+            )
+    return contact
+
+
+def contact_assign_owner(*, contacts: Any, owner: User | None) -> int:
+    """Give the contacts (a queryset) to `owner`; one UPDATE."""
+    return contacts.update(owner=owner, updated_at=timezone.now())
+
+
+# --- touchpoints ------------------------------------------------------------------------------
+
+
+def touchpoint_record(
+    *,
+    contact: Contact,
+    kind: str = Touchpoint.Kind.VISIT,
+    occurred_at: dt.datetime | None = None,
+    channel: Channel | None = None,
+    campaign: Campaign | None = None,
+    source: str = "",
+    utm_campaign: str = "",
+    tracking_phone: str = "",
+    external_id: str | None = None,
+    metadata: dict | None = None,
+) -> tuple[Touchpoint, bool]:
+    """Record one interaction of a contact with a channel; returns (touchpoint, created).
+
+    The channel comes from the campaign when there is one (a tracking phone names its campaign
+    and makes the touch a call), else from `channel`, else from `source` through the aliases.
+    Replaying an `external_id` with the same content returns the stored touch; with other
+    content it is refused.
+    """
+    if kind not in Touchpoint.Kind.values:
+        raise InvalidInput(f"Unknown touchpoint kind {kind!r}.", field="kind")
+    occurred_at = _aware(occurred_at, field="occurred_at")
+    if tracking_phone:
+        campaign = campaign_by_tracking_phone(tracking_phone)
+        kind = Touchpoint.Kind.CALL
+    if campaign is None and utm_campaign:
+        resolved = channel or (channel_resolve(source=source) if source else None)
+        campaign = campaign_by_utm(utm_campaign=utm_campaign, channel=resolved)
+    if campaign is not None:
+        if channel is not None and channel.pk != campaign.channel_id:
+            raise InvalidInput(
+                f"Campaign {campaign.name!r} runs on {campaign.channel.slug}, not {channel.slug}.",
+                field="channel",
+            )
+        channel = campaign.channel
+    if channel is None:
+        channel = channel_resolve(source=source)
+    if external_id is not None and external_id.strip() == "":
+        external_id = None
+    values = {
+        "contact_id": contact.pk,
+        "channel_id": channel.pk,
+        "campaign_id": campaign.pk if campaign else None,
+        "kind": kind,
+        "occurred_at": occurred_at,
+    }
+    if external_id is not None:
+        existing = Touchpoint.objects.filter(external_id=external_id).first()
+        if existing is not None:
+            return _same_or_conflict(existing, values, external_id), False
+    touch = Touchpoint(
+        **values, source=(source or "")[:200], external_id=external_id, metadata=metadata or {}
+    )
+    try:
+        with transaction.atomic():
+            touch.save()
+    except IntegrityError:
+        # The same event arrived twice at once and the other copy won: answer as a replay.
+        existing = Touchpoint.objects.filter(external_id=external_id).first()
+        if existing is None:
+            raise
+        return _same_or_conflict(existing, values, external_id), False
+    return touch, True
+
+
+def _same_or_conflict(existing: Any, values: dict[str, Any], external_id: str) -> Any:
+    differing = sorted(
+        name.removesuffix("_id")
+        for name, value in values.items()
+        if getattr(existing, name) != value
+    )
+    if differing:
+        raise IdempotencyConflict(
+            f"external_id {external_id!r} was already used with different {', '.join(differing)}.",
+            field="external_id",
+        )
+    return existing
+
+
+# --- purchases --------------------------------------------------------------------------------
+
+
+def _check_coupon_valid(coupon: Coupon, at: dt.datetime) -> None:
+    if not coupon.active:
+        raise CouponRefused(f"Coupon {coupon.code} is not active.", field="coupon")
+    if coupon.valid_from and at < coupon.valid_from:
+        raise CouponRefused(
+            f"Coupon {coupon.code} is valid only from {coupon.valid_from:%Y-%m-%d %H:%M}.",
+            field="coupon",
+        )
+    if coupon.valid_until and at > coupon.valid_until:
+        raise CouponRefused(
+            f"Coupon {coupon.code} expired on {coupon.valid_until:%Y-%m-%d %H:%M}.", field="coupon"
+        )
+
+
+def _redeem(coupon: Coupon) -> None:
+    """Count one redemption with a conditional UPDATE that must touch exactly one row, so two
+    concurrent purchases can never both take the last redemption."""
+    updated = (
+        Coupon.objects.filter(pk=coupon.pk, active=True)
+        .filter(Q(max_redemptions__isnull=True) | Q(redemptions__lt=F("max_redemptions")))
+        .update(redemptions=F("redemptions") + 1)
+    )
+    if updated != 1:
+        raise CouponRefused(
+            f"Coupon {coupon.code} has been used the maximum number of times "
+            f"({coupon.max_redemptions}).",
+            field="coupon",
+        )
+
+
+def _walk_in_contact(
+    *, email: str, coupon: Coupon | None, at: dt.datetime, by: User | None, via: Via | str, **fields
+) -> Contact:
+    """The contact for an unknown email: enters as a customer, sourced from the coupon.
+
+    Two purchases for one new email at once: the unique lower(email) index lets one insert win;
+    the other waits for it, fails in its savepoint and reads the winner's row.
+    """
+    try:
+        with transaction.atomic():
+            return contact_create(
+                email=email,
+                coupon=coupon,
+                stage=Stage.CUSTOMER,
+                entered_at=at,
+                record_first_touch=False,  # the coupon touch of the purchase is its first touch
+                by=by,
+                via=via,
+                **fields,
+            )
+    except IdempotencyConflict:
+        existing = contact_by_email(email)
+        if existing is None:
+            raise
+        return existing
+
+
+def purchase_record(
+    *,
+    amount: Any,
+    occurred_at: dt.datetime | None = None,
+    contact: Contact | None = None,
+    email: str = "",
+    coupon: Coupon | str | None = None,
+    discount: Any = 0,
+    external_id: str | None = None,
+    note: str = "",
+    contact_fields: dict[str, str] | None = None,
+    by: User | None = None,
+    via: Via | str,
+) -> tuple[Purchase, bool]:
+    """Record a purchase; returns (purchase, created).
+
+    The contact is given, or found by email (case-insensitively), or created as a walk-in
+    customer. A coupon must be active, within its window at the purchase time and under its
+    redemption cap; it records a `coupon` touchpoint on its campaign. The contact becomes a
+    customer at the purchase time unless an earlier purchase already made it one. Replaying an
+    `external_id` with the same content changes nothing; with other content it is refused.
+    """
+    amount = _money(amount, field="amount", positive=True)
+    discount = _money(discount or 0, field="discount", positive=False)
+    occurred_at = _aware(occurred_at, field="occurred_at")
+    if external_id is not None and external_id.strip() == "":
+        external_id = None
+    if isinstance(coupon, str):
+        coupon = coupon_by_code(coupon) if coupon.strip() else None
+    if contact is None and not _email(email):
+        raise InvalidInput("Give a contact or an email.", field="contact")
+
+    if external_id is not None:
+        existing = (
+            Purchase.objects.select_related("contact").filter(external_id=external_id).first()
+        )
+        if existing is not None:
+            return _same_purchase(
+                existing, contact, email, amount, discount, occurred_at, coupon
+            ), False
+
+    if coupon is not None:
+        _check_coupon_valid(coupon, occurred_at)
+
+    try:
+        with transaction.atomic():
+            if contact is None:
+                contact = contact_by_email(email) or _walk_in_contact(
+                    email=email,
+                    coupon=coupon,
+                    at=occurred_at,
+                    by=by,
+                    via=via,
+                    **(contact_fields or {}),
+                )
+            purchase = Purchase(
+                contact=contact,
+                amount=amount,
+                discount=discount,
+                occurred_at=occurred_at,
+                coupon=coupon,
+                external_id=external_id,
+                note=(note or "")[:300],
+            )
+            purchase.save()
+            if coupon is not None:
+                _redeem(coupon)
+                Touchpoint.objects.create(
+                    contact=contact,
+                    channel_id=coupon.campaign.channel_id,
+                    campaign=coupon.campaign,
+                    kind=Touchpoint.Kind.COUPON,
+                    occurred_at=occurred_at,
+                    source=coupon.code,
+                    metadata={"purchase_id": purchase.pk},
+                )
+                if contact.coupon_id is None:
+                    Contact.objects.filter(pk=contact.pk, coupon__isnull=True).update(coupon=coupon)
+                    contact.coupon = coupon
+            _become_customer(contact=contact, at=occurred_at, by=by, via=via)
+    except IntegrityError:
+        if external_id is None:
+            raise
+        # The same order arrived twice at once; the other copy committed first.
+        existing = (
+            Purchase.objects.select_related("contact").filter(external_id=external_id).first()
+        )
+        if existing is None:
+            raise
+        return _same_purchase(
+            existing, contact, email, amount, discount, occurred_at, coupon
+        ), False
+    return purchase, True
+
+
+def _become_customer(*, contact: Contact, at: dt.datetime, by: User | None, via: Via | str) -> None:
+    """First purchase: move to customer. Earlier purchase than the stamp: the earliest wins."""
+    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    if locked.stage != Stage.CUSTOMER:
+        contact_move_stage(contact=contact, stage=Stage.CUSTOMER, at=at, by=by, via=via)
+        return
+    if locked.became_customer_at is None or locked.became_customer_at > at:
+        _stamp_up_to(locked, Stage.CUSTOMER, at)
+        locked.save(update_fields=[*STAMP_NAMES, "updated_at"])
+    _copy_stage_fields(locked, contact)
+
+
+def _same_purchase(
+    existing: Purchase,
+    contact: Contact | None,
+    email: str,
+    amount: Decimal,
+    discount: Decimal,
+    occurred_at: dt.datetime,
+    coupon: Coupon | None,
+) -> Purchase:
+    differing = []
+    if contact is not None and existing.contact_id != contact.pk:
+        differing.append("contact")
+    if contact is None and existing.contact.email.lower() != _email(email).lower():
+        differing.append("email")
+    if existing.amount != amount:
+        differing.append("amount")
+    if existing.discount != discount:
+        differing.append("discount")
+    if existing.occurred_at != occurred_at:
+        differing.append("occurred_at")
+    if existing.coupon_id != (coupon.pk if coupon else None):
+        differing.append("coupon")
+    if differing:
+        raise IdempotencyConflict(
+            f"external_id {existing.external_id!r} was already used with different "
+            f"{', '.join(differing)}.",
+            field="external_id",
+        )
+    return existing
+
+
+# --- merge and erase --------------------------------------------------------------------------
+
+
+def contact_merge(*, survivor: Contact, other: Contact, by: User | None, via: Via | str) -> Contact:
+    """Merge `other` into `survivor` (one person recorded twice) and delete `other`.
+
+    Touchpoints, purchases, history and referrals move to the survivor; blank fields of the
+    survivor are filled from the other; the earliest stage stamps win and the furthest stage
+    is kept; the source is the one of whoever entered first. The merge is recorded.
+    """
+    if survivor.pk == other.pk:
+        raise InvalidInput("A contact cannot be merged into itself.", field="other")
+    with transaction.atomic():
+        # Lock both rows in id order, so two merges of the same pair cannot deadlock.
+        locked = {
+            c.pk: c
+            for c in Contact.objects.select_for_update()
+            .filter(pk__in=[survivor.pk, other.pk])
+            .order_by("pk")
+        }
+        if len(locked) != 2:
+            raise InvalidInput("One of the contacts no longer exists.", field="other")
+        keep, gone = locked[survivor.pk], locked[other.pk]
+        if keep.erased_at or gone.erased_at:
+            raise InvalidInput("An erased contact cannot be merged.", field="other")
+        snapshot = {
+            name: getattr(gone, name)
+            for name in (
+                *PERSONAL_FIELDS,
+                "stage",
+                "external_id",
+                "source_channel_id",
+                "source_campaign_id",
+                "coupon_id",
+                "owner_id",
+            )
+        }
+        snapshot.update({name: _iso(getattr(gone, name)) for name in STAMP_NAMES})
+        from_stage = keep.stage_enum
+
+        Touchpoint.objects.filter(contact=gone).update(contact=keep)
+        Purchase.objects.filter(contact=gone).update(contact=keep)
+        StageChange.objects.filter(contact=gone).update(contact=keep)
+        ContactMerge.objects.filter(survivor=gone).update(survivor=keep)
+        Contact.objects.filter(referred_by=gone).exclude(pk=keep.pk).update(referred_by=keep)
+
+        for name in PERSONAL_FIELDS:
+            if not getattr(keep, name) and getattr(gone, name):
+                setattr(keep, name, getattr(gone, name))
+        if gone.notes and keep.notes and gone.notes not in keep.notes:
+            keep.notes = f"{keep.notes}\n\n{gone.notes}"
+        if gone.entered_at < keep.entered_at:
+            keep.source_channel_id = gone.source_channel_id
+            keep.source_campaign_id = gone.source_campaign_id
+        for name in ("coupon_id", "owner_id", "external_id"):
+            if getattr(keep, name) is None:
+                setattr(keep, name, getattr(gone, name))
+        if keep.referred_by_id in (None, gone.pk):
+            keep.referred_by_id = gone.referred_by_id
+        if keep.referred_by_id in (gone.pk, keep.pk):
+            keep.referred_by_id = None
+        for name in STAMP_NAMES:
+            stamps = [s for s in (getattr(keep, name), getattr(gone, name)) if s is not None]
+            setattr(keep, name, min(stamps) if stamps else None)
+        to_stage = max(from_stage, gone.stage_enum, key=lambda s: s.rank)
+        keep.stage = to_stage
+
+        gone.delete()  # frees its email and external_id for the survivor
+        keep.save()
+        if to_stage != from_stage:
+            StageChange.objects.create(
+                contact=keep,
+                from_stage=from_stage,
+                to_stage=to_stage,
+                at=getattr(keep, to_stage.stamp_field),
+                changed_by=by,
+                via=via,
+                note=f"merge of contact #{other.pk}",
+            )
+        ContactMerge.objects.create(
+            survivor=keep, merged_contact_id=other.pk, merged_fields=snapshot, merged_by=by, via=via
+        )
+    return keep
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def contact_erase(*, contact: Contact, by: User | None, via: Via | str) -> Contact:
+    """Blank a contact's personal data for good (a data-subject request).
+
+    Its touchpoints and purchases stay, anonymous, so past reports keep their figures; free
+    text that could hold personal data (notes, metadata, merge snapshots) goes too.
+    """
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        for name in PERSONAL_FIELDS:
+            setattr(locked, name, "")
+        locked.external_id = None
+        locked.erased_at = timezone.now()
+        locked.save()
+        Touchpoint.objects.filter(contact=locked).update(metadata={})
+        Purchase.objects.filter(contact=locked).update(note="")
+        ContactMerge.objects.filter(survivor=locked).update(merged_fields={})
+        StageChange.objects.create(
+            contact=locked,
+            from_stage=locked.stage,
+            to_stage=locked.stage,
+            at=locked.erased_at,
+            changed_by=by,
+            via=via,
+            note="personal data erased",
+        )
+    return locked

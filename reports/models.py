@@ -1,0 +1,92 @@
+"""Saved reports and who receives them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Attribution(models.TextChoices):
+    FIRST_TOUCH = "first_touch", "First touch"
+    LAST_TOUCH = "last_touch", "Last touch"
+    LINEAR = "linear", "Linear"
+    POSITION_BASED = "position_based", "Position based"
+    TIME_DECAY = "time_decay", "Time decay"
+
+
+class GroupBy(models.TextChoices):
+    CHANNEL = "channel", "Channel"
+    CAMPAIGN = "campaign", "Campaign"
+
+
+class Granularity(models.TextChoices):
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"
+    CUSTOM = "custom", "Custom"
+
+
+class Report(models.Model):
+    """A snapshot of the ROI and funnel figures for one period and one set of parameters."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    start = models.DateField()
+    end = models.DateField()
+    granularity = models.CharField(
+        max_length=10, choices=Granularity.choices, default=Granularity.CUSTOM
+    )
+    attribution = models.CharField(
+        max_length=20, choices=Attribution.choices, default=Attribution.LAST_TOUCH
+    )
+    group_by = models.CharField(max_length=10, choices=GroupBy.choices, default=GroupBy.CHANNEL)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    stale = models.BooleanField(default=False)
+    error = models.TextField(blank=True, default="")
+    data = models.JSONField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-end", "-id"]
+        permissions = [("view_dashboard", "Can view the ROI report pages")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["start", "end", "granularity", "attribution", "group_by"],
+                name="report_unique_parameters",
+            ),
+            models.CheckConstraint(condition=Q(end__gte=F("start")), name="report_end_after_start"),
+        ]
+        indexes = [models.Index(fields=["start", "end"], name="report_period_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.granularity} {self.start}..{self.end} {self.group_by}/{self.attribution}"
+
+
+class ReportSubscription(models.Model):
+    """A marketer who receives every saved report of one granularity by email."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_subscriptions"
+    )
+    granularity = models.CharField(max_length=10, choices=Granularity.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user_id", "granularity"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "granularity"], name="subscription_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.granularity}"
