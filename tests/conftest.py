@@ -1,0 +1,47 @@
+"""Personas per role, and the rules for tests that need a real service."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connection
+
+from tests.factories import UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture
+def sales_user(db):
+    return UserFactory(username="sally", groups=["Sales"])
+
+
+@pytest.fixture
+def marketing_user(db):
+    return UserFactory(username="mark", groups=["Marketing"])
+
+
+@pytest.fixture
+def integration_user(db):
+    return UserFactory(username="shopbot", groups=["Integration"], is_staff=False)
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_superuser=True)
+
+
+def require_postgres() -> None:
+    """Fail in CI (skip only on a developer's machine) when the suite is not on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        message = "needs PostgreSQL: run with DATABASE_URL=postgres://..."
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _postgres_marker(request):
+    if request.node.get_closest_marker("postgres"):
+        require_postgres()
