@@ -156,7 +156,12 @@ class Coupon(models.Model):
     class Meta:
         ordering = ["code"]
         constraints = [
-            models.UniqueConstraint(Lower("code"), name="coupon_code_unique_ci"),
+            models.UniqueConstraint(
+                Lower("code"),
+                name="coupon_code_unique_ci",
+                violation_error_message="A coupon with this code already exists "
+                "(codes are compared without regard to case).",
+            ),
             models.CheckConstraint(condition=~Q(code=""), name="coupon_code_not_blank"),
             models.CheckConstraint(
                 condition=Q(max_redemptions__isnull=True)

@@ -106,7 +106,11 @@ class Contact(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                Lower("email"), condition=~Q(email=""), name="contact_email_unique_ci"
+                Lower("email"),
+                condition=~Q(email=""),
+                name="contact_email_unique_ci",
+                violation_error_message="A contact with this email already exists "
+                "(emails are compared without regard to case).",
             ),
             models.CheckConstraint(
                 condition=Q(stage__in=[s.value for s in STAGE_ORDER]), name="contact_stage_valid"

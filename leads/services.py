@@ -42,7 +42,8 @@ from leads.models import (
     Via,
 )
 
-User = AbstractBaseUser
+# Who did it: a user, or None for the system.
+Actor = AbstractBaseUser
 CENT = Decimal("0.01")
 # A move or event stamped further in the future than this is a client clock or input error.
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
@@ -99,7 +100,7 @@ def contact_by_email(email: str, *, lock: bool = False) -> Contact | None:
     return queryset.first()
 
 
-def _check_force_permission(by: User | None) -> None:
+def _check_force_permission(by: Actor | None) -> None:
     if by is None or not by.has_perm("leads.force_stage_change"):
         raise NotPermitted(
             "Moving a contact backward needs the 'force stage change' permission.", field="force"
@@ -130,7 +131,7 @@ def contact_move_stage(
     contact: Contact,
     stage: Stage | str,
     at: dt.datetime | None = None,
-    by: User | None = None,
+    by: Actor | None = None,
     via: Via | str,
     force: bool = False,
     note: str = "",
@@ -189,7 +190,7 @@ def _copy_stage_fields(source: Contact, target: Contact) -> None:
 
 
 def contacts_move_stage(
-    *, contacts: Iterable[Contact], stage: Stage | str, by: User | None, via: Via | str
+    *, contacts: Iterable[Contact], stage: Stage | str, by: Actor | None, via: Via | str
 ) -> tuple[int, list[tuple[Contact, str]]]:
     """Move many contacts (an admin action): returns how many moved and the refusals."""
     moved = 0
@@ -221,12 +222,12 @@ def contact_create(
     source: str = "",
     stage: Stage | str = Stage.FOLLOWER,
     entered_at: dt.datetime | None = None,
-    owner: User | None = None,
+    owner: Actor | None = None,
     referred_by: Contact | None = None,
     external_id: str | None = None,
     touch_kind: str = Touchpoint.Kind.FOLLOW,
     record_first_touch: bool = True,
-    by: User | None = None,
+    by: Actor | None = None,
     via: Via | str,
 ) -> Contact:
     """Create a contact entering the funnel at `stage`, with its entry history and first touch.
@@ -303,7 +304,7 @@ def contact_create(
     return contact
 
 
-def contact_assign_owner(*, contacts: Any, owner: User | None) -> int:
+def contact_assign_owner(*, contacts: Any, owner: Actor | None) -> int:
     """Give the contacts (a queryset) to `owner`; one UPDATE."""
     return contacts.update(owner=owner, updated_at=timezone.now())
 
@@ -425,7 +426,13 @@ def _redeem(coupon: Coupon) -> None:
 
 
 def _walk_in_contact(
-    *, email: str, coupon: Coupon | None, at: dt.datetime, by: User | None, via: Via | str, **fields
+    *,
+    email: str,
+    coupon: Coupon | None,
+    at: dt.datetime,
+    by: Actor | None,
+    via: Via | str,
+    **fields,
 ) -> Contact:
     """The contact for an unknown email: enters as a customer, sourced from the coupon.
 
@@ -462,7 +469,7 @@ def purchase_record(
     external_id: str | None = None,
     note: str = "",
     contact_fields: dict[str, str] | None = None,
-    by: User | None = None,
+    by: Actor | None = None,
     via: Via | str,
 ) -> tuple[Purchase, bool]:
     """Record a purchase; returns (purchase, created).
@@ -546,7 +553,9 @@ def purchase_record(
     return purchase, True
 
 
-def _become_customer(*, contact: Contact, at: dt.datetime, by: User | None, via: Via | str) -> None:
+def _become_customer(
+    *, contact: Contact, at: dt.datetime, by: Actor | None, via: Via | str
+) -> None:
     """First purchase: move to customer. Earlier purchase than the stamp: the earliest wins."""
     locked = Contact.objects.select_for_update().get(pk=contact.pk)
     if locked.stage != Stage.CUSTOMER:
@@ -592,7 +601,9 @@ def _same_purchase(
 # --- merge and erase --------------------------------------------------------------------------
 
 
-def contact_merge(*, survivor: Contact, other: Contact, by: User | None, via: Via | str) -> Contact:
+def contact_merge(
+    *, survivor: Contact, other: Contact, by: Actor | None, via: Via | str
+) -> Contact:
     """Merge `other` into `survivor` (one person recorded twice) and delete `other`.
 
     Touchpoints, purchases, history and referrals move to the survivor; blank fields of the
@@ -678,7 +689,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def contact_erase(*, contact: Contact, by: User | None, via: Via | str) -> Contact:
+def contact_erase(*, contact: Contact, by: Actor | None, via: Via | str) -> Contact:
     """Blank a contact's personal data for good (a data-subject request).
 
     Its touchpoints and purchases stay, anonymous, so past reports keep their figures; free

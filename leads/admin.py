@@ -1,0 +1,624 @@
+"""The sales team's admin: contacts, their history, touchpoints and purchases.
+
+Every write goes through `leads.services` (add, stage moves, purchases, merge, erase), so the
+admin records history exactly as the API and the importers do. Lists stay fast on a million
+contacts: related rows are joined, lifetime revenue is a correlated subquery evaluated only
+for the page's rows, and nothing counts the whole table.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import DecimalField, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce, Lower
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from campaigns.errors import DomainError
+from leads.admin_utils import CappedCountPaginator
+from leads.models import Contact, ContactMerge, Purchase, Stage, StageChange, Touchpoint, Via
+from leads.services import (
+    contact_assign_owner,
+    contact_create,
+    contact_erase,
+    contact_merge,
+    contact_move_stage,
+    contacts_move_stage,
+    purchase_record,
+    touchpoint_record,
+)
+
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class StageChangeInline(ReadOnlyInline):
+    model = StageChange
+    verbose_name_plural = "History"
+    fields = ("at", "from_stage", "to_stage", "via", "changed_by", "forced", "note")
+    readonly_fields = fields
+    ordering = ("at", "id")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by")
+
+
+class TouchpointInline(ReadOnlyInline):
+    model = Touchpoint
+    fields = ("occurred_at", "kind", "channel", "campaign", "source", "external_id")
+    readonly_fields = fields
+    ordering = ("-occurred_at", "-id")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("channel", "campaign")
+
+
+class PurchaseInline(ReadOnlyInline):
+    model = Purchase
+    fields = ("occurred_at", "amount", "discount", "coupon", "external_id", "note")
+    readonly_fields = fields
+    ordering = ("-occurred_at", "-id")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("coupon")
+
+
+class ContactMergeInline(ReadOnlyInline):
+    model = ContactMerge
+    fk_name = "survivor"
+    verbose_name_plural = "Merged into this contact"
+    fields = ("at", "merged_contact_id", "merged_by", "via", "merged_fields")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("merged_by")
+
+
+class ContactAddForm(forms.ModelForm):
+    """The fields a new contact may be given; the service does the rest."""
+
+    touch_kind = forms.ChoiceField(
+        choices=Touchpoint.Kind.choices,
+        initial=Touchpoint.Kind.FOLLOW,
+        help_text="The first touchpoint's kind, recorded when a source is given.",
+    )
+
+    class Meta:
+        model = Contact
+        fields = (
+            "email",
+            "phone",
+            "handle",
+            "first_name",
+            "last_name",
+            "company",
+            "stage",
+            "entered_at",
+            "source_channel",
+            "source_campaign",
+            "coupon",
+            "owner",
+            "referred_by",
+            "external_id",
+            "notes",
+        )
+
+
+class MoveStageForm(forms.Form):
+    stage = forms.ChoiceField(choices=Stage.choices)
+    at = forms.SplitDateTimeField(
+        required=False, widget=admin.widgets.AdminSplitDateTime, help_text="Empty: now."
+    )
+    force = forms.BooleanField(
+        required=False, help_text="Move backward (needs the 'force stage change' permission)."
+    )
+    note = forms.CharField(required=False, max_length=300)
+
+
+class RecordPurchaseForm(forms.Form):
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    discount = forms.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False
+    )
+    occurred_at = forms.SplitDateTimeField(
+        required=False, widget=admin.widgets.AdminSplitDateTime, help_text="Empty: now."
+    )
+    coupon = forms.CharField(required=False, max_length=64, help_text="Coupon code, any case.")
+    external_id = forms.CharField(required=False, max_length=200, help_text="The shop's order id.")
+    note = forms.CharField(required=False, max_length=300)
+
+
+def _service_error(request: HttpRequest, exc: DomainError) -> None:
+    messages.error(request, exc.message)
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = (
+        "display_name",
+        "email",
+        "stage",
+        "source_channel",
+        "source_campaign",
+        "coupon",
+        "owner",
+        "lifetime_revenue",
+        "entered_at",
+    )
+    list_select_related = ("source_channel", "source_campaign", "coupon", "owner")
+    list_filter = ("stage", "source_channel", "source_campaign", "coupon", "owner")
+    search_fields = ("first_name", "last_name", "email", "phone", "handle", "company")
+    search_help_text = (
+        "An email finds that contact exactly; other words match the start of a name, "
+        "handle, company or phone."
+    )
+    ordering = ("-id",)
+    sortable_by = ("entered_at", "email", "stage")
+    list_per_page = 50
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    autocomplete_fields = ("source_channel", "source_campaign", "coupon", "owner", "referred_by")
+    inlines = (StageChangeInline, TouchpointInline, PurchaseInline, ContactMergeInline)
+    actions = (
+        "move_to_lead",
+        "move_to_qualified",
+        "move_to_customer",
+        "assign_to_me",
+        "merge_two",
+        "erase_contacts",
+    )
+    stage_fields = (
+        "stage",
+        "entered_at",
+        "became_lead_at",
+        "became_qualified_at",
+        "became_customer_at",
+    )
+    fieldsets = (
+        ("Person", {"fields": ("first_name", "last_name", "email", "phone", "handle", "company")}),
+        ("Funnel", {"fields": (*stage_fields, "stage_tools")}),
+        ("Source", {"fields": ("source_channel", "source_campaign", "coupon", "referred_by")}),
+        ("Sales", {"fields": ("owner", "notes", "external_id")}),
+        ("Record", {"fields": ("erased_at", "created_at", "updated_at")}),
+    )
+
+    # --- the list ---------------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest):
+        revenue = (
+            Purchase.objects.filter(contact=OuterRef("pk"))
+            .order_by()
+            .values("contact")
+            .annotate(total=Sum("amount"))
+            .values("total")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                lifetime_revenue_value=Coalesce(
+                    Subquery(revenue, output_field=MONEY), Decimal("0.00"), output_field=MONEY
+                )
+            )
+        )
+
+    @admin.display(description="Name", ordering="last_name")
+    def display_name(self, obj: Contact) -> str:
+        return str(obj)
+
+    @admin.display(description="Lifetime revenue")
+    def lifetime_revenue(self, obj: Contact) -> Decimal:
+        return obj.lifetime_revenue_value
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        """An email hits the unique lower(email) index; anything else is a prefix match."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if "@" in term and " " not in term:
+            return queryset.annotate(email_lower=Lower("email")).filter(
+                email_lower=term.lower()
+            ), False
+        return super().get_search_results(request, queryset, term)
+
+    def get_search_fields(self, request: HttpRequest):
+        # Prefix matches (istartswith) rather than "contains": they can stop early on big tables.
+        return tuple(f"^{name}" for name in self.search_fields)
+
+    # --- add and change ---------------------------------------------------------------------
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ContactAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        if obj is None:
+            return (
+                (
+                    "Person",
+                    {"fields": ("first_name", "last_name", "email", "phone", "handle", "company")},
+                ),
+                ("Funnel entry", {"fields": ("stage", "entered_at", "touch_kind")}),
+                (
+                    "Source",
+                    {"fields": ("source_channel", "source_campaign", "coupon", "referred_by")},
+                ),
+                ("Sales", {"fields": ("owner", "notes", "external_id")}),
+            )
+        return self.fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        if obj is None:
+            return ()
+        return (*self.stage_fields, "stage_tools", "erased_at", "created_at", "updated_at")
+
+    def get_inlines(self, request: HttpRequest, obj=None):
+        return self.inlines if obj is not None else ()
+
+    @admin.display(description="Move or buy")
+    def stage_tools(self, obj: Contact) -> str:
+        if obj.pk is None:
+            return "-"
+        return format_html(
+            '<a class="button" href="{}">Move stage…</a> <a class="button" href="{}">Record purchase…</a>',
+            reverse("admin:leads_contact_move", args=[obj.pk]),
+            reverse("admin:leads_contact_purchase", args=[obj.pk]),
+        )
+
+    def save_model(self, request: HttpRequest, obj: Contact, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        data = form.cleaned_data
+        created = contact_create(
+            email=data.get("email") or "",
+            phone=data.get("phone") or "",
+            handle=data.get("handle") or "",
+            first_name=data.get("first_name") or "",
+            last_name=data.get("last_name") or "",
+            company=data.get("company") or "",
+            notes=data.get("notes") or "",
+            stage=data.get("stage") or Stage.FOLLOWER,
+            entered_at=data.get("entered_at"),
+            source_channel=data.get("source_channel"),
+            source_campaign=data.get("source_campaign"),
+            coupon=data.get("coupon"),
+            owner=data.get("owner"),
+            referred_by=data.get("referred_by"),
+            external_id=data.get("external_id") or None,
+            touch_kind=data.get("touch_kind") or Touchpoint.Kind.FOLLOW,
+            by=request.user,
+            via=Via.ADMIN,
+        )
+        obj.pk = created.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except DomainError as exc:
+            _service_error(request, exc)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Contacts are erased, not deleted: purchases and reports keep their figures.
+        return request.user.is_superuser
+
+    def has_merge_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("leads.merge_contact")
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("leads.erase_contact")
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def _move(self, request: HttpRequest, queryset, stage: Stage) -> None:
+        moved, refused = contacts_move_stage(
+            contacts=queryset.order_by("pk"), stage=stage, by=request.user, via=Via.ADMIN
+        )
+        if moved:
+            messages.success(request, f"Moved {moved} contact(s) to {stage.label.lower()}.")
+        for contact, reason in refused[:10]:
+            messages.warning(request, f"{contact}: {reason}")
+        if len(refused) > 10:
+            messages.warning(request, f"… and {len(refused) - 10} more refused.")
+        if not moved and not refused:
+            messages.info(request, f"The selected contacts were already {stage.label.lower()}s.")
+
+    @admin.action(description="Move to lead", permissions=["change"])
+    def move_to_lead(self, request: HttpRequest, queryset) -> None:
+        self._move(request, queryset, Stage.LEAD)
+
+    @admin.action(description="Move to qualified", permissions=["change"])
+    def move_to_qualified(self, request: HttpRequest, queryset) -> None:
+        self._move(request, queryset, Stage.QUALIFIED)
+
+    @admin.action(description="Move to customer", permissions=["change"])
+    def move_to_customer(self, request: HttpRequest, queryset) -> None:
+        self._move(request, queryset, Stage.CUSTOMER)
+
+    @admin.action(description="Assign to me", permissions=["change"])
+    def assign_to_me(self, request: HttpRequest, queryset) -> None:
+        count = contact_assign_owner(contacts=queryset, owner=request.user)
+        messages.success(request, f"Assigned {count} contact(s) to you.")
+
+    @admin.action(description="Merge the two selected contacts", permissions=["merge"])
+    def merge_two(self, request: HttpRequest, queryset):
+        contacts = list(queryset.order_by("pk")[:3])
+        if len(contacts) != 2:
+            messages.error(request, "Select exactly two contacts to merge.")
+            return None
+        if request.POST.get("survivor"):
+            survivor = next((c for c in contacts if str(c.pk) == request.POST["survivor"]), None)
+            if survivor is None:
+                messages.error(request, "Choose which of the two contacts to keep.")
+                return None
+            other = contacts[1] if survivor is contacts[0] else contacts[0]
+            try:
+                kept = contact_merge(survivor=survivor, other=other, by=request.user, via=Via.ADMIN)
+            except DomainError as exc:
+                _service_error(request, exc)
+                return None
+            messages.success(request, f"Merged contact #{other.pk} into {kept} (#{kept.pk}).")
+            return HttpResponseRedirect(reverse("admin:leads_contact_change", args=[kept.pk]))
+        return TemplateResponse(
+            request,
+            "admin/leads/contact/merge.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Merge two contacts",
+                "contacts": contacts,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    @admin.action(description="Erase personal data of the selected contacts", permissions=["erase"])
+    def erase_contacts(self, request: HttpRequest, queryset):
+        contacts = list(queryset.order_by("pk")[:101])
+        if len(contacts) > 100:
+            messages.error(request, "Erase at most 100 contacts at a time.")
+            return None
+        if request.POST.get("confirm") == "yes":
+            for contact in contacts:
+                contact_erase(contact=contact, by=request.user, via=Via.ADMIN)
+            messages.success(request, f"Erased the personal data of {len(contacts)} contact(s).")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/leads/contact/erase.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Erase personal data",
+                "contacts": contacts,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    # --- the contact page's own tools -------------------------------------------------------
+
+    def get_urls(self):
+        own = [
+            path(
+                "<int:pk>/move/",
+                self.admin_site.admin_view(self.move_stage_view),
+                name="leads_contact_move",
+            ),
+            path(
+                "<int:pk>/purchase/",
+                self.admin_site.admin_view(self.record_purchase_view),
+                name="leads_contact_purchase",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _tool_page(self, request: HttpRequest, contact: Contact, form, title: str) -> HttpResponse:
+        return TemplateResponse(
+            request,
+            "admin/leads/contact/tool.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "contact": contact,
+                "form": form,
+                "opts": self.model._meta,
+                "media": self.media + form.media,
+            },
+        )
+
+    def move_stage_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        contact = get_object_or_404(Contact, pk=pk)
+        if not self.has_change_permission(request, contact):
+            raise PermissionDenied
+        form = MoveStageForm(request.POST or None, initial={"stage": contact.stage})
+        if request.method == "POST" and form.is_valid():
+            try:
+                change = contact_move_stage(
+                    contact=contact,
+                    stage=form.cleaned_data["stage"],
+                    at=form.cleaned_data["at"] or timezone.now(),
+                    force=form.cleaned_data["force"],
+                    note=form.cleaned_data["note"],
+                    by=request.user,
+                    via=Via.ADMIN,
+                )
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                if change is None:
+                    messages.info(request, f"{contact} is already a {contact.stage}.")
+                else:
+                    messages.success(request, f"{contact} moved to {change.to_stage}.")
+                return HttpResponseRedirect(reverse("admin:leads_contact_change", args=[pk]))
+        return self._tool_page(request, contact, form, f"Move {contact} along the funnel")
+
+    def record_purchase_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        contact = get_object_or_404(Contact, pk=pk)
+        if not request.user.has_perm("leads.add_purchase"):
+            raise PermissionDenied
+        form = RecordPurchaseForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                purchase, created = purchase_record(
+                    contact=contact,
+                    amount=data["amount"],
+                    discount=data["discount"] or 0,
+                    occurred_at=data["occurred_at"] or timezone.now(),
+                    coupon=data["coupon"] or None,
+                    external_id=data["external_id"] or None,
+                    note=data["note"],
+                    by=request.user,
+                    via=Via.ADMIN,
+                )
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                if created:
+                    messages.success(request, f"Recorded a purchase of {purchase.amount}.")
+                else:
+                    messages.info(request, "That order was already recorded; nothing changed.")
+                return HttpResponseRedirect(reverse("admin:leads_contact_change", args=[pk]))
+        return self._tool_page(request, contact, form, f"Record a purchase for {contact}")
+
+
+class ServiceWrittenAdmin(admin.ModelAdmin):
+    """Rows that are written only through a service: added here, never edited in place."""
+
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    ordering = ("-occurred_at", "-id")
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except DomainError as exc:
+            _service_error(request, exc)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def _adopt(self, obj, created) -> None:
+        obj.pk = created.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+
+@admin.register(Touchpoint)
+class TouchpointAdmin(ServiceWrittenAdmin):
+    list_display = ("occurred_at", "contact", "kind", "channel", "campaign", "source")
+    list_select_related = ("contact", "channel", "campaign")
+    list_filter = ("kind", "channel", "campaign", "occurred_at")
+    raw_id_fields = ("contact",)
+    autocomplete_fields = ("channel", "campaign")
+    fields = (
+        "contact",
+        "kind",
+        "occurred_at",
+        "channel",
+        "campaign",
+        "source",
+        "external_id",
+        "metadata",
+    )
+
+    def save_model(self, request: HttpRequest, obj: Touchpoint, form, change: bool) -> None:
+        data = form.cleaned_data
+        created, _ = touchpoint_record(
+            contact=data["contact"],
+            kind=data["kind"],
+            occurred_at=data["occurred_at"],
+            channel=data.get("channel"),
+            campaign=data.get("campaign"),
+            source=data.get("source") or "",
+            external_id=data.get("external_id") or None,
+            metadata=data.get("metadata") or {},
+        )
+        self._adopt(obj, created)
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(ServiceWrittenAdmin):
+    list_display = ("occurred_at", "contact", "amount", "discount", "coupon", "external_id")
+    list_select_related = ("contact", "coupon")
+    list_filter = ("coupon", "occurred_at")
+    search_fields = ("=external_id",)
+    raw_id_fields = ("contact",)
+    autocomplete_fields = ("coupon",)
+    fields = ("contact", "amount", "discount", "occurred_at", "coupon", "external_id", "note")
+
+    def save_model(self, request: HttpRequest, obj: Purchase, form, change: bool) -> None:
+        data = form.cleaned_data
+        created, _ = purchase_record(
+            contact=data["contact"],
+            amount=data["amount"],
+            discount=data.get("discount") or 0,
+            occurred_at=data["occurred_at"],
+            coupon=data.get("coupon"),
+            external_id=data.get("external_id") or None,
+            note=data.get("note") or "",
+            by=request.user,
+            via=Via.ADMIN,
+        )
+        self._adopt(obj, created)
+
+
+@admin.register(StageChange)
+class StageChangeAdmin(admin.ModelAdmin):
+    """The history is append-only: nobody adds, edits or deletes it here, superusers included."""
+
+    list_display = ("at", "contact", "from_stage", "to_stage", "via", "changed_by", "forced")
+    list_select_related = ("contact", "changed_by")
+    list_filter = ("to_stage", "via", "forced")
+    raw_id_fields = ("contact",)
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    ordering = ("-at", "-id")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(ContactMerge)
+class ContactMergeAdmin(StageChangeAdmin):
+    list_display = ("at", "survivor", "merged_contact_id", "merged_by", "via")
+    list_select_related = ("survivor", "merged_by")
+    list_filter = ("via",)
+    raw_id_fields = ("survivor",)
+    ordering = ("-at",)
