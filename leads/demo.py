@@ -12,6 +12,7 @@ within their caps, one engagement row per campaign and day.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,18 +82,91 @@ CAMPAIGNS = [
     ("Monthly newsletter", "email", "sales", 0, 12, 1200, ("NEWS10", 10, None), None, None),
 ]
 
-FIRST = (
-    "Ada Alan Grace Linus Maria Ivan Noor Sofia Omar Lena Kai Yuki Chloe Mateo Aisha Elena Jonas "
-    "Priya Diego Hana Leo Mia Tariq Zoe Nina Sam Ravi Iris Hugo Lara Felix Emma"
-).split()
-LAST = (
-    "Lovelace Turing Hopper Torvalds Garcia Petrov Haddad Rossi Khan Berg Tanaka Martin Lopez "
-    "Novak Silva Meyer Okafor Dubois Nguyen Kowalski Larsen Costa Fischer Moreau Sato Ali Weber"
-).split()
-COMPANIES = (
-    "Acme Globex Initech Umbrella Hooli Stark Wayne Wonka Cyberdyne Soylent Vandelay Dunder "
-    "Pied Piper Aperture Gringotts Oceanic Tyrell Monarch Nakatomi"
-).split()
+FIRST = [
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Maria",
+    "Ivan",
+    "Noor",
+    "Sofia",
+    "Omar",
+    "Lena",
+    "Kai",
+    "Yuki",
+    "Chloe",
+    "Mateo",
+    "Aisha",
+    "Elena",
+    "Jonas",
+    "Priya",
+    "Diego",
+    "Hana",
+    "Leo",
+    "Mia",
+    "Tariq",
+    "Zoe",
+    "Nina",
+    "Sam",
+    "Ravi",
+    "Iris",
+    "Hugo",
+    "Lara",
+    "Felix",
+    "Emma",
+]
+LAST = [
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Torvalds",
+    "Garcia",
+    "Petrov",
+    "Haddad",
+    "Rossi",
+    "Khan",
+    "Berg",
+    "Tanaka",
+    "Martin",
+    "Lopez",
+    "Novak",
+    "Silva",
+    "Meyer",
+    "Okafor",
+    "Dubois",
+    "Nguyen",
+    "Kowalski",
+    "Larsen",
+    "Costa",
+    "Fischer",
+    "Moreau",
+    "Sato",
+    "Ali",
+    "Weber",
+]
+COMPANIES = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Cyberdyne",
+    "Soylent",
+    "Vandelay",
+    "Dunder",
+    "Pied",
+    "Piper",
+    "Aperture",
+    "Gringotts",
+    "Oceanic",
+    "Tyrell",
+    "Monarch",
+    "Nakatomi",
+]
 DOMAINS = ("example.com", "example.org", "example.net", "mail.example")
 EXTRA_KINDS = (
     "like",
@@ -388,7 +462,7 @@ def _contacts_batch(world: World, offset: int, size: int, counts: dict[str, int]
             )
         )
         if not walk_in:
-            for before, after in zip(reached, reached[1:], strict=False):
+            for before, after in itertools.pairwise(reached):
                 changes.append(
                     StageChange(
                         contact=contact,
