@@ -1,0 +1,11 @@
+"""Settings for the test suite: the environment's settings with test-safe defaults."""
+
+import os
+
+os.environ.setdefault("DJANGO_TESTING", "1")
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
+
+from config.settings import *  # noqa: F403
+
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
