@@ -105,7 +105,7 @@ class CampaignAdmin(admin.ModelAdmin):
             return "-"
         rows = obj.costs.order_by("category").values("category").annotate(total=Sum("amount"))
         labels = dict(Cost.Category.choices)
-        return ", ".join(f"{labels[r['category']]}: {r['total']}" for r in rows) or "-"
+        return ", ".join(f"{labels[r['category']]}: {r['total']:.2f}" for r in rows) or "-"
 
 
 @admin.register(Cost)

@@ -8,6 +8,7 @@ for the page's rows, and nothing counts the whole table.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django import forms
@@ -37,6 +38,7 @@ from leads.services import (
 )
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
+EMAIL_LIKE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -234,7 +236,7 @@ class ContactAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        if "@" in term and " " not in term:
+        if EMAIL_LIKE.match(term):
             return queryset.annotate(email_lower=Lower("email")).filter(
                 email_lower=term.lower()
             ), False
