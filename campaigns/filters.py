@@ -1,0 +1,41 @@
+"""Filters of the campaigns side of the API."""
+
+import django_filters
+
+from campaigns.models import Campaign, Cost, Coupon, EngagementStat
+
+
+class CampaignFilter(django_filters.FilterSet):
+    channel = django_filters.CharFilter(field_name="channel__slug")
+    active_on = django_filters.DateFilter(method="filter_active_on", label="Running on this date")
+
+    class Meta:
+        model = Campaign
+        fields = ("channel", "objective")
+
+    def filter_active_on(self, queryset, name, value):
+        return queryset.filter(starts_on__lte=value).exclude(ends_on__lt=value)
+
+
+class CostFilter(django_filters.FilterSet):
+    incurred_after = django_filters.DateFilter(field_name="incurred_on", lookup_expr="gte")
+    incurred_before = django_filters.DateFilter(field_name="incurred_on", lookup_expr="lte")
+
+    class Meta:
+        model = Cost
+        fields = ("campaign", "category")
+
+
+class CouponFilter(django_filters.FilterSet):
+    class Meta:
+        model = Coupon
+        fields = ("campaign", "active")
+
+
+class EngagementFilter(django_filters.FilterSet):
+    date_after = django_filters.DateFilter(field_name="date", lookup_expr="gte")
+    date_before = django_filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = EngagementStat
+        fields = ("campaign",)

@@ -1,0 +1,30 @@
+"""The /api/v1/ routes."""
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from campaigns.apis import (
+    CampaignViewSet,
+    ChannelViewSet,
+    CostViewSet,
+    CouponViewSet,
+    EngagementViewSet,
+)
+from leads.apis import ContactViewSet, PurchaseViewSet, TouchpointViewSet
+from leads.events import EventBatchView
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("channels", ChannelViewSet, basename="channel")
+router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("costs", CostViewSet, basename="cost")
+router.register("coupons", CouponViewSet, basename="coupon")
+router.register("engagement", EngagementViewSet, basename="engagement")
+router.register("contacts", ContactViewSet, basename="contact")
+router.register("touchpoints", TouchpointViewSet, basename="touchpoint")
+router.register("purchases", PurchaseViewSet, basename="purchase")
+
+urlpatterns = [
+    path("events/", EventBatchView.as_view(), name="events"),
+    *router.urls,
+]

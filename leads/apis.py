@@ -1,0 +1,330 @@
+"""Contacts, stage moves, history, touchpoints and purchases over the API (SPEC §4).
+
+Views parse input with the input serializers, call `leads.services`, and answer with the
+output serializers; domain errors become 4xx in `config.api.exception_handler`.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from campaigns.errors import IdempotencyConflict
+from config.api import NewestFirstCursor, require
+from leads.filters import ContactFilter, PurchaseFilter, TouchpointFilter
+from leads.models import Contact, Purchase, StageChange, Touchpoint, Via
+from leads.serializers import (
+    ContactInput,
+    ContactOutput,
+    ContactUpdate,
+    MergeInput,
+    PurchaseInput,
+    PurchaseOutput,
+    StageChangeOutput,
+    TouchpointInput,
+    TouchpointOutput,
+    TransitionInput,
+)
+from leads.services import (
+    contact_create,
+    contact_erase,
+    contact_merge,
+    contact_move_stage,
+    purchase_record,
+    touchpoint_record,
+)
+
+CONTACT_EXAMPLE = OpenApiExample(
+    "A follower from Pinterest",
+    value={
+        "email": "ada@example.com",
+        "first_name": "Ada",
+        "source_channel": "pinterest",
+        "source_campaign": 1,
+        "entered_at": "2026-03-02T10:00:00Z",
+        "external_id": "form-123",
+    },
+)
+TRANSITION_EXAMPLE = OpenApiExample(
+    "Became a lead", value={"stage": "lead", "at": "2026-03-05T09:30:00Z"}
+)
+MERGE_EXAMPLE = OpenApiExample("Merge contact 42 into this one", value={"other": 42})
+TOUCH_EXAMPLE = OpenApiExample(
+    "A click from a utm-tagged link",
+    value={
+        "email": "ada@example.com",
+        "utm_source": "l.facebook.com",
+        "utm_campaign": "spring-pins",
+        "kind": "click",
+        "occurred_at": "2026-03-03T12:00:00Z",
+        "external_id": "click-9f2",
+    },
+)
+PURCHASE_EXAMPLE = OpenApiExample(
+    "An order with a coupon",
+    value={
+        "email": "ada@example.com",
+        "amount": "85.00",
+        "discount": "15.00",
+        "coupon": "PIN15",
+        "occurred_at": "2026-03-20T16:45:00Z",
+        "external_id": "order-1001",
+    },
+)
+
+
+CONTACT_IDENTITY = ("email", "phone", "handle", "first_name", "last_name", "company")
+
+
+def contact_replay(existing: Contact, data: dict) -> Contact:
+    """The same contact sent again under its external_id: the stored one, or a 409 if it differs.
+
+    Only identity fields count: stage and dates move on after the first delivery.
+    """
+    differing = [
+        name
+        for name in CONTACT_IDENTITY
+        if name in data and (data[name] or "").lower() != (getattr(existing, name) or "").lower()
+    ]
+    if (
+        data.get("source_channel") is not None
+        and data["source_channel"].pk != existing.source_channel_id
+    ):
+        differing.append("source_channel")
+    if differing:
+        raise IdempotencyConflict(
+            f"external_id {existing.external_id!r} was already used with different {', '.join(differing)}.",
+            field="external_id",
+        )
+    return existing
+
+
+@extend_schema_view(
+    list=extend_schema(examples=[CONTACT_EXAMPLE]),
+    retrieve=extend_schema(examples=[CONTACT_EXAMPLE]),
+    partial_update=extend_schema(
+        request=ContactUpdate, responses=ContactOutput, examples=[CONTACT_EXAMPLE]
+    ),
+    update=extend_schema(
+        request=ContactUpdate, responses=ContactOutput, examples=[CONTACT_EXAMPLE]
+    ),
+)
+class ContactViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Contact.objects.select_related("source_channel", "coupon")
+    serializer_class = ContactOutput
+    filterset_class = ContactFilter
+    pagination_class = NewestFirstCursor
+
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return ContactUpdate
+        return ContactOutput
+
+    def update(self, request: Request, *args, **kwargs) -> Response:
+        super().update(request, *args, **kwargs)
+        return Response(ContactOutput(self.get_object()).data)
+
+    @extend_schema(
+        request=ContactInput,
+        responses={
+            201: ContactOutput,
+            200: OpenApiResponse(ContactOutput, "The same external_id again"),
+        },
+        examples=[CONTACT_EXAMPLE],
+    )
+    def create(self, request: Request) -> Response:
+        serializer = ContactInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        external_id = data.pop("external_id", "") or None
+        source = data.pop("utm_source", "")
+        if external_id and (
+            existing := self.get_queryset().filter(external_id=external_id).first()
+        ):
+            return Response(
+                ContactOutput(contact_replay(existing, data)).data, status=status.HTTP_200_OK
+            )
+        contact = contact_create(
+            **data, source=source, external_id=external_id, by=request.user, via=Via.API
+        )
+        return Response(ContactOutput(contact).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=TransitionInput,
+        responses={200: ContactOutput, 409: OpenApiResponse(description="A refused move")},
+        examples=[TRANSITION_EXAMPLE],
+    )
+    @action(detail=True, methods=["post"])
+    def transition(self, request: Request, pk: str | None = None) -> Response:
+        """Move the contact along the funnel; backward only with `force` and its permission."""
+        if not require(request.user, "leads.change_contact"):
+            raise PermissionDenied
+        contact = self.get_object()
+        serializer = TransitionInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        contact_move_stage(
+            contact=contact,
+            stage=data["stage"],
+            at=data.get("at"),
+            force=data["force"],
+            note=data.get("note", ""),
+            by=request.user,
+            via=Via.API,
+        )
+        contact.refresh_from_db()
+        return Response(ContactOutput(contact).data)
+
+    @extend_schema(
+        responses=StageChangeOutput(many=True),
+        examples=[
+            OpenApiExample(
+                "History",
+                value=[
+                    {
+                        "id": 1,
+                        "from_stage": "",
+                        "to_stage": "follower",
+                        "at": "2026-03-02T10:00:00Z",
+                        "changed_by": "shopbot",
+                        "via": "api",
+                        "forced": False,
+                        "note": "",
+                        "recorded_at": "2026-03-02T10:00:01Z",
+                    }
+                ],
+            )
+        ],
+    )
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk: str | None = None) -> Response:
+        """The contact's stage moves, oldest first (append-only)."""
+        if not require(request.user, "leads.view_stagechange"):
+            raise PermissionDenied
+        contact = self.get_object()
+        rows = (
+            StageChange.objects.filter(contact=contact)
+            .select_related("changed_by")
+            .order_by("at", "id")
+        )
+        return Response(StageChangeOutput(rows, many=True).data)
+
+    @extend_schema(request=MergeInput, responses=ContactOutput, examples=[MERGE_EXAMPLE])
+    @action(detail=True, methods=["post"])
+    def merge(self, request: Request, pk: str | None = None) -> Response:
+        """Merge `other` into this contact (SPEC §9); needs the merge permission."""
+        if not require(request.user, "leads.merge_contact"):
+            raise PermissionDenied
+        contact = self.get_object()
+        serializer = MergeInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        kept = contact_merge(
+            survivor=contact, other=serializer.validated_data["other"], by=request.user, via=Via.API
+        )
+        return Response(ContactOutput(kept).data)
+
+    @extend_schema(request=None, responses=ContactOutput, examples=[CONTACT_EXAMPLE])
+    @action(detail=True, methods=["post"])
+    def erase(self, request: Request, pk: str | None = None) -> Response:
+        """Blank the contact's personal data for good; its figures stay (needs the erase permission)."""
+        if not require(request.user, "leads.erase_contact"):
+            raise PermissionDenied
+        erased = contact_erase(contact=self.get_object(), by=request.user, via=Via.API)
+        return Response(ContactOutput(erased).data)
+
+
+class RecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Touchpoints and purchases: listed, read and recorded, never edited (history)."""
+
+    pagination_class = NewestFirstCursor
+
+
+@extend_schema_view(
+    list=extend_schema(examples=[TOUCH_EXAMPLE]),
+    retrieve=extend_schema(examples=[TOUCH_EXAMPLE]),
+)
+class TouchpointViewSet(RecordViewSet):
+    queryset = Touchpoint.objects.select_related("channel")
+    serializer_class = TouchpointOutput
+    filterset_class = TouchpointFilter
+
+    @extend_schema(
+        request=TouchpointInput,
+        responses={
+            201: TouchpointOutput,
+            200: OpenApiResponse(TouchpointOutput, "The same external_id again"),
+        },
+        examples=[TOUCH_EXAMPLE],
+    )
+    def create(self, request: Request) -> Response:
+        serializer = TouchpointInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        touch, created = touchpoint_record(
+            contact=data["contact"],
+            kind=data["kind"],
+            occurred_at=data.get("occurred_at"),
+            channel=data.get("channel"),
+            campaign=data.get("campaign"),
+            source=data.get("utm_source", ""),
+            utm_campaign=data.get("utm_campaign", ""),
+            tracking_phone=data.get("tracking_phone", ""),
+            external_id=data.get("external_id") or None,
+            metadata=data.get("metadata"),
+        )
+        touch = Touchpoint.objects.select_related("channel").get(pk=touch.pk)
+        return Response(
+            TouchpointOutput(touch).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(examples=[PURCHASE_EXAMPLE]),
+    retrieve=extend_schema(examples=[PURCHASE_EXAMPLE]),
+)
+class PurchaseViewSet(RecordViewSet):
+    queryset = Purchase.objects.select_related("coupon")
+    serializer_class = PurchaseOutput
+    filterset_class = PurchaseFilter
+
+    @extend_schema(
+        request=PurchaseInput,
+        responses={
+            201: PurchaseOutput,
+            200: OpenApiResponse(PurchaseOutput, "The same external_id again"),
+        },
+        examples=[PURCHASE_EXAMPLE],
+    )
+    def create(self, request: Request) -> Response:
+        serializer = PurchaseInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        walk_in = {k: data[k] for k in ("first_name", "last_name", "phone") if data.get(k)}
+        purchase, created = purchase_record(
+            contact=data["contact"],
+            email=data.get("email", ""),
+            amount=data["amount"],
+            discount=data.get("discount") or 0,
+            occurred_at=data.get("occurred_at"),
+            coupon=data.get("coupon"),
+            external_id=data.get("external_id") or None,
+            note=data.get("note", ""),
+            contact_fields=walk_in,
+            by=request.user,
+            via=Via.API,
+        )
+        purchase = Purchase.objects.select_related("coupon").get(pk=purchase.pk)
+        return Response(
+            PurchaseOutput(purchase).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )

@@ -1,0 +1,106 @@
+"""Filters of the contacts, touchpoints and purchases lists (each backed by an index)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import django_filters
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from leads.models import Contact, Purchase, Stage, Touchpoint
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """Midnight at the start of `day` in TIME_ZONE: date filters mean whole local days."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _after(field: str):
+    def method(queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(**{f"{field}__gte": day_start(value)})
+
+    return method
+
+
+def _before(field: str):
+    def method(queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(**{f"{field}__lt": day_start(value + dt.timedelta(days=1))})
+
+    return method
+
+
+def after(field: str, label: str) -> django_filters.DateFilter:
+    return django_filters.DateFilter(
+        method=_after(field), label=f"{label} on or after this local day"
+    )
+
+
+def before(field: str, label: str) -> django_filters.DateFilter:
+    return django_filters.DateFilter(
+        method=_before(field), label=f"{label} on or before this local day"
+    )
+
+
+class ContactFilter(django_filters.FilterSet):
+    stage = django_filters.ChoiceFilter(choices=Stage.choices)
+    source_channel = django_filters.CharFilter(field_name="source_channel__slug")
+    coupon = django_filters.CharFilter(method="filter_coupon", label="Coupon code (any case)")
+    search = django_filters.CharFilter(
+        method="filter_search", label="Email (exact) or the start of a name"
+    )
+    entered_after = after("entered_at", "Entered")
+    entered_before = before("entered_at", "Entered")
+    lead_after = after("became_lead_at", "Became a lead")
+    lead_before = before("became_lead_at", "Became a lead")
+    customer_after = after("became_customer_at", "Became a customer")
+    customer_before = before("became_customer_at", "Became a customer")
+
+    class Meta:
+        model = Contact
+        fields = ("stage", "source_channel", "source_campaign", "coupon", "owner")
+
+    def filter_coupon(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.annotate(coupon_code_lower=Lower("coupon__code")).filter(
+            coupon_code_lower=value.strip().lower()
+        )
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        term = value.strip()
+        if not term:
+            return queryset
+        if "@" in term[1:]:
+            return queryset.annotate(email_lower=Lower("email")).filter(email_lower=term.lower())
+        return queryset.filter(
+            Q(first_name__istartswith=term)
+            | Q(last_name__istartswith=term)
+            | Q(company__istartswith=term)
+            | Q(handle__istartswith=term)
+            | Q(phone__startswith=term)
+        )
+
+
+class TouchpointFilter(django_filters.FilterSet):
+    channel = django_filters.CharFilter(field_name="channel__slug")
+    occurred_after = after("occurred_at", "Occurred")
+    occurred_before = before("occurred_at", "Occurred")
+
+    class Meta:
+        model = Touchpoint
+        fields = ("contact", "channel", "campaign", "kind")
+
+
+class PurchaseFilter(django_filters.FilterSet):
+    coupon = django_filters.CharFilter(method="filter_coupon", label="Coupon code (any case)")
+    occurred_after = after("occurred_at", "Occurred")
+    occurred_before = before("occurred_at", "Occurred")
+
+    class Meta:
+        model = Purchase
+        fields = ("contact", "coupon")
+
+    def filter_coupon(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.annotate(coupon_code_lower=Lower("coupon__code")).filter(
+            coupon_code_lower=value.strip().lower()
+        )
