@@ -35,7 +35,8 @@ class StrictModelSerializer(serializers.ModelSerializer):
         if field_class is serializers.CharField:
             field_class = NoNulCharField
         if field_class is serializers.IntegerField:
-            kwargs.setdefault("max_value", INT_MAX)
+            # The same bound on every database (SQLite would take 64-bit values PostgreSQL refuses).
+            kwargs["max_value"] = min(kwargs.get("max_value", INT_MAX), INT_MAX)
         return field_class, kwargs
 
 
