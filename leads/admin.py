@@ -8,14 +8,13 @@ for the page's rows, and nothing counts the whole table.
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import DecimalField, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -26,6 +25,7 @@ from django.utils.html import format_html
 from campaigns.errors import DomainError
 from leads.admin_utils import CappedCountPaginator
 from leads.models import Contact, ContactMerge, Purchase, Stage, StageChange, Touchpoint, Via
+from leads.selectors import contacts_search
 from leads.services import (
     contact_assign_owner,
     contact_create,
@@ -38,7 +38,6 @@ from leads.services import (
 )
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
-EMAIL_LIKE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -232,19 +231,8 @@ class ContactAdmin(admin.ModelAdmin):
         return obj.lifetime_revenue_value
 
     def get_search_results(self, request: HttpRequest, queryset, search_term: str):
-        """An email hits the unique lower(email) index; anything else is a prefix match."""
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        if EMAIL_LIKE.match(term):
-            return queryset.annotate(email_lower=Lower("email")).filter(
-                email_lower=term.lower()
-            ), False
-        return super().get_search_results(request, queryset, term)
-
-    def get_search_fields(self, request: HttpRequest):
-        # Prefix matches (istartswith) rather than "contains": they can stop early on big tables.
-        return tuple(f"^{name}" for name in self.search_fields)
+        """An email hits the unique lower(email) index; anything else is an indexed prefix match."""
+        return contacts_search(queryset, search_term), False
 
     # --- add and change ---------------------------------------------------------------------
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from leads.models import Contact, Purchase, Stage, Touchpoint
+from leads.selectors import contacts_search
 
 
 def day_start(day: dt.date) -> dt.datetime:
@@ -67,18 +68,7 @@ class ContactFilter(django_filters.FilterSet):
         )
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        term = value.strip()
-        if not term:
-            return queryset
-        if "@" in term[1:]:
-            return queryset.annotate(email_lower=Lower("email")).filter(email_lower=term.lower())
-        return queryset.filter(
-            Q(first_name__istartswith=term)
-            | Q(last_name__istartswith=term)
-            | Q(company__istartswith=term)
-            | Q(handle__istartswith=term)
-            | Q(phone__startswith=term)
-        )
+        return contacts_search(queryset, value)
 
 
 class TouchpointFilter(django_filters.FilterSet):

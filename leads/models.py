@@ -152,6 +152,7 @@ class Contact(models.Model):
             models.Index(fields=["became_customer_at"], name="contact_customer_idx"),
             models.Index(fields=["phone"], name="contact_phone_idx"),
             models.Index(Lower("handle"), name="contact_handle_lower_idx"),
+            models.Index(Lower("first_name"), name="contact_first_name_lower_idx"),
             models.Index(Lower("last_name"), name="contact_last_name_lower_idx"),
             models.Index(Lower("company"), name="contact_company_lower_idx"),
         ]
