@@ -19,6 +19,7 @@ from campaigns.serializers import (
     EngagementSerializer,
 )
 from campaigns.services import ENGAGEMENT_FIELDS, engagement_upsert
+from config.api import AtomicWritesMixin
 
 CHANNEL_EXAMPLE = OpenApiExample(
     "Pinterest",
@@ -88,6 +89,7 @@ def _examples(example: OpenApiExample) -> dict:
     partial_update=extend_schema(**_examples(CHANNEL_EXAMPLE)),
 )
 class ChannelViewSet(
+    AtomicWritesMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -108,7 +110,7 @@ class ChannelViewSet(
     partial_update=extend_schema(**_examples(CAMPAIGN_EXAMPLE)),
     destroy=extend_schema(**_examples(CAMPAIGN_EXAMPLE)),
 )
-class CampaignViewSet(viewsets.ModelViewSet):
+class CampaignViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Campaign.objects.select_related("channel").order_by("-starts_on", "-id")
     serializer_class = CampaignSerializer
     filterset_class = CampaignFilter
@@ -134,7 +136,7 @@ class CampaignViewSet(viewsets.ModelViewSet):
     partial_update=extend_schema(**_examples(COST_EXAMPLE)),
     destroy=extend_schema(**_examples(COST_EXAMPLE)),
 )
-class CostViewSet(viewsets.ModelViewSet):
+class CostViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Cost.objects.order_by("-incurred_on", "-id")
     serializer_class = CostSerializer
     filterset_class = CostFilter
@@ -148,7 +150,7 @@ class CostViewSet(viewsets.ModelViewSet):
     partial_update=extend_schema(**_examples(COUPON_EXAMPLE)),
     destroy=extend_schema(**_examples(COUPON_EXAMPLE)),
 )
-class CouponViewSet(viewsets.ModelViewSet):
+class CouponViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Coupon.objects.order_by("code")
     serializer_class = CouponSerializer
     filterset_class = CouponFilter

@@ -3,6 +3,7 @@
 import django_filters
 
 from campaigns.models import Campaign, Cost, Coupon, EngagementStat
+from config.api import IdFilter
 
 
 class CampaignFilter(django_filters.FilterSet):
@@ -18,6 +19,7 @@ class CampaignFilter(django_filters.FilterSet):
 
 
 class CostFilter(django_filters.FilterSet):
+    campaign = IdFilter(field_name="campaign_id")
     incurred_after = django_filters.DateFilter(field_name="incurred_on", lookup_expr="gte")
     incurred_before = django_filters.DateFilter(field_name="incurred_on", lookup_expr="lte")
 
@@ -27,12 +29,15 @@ class CostFilter(django_filters.FilterSet):
 
 
 class CouponFilter(django_filters.FilterSet):
+    campaign = IdFilter(field_name="campaign_id")
+
     class Meta:
         model = Coupon
         fields = ("campaign", "active")
 
 
 class EngagementFilter(django_filters.FilterSet):
+    campaign = IdFilter(field_name="campaign_id")
     date_after = django_filters.DateFilter(field_name="date", lookup_expr="gte")
     date_before = django_filters.DateFilter(field_name="date", lookup_expr="lte")
 

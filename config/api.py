@@ -5,8 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import django_filters
+from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import permissions, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
@@ -44,6 +48,23 @@ def validation_error(field: str, message: str) -> ValidationError:
     return ValidationError({field: [message]})
 
 
+class AtomicWritesMixin:
+    """Each model write in its own savepoint: a constraint that fires leaves the connection usable
+    (and the request answered 409 by the handler above) instead of poisoning the transaction."""
+
+    def perform_create(self, serializer) -> None:
+        with transaction.atomic():
+            super().perform_create(serializer)
+
+    def perform_update(self, serializer) -> None:
+        with transaction.atomic():
+            super().perform_update(serializer)
+
+    def perform_destroy(self, instance) -> None:
+        with transaction.atomic():
+            super().perform_destroy(instance)
+
+
 class RolePermissions(permissions.DjangoModelPermissions):
     """Model permissions of the role groups, reads included: GET needs `view_<model>`."""
 
@@ -72,3 +93,56 @@ class NewestFirstCursor(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
+
+
+ERROR_RESPONSES = {
+    "400": "Bad input: field names map to lists of messages.",
+    "401": "No or bad credentials.",
+    "403": "The role does not allow this.",
+    "404": "No such object (or page).",
+    "409": "Conflicts with stored data: a refused stage move, an external_id reused with other content.",
+    "413": "The request body is too large.",
+    "429": "Too many requests: slow down and retry later.",
+}
+
+
+def add_error_responses(result: dict, generator, request, public) -> dict:
+    """drf-spectacular hook: document the error answers every operation may give."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object",
+        "description": 'Either {"detail": message} or {field: [messages]}.',
+        "additionalProperties": {},
+        "example": {"amount": ["Ensure this value is greater than or equal to 0.01."]},
+    }
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for code, description in ERROR_RESPONSES.items():
+                responses.setdefault(code, {"description": description, "content": ref})
+    return result
+
+
+def not_found(request, exception=None):
+    """404 as JSON under /api/ (what the schema documents), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Server error; it has been logged."}, status=500)
+    return defaults.server_error(request)
+
+
+class IdFilter(django_filters.NumberFilter):
+    """A filter on a row id: whole numbers in the database's range (else a 400, never a 500)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from campaigns.errors import IdempotencyConflict
-from config.api import NewestFirstCursor, require
+from config.api import AtomicWritesMixin, NewestFirstCursor, require
 from leads.filters import ContactFilter, PurchaseFilter, TouchpointFilter
 from leads.models import Contact, Purchase, StageChange, Touchpoint, Via
 from leads.serializers import (
@@ -114,6 +114,7 @@ def contact_replay(existing: Contact, data: dict) -> Contact:
     ),
 )
 class ContactViewSet(
+    AtomicWritesMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
@@ -205,7 +206,7 @@ class ContactViewSet(
             )
         ],
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def history(self, request: Request, pk: str | None = None) -> Response:
         """The contact's stage moves, oldest first (append-only)."""
         if not require(request.user, "leads.view_stagechange"):

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from config.api import IdFilter
 from leads.models import Contact, Purchase, Stage, Touchpoint
 from leads.selectors import contacts_search
 
@@ -47,6 +48,8 @@ def before(field: str, label: str) -> django_filters.DateFilter:
 class ContactFilter(django_filters.FilterSet):
     stage = django_filters.ChoiceFilter(choices=Stage.choices)
     source_channel = django_filters.CharFilter(field_name="source_channel__slug")
+    source_campaign = IdFilter(field_name="source_campaign_id")
+    owner = IdFilter(field_name="owner_id")
     coupon = django_filters.CharFilter(method="filter_coupon", label="Coupon code (any case)")
     search = django_filters.CharFilter(
         method="filter_search", label="Email (exact) or the start of a name"
@@ -72,6 +75,8 @@ class ContactFilter(django_filters.FilterSet):
 
 
 class TouchpointFilter(django_filters.FilterSet):
+    contact = IdFilter(field_name="contact_id")
+    campaign = IdFilter(field_name="campaign_id")
     channel = django_filters.CharFilter(field_name="channel__slug")
     occurred_after = after("occurred_at", "Occurred")
     occurred_before = before("occurred_at", "Occurred")
@@ -82,6 +87,7 @@ class TouchpointFilter(django_filters.FilterSet):
 
 
 class PurchaseFilter(django_filters.FilterSet):
+    contact = IdFilter(field_name="contact_id")
     coupon = django_filters.CharFilter(method="filter_coupon", label="Coupon code (any case)")
     occurred_after = after("occurred_at", "Occurred")
     occurred_before = before("occurred_at", "Occurred")

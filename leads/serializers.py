@@ -27,8 +27,9 @@ def text(max_length: int, **kwargs) -> NoNulCharField:
 
 
 class ContactOutput(serializers.ModelSerializer):
+    email = serializers.CharField(read_only=True, help_text="Empty when unknown or erased.")
     source_channel = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    coupon = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    coupon = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = Contact
@@ -246,7 +247,7 @@ class TouchpointOutput(serializers.ModelSerializer):
 
 
 class PurchaseOutput(serializers.ModelSerializer):
-    coupon = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    coupon = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = Purchase
