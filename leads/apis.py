@@ -13,7 +13,6 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from campaigns.errors import IdempotencyConflict
 from config.api import AtomicWritesMixin, NewestFirstCursor, require
 from leads.filters import ContactFilter, PurchaseFilter, TouchpointFilter
 from leads.models import Contact, Purchase, StageChange, Touchpoint, Via
@@ -34,6 +33,7 @@ from leads.services import (
     contact_erase,
     contact_merge,
     contact_move_stage,
+    contact_replay,
     purchase_record,
     touchpoint_record,
 )
@@ -75,32 +75,6 @@ PURCHASE_EXAMPLE = OpenApiExample(
         "external_id": "order-1001",
     },
 )
-
-
-CONTACT_IDENTITY = ("email", "phone", "handle", "first_name", "last_name", "company")
-
-
-def contact_replay(existing: Contact, data: dict) -> Contact:
-    """The same contact sent again under its external_id: the stored one, or a 409 if it differs.
-
-    Only identity fields count: stage and dates move on after the first delivery.
-    """
-    differing = [
-        name
-        for name in CONTACT_IDENTITY
-        if name in data and (data[name] or "").lower() != (getattr(existing, name) or "").lower()
-    ]
-    if (
-        data.get("source_channel") is not None
-        and data["source_channel"].pk != existing.source_channel_id
-    ):
-        differing.append("source_channel")
-    if differing:
-        raise IdempotencyConflict(
-            f"external_id {existing.external_id!r} was already used with different {', '.join(differing)}.",
-            field="external_id",
-        )
-    return existing
 
 
 @extend_schema_view(

@@ -23,10 +23,17 @@ from campaigns.errors import DomainError
 from campaigns.models import EngagementStat
 from campaigns.serializers import EngagementSerializer
 from campaigns.services import ENGAGEMENT_FIELDS, engagement_upsert
-from leads.apis import contact_replay
+from leads.bulk import (
+    BulkContactInput,
+    BulkTouchInput,
+    contacts_create_bulk,
+    takes_contact,
+    takes_touch,
+    touchpoints_record_bulk,
+)
 from leads.models import Contact, Via
 from leads.serializers import ContactInput, PurchaseInput, TouchpointInput
-from leads.services import contact_create, purchase_record, touchpoint_record
+from leads.services import contact_create, contact_replay, purchase_record, touchpoint_record
 
 MAX_EVENTS = 1000
 PERMISSIONS = {
@@ -186,51 +193,114 @@ APPLY = {
 }
 
 
-def apply_event(index: int, event: Any, user) -> dict:
-    """One event in its own savepoint; a failure is its result, never the batch's."""
+def _preflight(index: int, event: Any, user) -> dict:
+    """The checks every event passes first; returns its result, still "pending" when they pass."""
     result = {
         "index": index,
         "type": None,
         "external_id": None,
-        "status": "error",
+        "status": "pending",
         "id": None,
         "code": 400,
     }
     if not isinstance(event, dict):
-        result["errors"] = {"non_field_errors": ["Each event must be a JSON object."]}
+        result.update(
+            status="error", errors={"non_field_errors": ["Each event must be a JSON object."]}
+        )
         return result
     kind = event.get("type")
     result["type"] = kind if isinstance(kind, str) else None
     external_id = event.get("external_id")
     result["external_id"] = external_id if isinstance(external_id, str) else None
     if kind not in APPLY:
-        result["errors"] = {"type": [f"Must be one of: {', '.join(APPLY)}."]}
-        return result
-    if kind != "engagement" and not (isinstance(external_id, str) and external_id.strip()):
-        result["errors"] = {
-            "external_id": ["Every contact, touch and purchase event needs an external_id."]
-        }
-        return result
-    if not user.has_perm(PERMISSIONS[kind]):
-        result.update(code=403, errors={"type": [f"You may not send {kind} events."]})
-        return result
+        result.update(status="error", errors={"type": [f"Must be one of: {', '.join(APPLY)}."]})
+    elif kind != "engagement" and not (isinstance(external_id, str) and external_id.strip()):
+        result.update(
+            status="error",
+            errors={
+                "external_id": ["Every contact, touch and purchase event needs an external_id."]
+            },
+        )
+    elif not user.has_perm(PERMISSIONS[kind]):
+        result.update(
+            status="error", code=403, errors={"type": [f"You may not send {kind} events."]}
+        )
+    return result
+
+
+def apply_event(result: dict, event: dict, user) -> None:
+    """One event through its single-resource path, in its own savepoint."""
     try:
         with transaction.atomic():
-            row, created = APPLY[kind]({k: v for k, v in event.items() if k != "type"}, user)
+            row, created = APPLY[event["type"]](
+                {k: v for k, v in event.items() if k != "type"}, user
+            )
     except DRFValidationError as exc:
-        result["errors"] = _errors(exc.detail)
+        result.update(status="error", code=400, errors=_errors(exc.detail))
     except DomainError as exc:
-        result.update(code=exc.status_code, errors=exc.as_dict())
+        result.update(status="error", code=exc.status_code, errors=exc.as_dict())
     except IntegrityError:
         result.update(
-            code=409,
-            errors={"non_field_errors": ["Conflicts with stored data; nothing was written."]},
+            status="error", code=409, errors={"non_field_errors": ["Conflicts with stored data."]}
         )
     else:
         result.update(
             status="created" if created else "unchanged", id=row.pk, code=201 if created else 200
         )
-    return result
+
+
+BULK = {
+    # type: (input serializer, who it can take, bulk service)
+    "contact": (
+        BulkContactInput,
+        takes_contact,
+        lambda items, user: contacts_create_bulk(items, by=user),
+    ),
+    "touch": (BulkTouchInput, takes_touch, lambda items, user: touchpoints_record_bulk(items)),
+}
+
+
+def apply_batch(events: list, user) -> list[dict]:
+    """Contacts first, then touches, then purchases and engagement, so that a batch may create a
+    contact and report its touches and orders together. Plain contacts and touches go through
+    the bulk services; anything else through the per-event path."""
+    results = [_preflight(i, event, user) for i, event in enumerate(events)]
+    for phase in ("contact", "touch", None):
+        todo = [
+            r
+            for r in results
+            if r["status"] == "pending"
+            and (r["type"] == phase or (phase is None and r["type"] not in BULK))
+        ]
+        bulk_items = []
+        # One serializer validates every event of the phase: building a serializer's fields
+        # costs more than validating one event with them.
+        validator = BULK[phase][0]() if phase in BULK else None
+        for result in todo:
+            event = events[result["index"]]
+            if validator is not None and BULK[phase][1](event):
+                try:
+                    data = validator.run_validation({k: v for k, v in event.items() if k != "type"})
+                except DRFValidationError as exc:
+                    result.update(status="error", code=400, errors=_errors(exc.detail))
+                else:
+                    bulk_items.append((result["index"], data))
+            else:
+                apply_event(result, event, user)
+        if bulk_items:
+            try:
+                with transaction.atomic():
+                    outcome = BULK[phase][2](bulk_items, user)
+            except IntegrityError:
+                # A writer raced us on an email or external_id: take the careful path instead.
+                for index, _ in bulk_items:
+                    apply_event(results[index], events[index], user)
+                continue
+            for index, (status_, row_id, code, errors) in outcome.items():
+                results[index].update(status=status_, id=row_id, code=code)
+                if errors:
+                    results[index]["errors"] = errors
+    return results
 
 
 class EventBatchView(APIView):
@@ -248,10 +318,7 @@ class EventBatchView(APIView):
         batch = EventBatchInput(data=request.data)
         batch.is_valid(raise_exception=True)
         with transaction.atomic():
-            results = [
-                apply_event(i, event, request.user)
-                for i, event in enumerate(batch.validated_data["events"])
-            ]
+            results = apply_batch(batch.validated_data["events"], request.user)
         counts = {
             s: sum(1 for r in results if r["status"] == s)
             for s in ("created", "unchanged", "error")

@@ -304,6 +304,32 @@ def contact_create(
     return contact
 
 
+CONTACT_IDENTITY = ("email", "phone", "handle", "first_name", "last_name", "company")
+
+
+def contact_replay(existing: Contact, data: dict[str, Any]) -> Contact:
+    """The same contact sent again under its external_id: the stored one, or a 409 if it differs.
+
+    Only identity fields count: stage and dates move on after the first delivery.
+    """
+    differing = [
+        name
+        for name in CONTACT_IDENTITY
+        if name in data and (data[name] or "").lower() != (getattr(existing, name) or "").lower()
+    ]
+    if (
+        data.get("source_channel") is not None
+        and data["source_channel"].pk != existing.source_channel_id
+    ):
+        differing.append("source_channel")
+    if differing:
+        raise IdempotencyConflict(
+            f"external_id {existing.external_id!r} was already used with different {', '.join(differing)}.",
+            field="external_id",
+        )
+    return existing
+
+
 def contact_assign_owner(*, contacts: Any, owner: Actor | None) -> int:
     """Give the contacts (a queryset) to `owner`; one UPDATE."""
     return contacts.update(owner=owner, updated_at=timezone.now())
