@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -34,7 +34,9 @@ def main() -> None:
     )
     client = Client(HTTP_HOST="localhost")
     client.force_login(user)
-    some = Contact.objects.exclude(email="").order_by("-id").values("email", "last_name").first() or {}
+    some = (
+        Contact.objects.exclude(email="").order_by("-id").values("email", "last_name").first() or {}
+    )
     pages = {
         "plain": "/admin/leads/contact/",
         "stage=customer": "/admin/leads/contact/?stage=customer",
@@ -53,8 +55,10 @@ def main() -> None:
                 started = time.perf_counter()
                 response = client.get(url)
                 timings.append((time.perf_counter() - started) * 1000)
-        print(f"{name:<20}{response.status_code:>7}{len(queries.captured_queries):>9}"
-              f"{statistics.median(timings):>11.1f}{max(timings):>9.1f}")
+        print(
+            f"{name:<20}{response.status_code:>7}{len(queries.captured_queries):>9}"
+            f"{statistics.median(timings):>11.1f}{max(timings):>9.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -47,13 +47,35 @@ def batch_events(run: str, batch: int, size: int) -> list[dict]:
     for i in range(size // 10):
         base = f"{run}-{batch}-{i}"
         for j in range(3):
-            events.append({"type": "contact", "external_id": f"c-{base}-{j}", "email": f"{base}-{j}@bench.example",
-                           "utm_source": "ig", "entered_at": "2026-03-01T10:00:00Z"})
+            events.append(
+                {
+                    "type": "contact",
+                    "external_id": f"c-{base}-{j}",
+                    "email": f"{base}-{j}@bench.example",
+                    "utm_source": "ig",
+                    "entered_at": "2026-03-01T10:00:00Z",
+                }
+            )
         for j in range(6):
-            events.append({"type": "touch", "external_id": f"t-{base}-{j}", "email": f"{base}-{j % 3}@bench.example",
-                           "channel": "instagram", "kind": "click", "occurred_at": "2026-03-02T10:00:00Z"})
-        events.append({"type": "purchase", "external_id": f"p-{base}", "email": f"{base}-0@bench.example",
-                       "amount": "25.00", "occurred_at": "2026-03-03T10:00:00Z"})
+            events.append(
+                {
+                    "type": "touch",
+                    "external_id": f"t-{base}-{j}",
+                    "email": f"{base}-{j % 3}@bench.example",
+                    "channel": "instagram",
+                    "kind": "click",
+                    "occurred_at": "2026-03-02T10:00:00Z",
+                }
+            )
+        events.append(
+            {
+                "type": "purchase",
+                "external_id": f"p-{base}",
+                "email": f"{base}-0@bench.example",
+                "amount": "25.00",
+                "occurred_at": "2026-03-03T10:00:00Z",
+            }
+        )
     return events
 
 
@@ -84,8 +106,12 @@ def http_rate(port: int, token: str, batches: int, size: int, threads: int) -> f
                 if not queue:
                     return
                 b = queue.pop()
-            conn.request("POST", "/api/v1/events/", payloads[b],
-                         {"Authorization": f"Token {token}", "Content-Type": "application/json"})
+            conn.request(
+                "POST",
+                "/api/v1/events/",
+                payloads[b],
+                {"Authorization": f"Token {token}", "Content-Type": "application/json"},
+            )
             response = conn.getresponse()
             body = json.loads(response.read())
             if response.status != 200 or body["errors"]:
@@ -112,14 +138,33 @@ def raw_rate(total: int) -> float:
     started = time.perf_counter()
     with transaction.atomic():
         contacts = Contact.objects.bulk_create(
-            [Contact(email=f"raw-{run}-{i}@bench.example", source_channel=channel, entered_at=now)
-             for i in range(total * 3 // 10)], batch_size=2000)
+            [
+                Contact(
+                    email=f"raw-{run}-{i}@bench.example", source_channel=channel, entered_at=now
+                )
+                for i in range(total * 3 // 10)
+            ],
+            batch_size=2000,
+        )
         StageChange.objects.bulk_create(
-            [StageChange(contact=c, from_stage="", to_stage="follower", at=now, via="api") for c in contacts],
-            batch_size=2000)
+            [
+                StageChange(contact=c, from_stage="", to_stage="follower", at=now, via="api")
+                for c in contacts
+            ],
+            batch_size=2000,
+        )
         Touchpoint.objects.bulk_create(
-            [Touchpoint(contact=contacts[i % len(contacts)], channel=channel, kind="click", occurred_at=now)
-             for i in range(total * 7 // 10)], batch_size=2000)
+            [
+                Touchpoint(
+                    contact=contacts[i % len(contacts)],
+                    channel=channel,
+                    kind="click",
+                    occurred_at=now,
+                )
+                for i in range(total * 7 // 10)
+            ],
+            batch_size=2000,
+        )
     return total / (time.perf_counter() - started)
 
 
@@ -136,11 +181,27 @@ def main() -> None:
     user, _ = User.objects.get_or_create(username="bench-ingest")
     user.groups.add(Group.objects.get(name="Integration"))
     token, _ = Token.objects.get_or_create(user=user)
-    env = {**os.environ, "DJANGO_DEBUG": "0", "API_THROTTLE_RATE": "100000000/hour", "LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "-w", "2", "-b", f"127.0.0.1:{args.port}",
-         "--log-level", "warning", "--timeout", "300"],
-        cwd=ROOT, env=env,
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "API_THROTTLE_RATE": "100000000/hour",
+        "LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(  # noqa: S603 - our own gunicorn, fixed arguments
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "config.wsgi",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{args.port}",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "300",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         wait_for(args.port)
@@ -149,8 +210,10 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     raw = raw_rate(args.batches * args.size)
-    print(f"HTTP batch endpoint: {http_events:,.0f} events/s "
-          f"({args.batches} batches of {args.size}, {args.threads} client threads, gunicorn -w 2)")
+    print(
+        f"HTTP batch endpoint: {http_events:,.0f} events/s "
+        f"({args.batches} batches of {args.size}, {args.threads} client threads, gunicorn -w 2)"
+    )
     print(f"raw bulk_create:     {raw:,.0f} rows/s")
     print(f"ratio:               {http_events / raw:.3f}")
 
