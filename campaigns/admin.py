@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from campaigns.models import Campaign, Channel, ChannelAlias, Cost, Coupon, EngagementStat
 from leads.models import Purchase
+from reports.services import mark_stale_for
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 ZERO = Decimal("0.00")
@@ -76,6 +77,14 @@ class CampaignAdmin(admin.ModelAdmin):
         ("Totals", {"fields": ("total_cost", "coupon_revenue", "costs_by_category")}),
     )
 
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        if formset.model is Cost:
+            for day in {
+                c.incurred_on for c in formset.new_objects + [c for c, _ in formset.changed_objects]
+            }:
+                mark_stale_for(day)
+
     def get_queryset(self, request: HttpRequest):
         costs = Cost.objects.filter(campaign=OuterRef("pk")).values("campaign")
         revenue = Purchase.objects.filter(coupon__campaign=OuterRef("pk")).values(
@@ -117,6 +126,10 @@ class CostAdmin(admin.ModelAdmin):
     autocomplete_fields = ("campaign",)
     date_hierarchy = "incurred_on"
     ordering = ("-incurred_on", "-id")
+
+    def save_model(self, request: HttpRequest, obj: Cost, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        mark_stale_for(obj.incurred_on)
 
 
 @admin.register(Coupon)

@@ -20,6 +20,7 @@ from campaigns.serializers import (
 )
 from campaigns.services import ENGAGEMENT_FIELDS, engagement_upsert
 from config.api import AtomicWritesMixin
+from reports.services import mark_stale_for
 
 CHANNEL_EXAMPLE = OpenApiExample(
     "Pinterest",
@@ -140,6 +141,20 @@ class CostViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Cost.objects.order_by("-incurred_on", "-id")
     serializer_class = CostSerializer
     filterset_class = CostFilter
+
+    def perform_create(self, serializer) -> None:
+        super().perform_create(serializer)
+        mark_stale_for(serializer.instance.incurred_on)
+
+    def perform_update(self, serializer) -> None:
+        before = serializer.instance.incurred_on
+        super().perform_update(serializer)
+        mark_stale_for(before)
+        mark_stale_for(serializer.instance.incurred_on)
+
+    def perform_destroy(self, instance: Cost) -> None:
+        super().perform_destroy(instance)
+        mark_stale_for(instance.incurred_on)
 
 
 @extend_schema_view(

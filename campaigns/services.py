@@ -108,6 +108,8 @@ def engagement_upsert(*, campaign: Campaign, date: dt.date, **figures: int) -> E
     for name, value in values.items():
         if value < 0:
             raise InvalidInput("Must not be negative.", field=name)
+    from reports.services import mark_stale_for  # reports build on campaigns, not the reverse
+
     with transaction.atomic():
         EngagementStat.objects.bulk_create(
             [EngagementStat(campaign=campaign, date=date, **values)],
@@ -115,4 +117,6 @@ def engagement_upsert(*, campaign: Campaign, date: dt.date, **figures: int) -> E
             unique_fields=["campaign", "date"],
             update_fields=list(ENGAGEMENT_FIELDS),
         )
-        return EngagementStat.objects.get(campaign=campaign, date=date)
+        row = EngagementStat.objects.get(campaign=campaign, date=date)
+    mark_stale_for(date)
+    return row

@@ -12,6 +12,7 @@ from campaigns.apis import (
 )
 from leads.apis import ContactViewSet, PurchaseViewSet, TouchpointViewSet
 from leads.events import EventBatchView
+from reports.apis import FunnelView, ReportViewSet, RoiView
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -23,8 +24,11 @@ router.register("engagement", EngagementViewSet, basename="engagement")
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("touchpoints", TouchpointViewSet, basename="touchpoint")
 router.register("purchases", PurchaseViewSet, basename="purchase")
+router.register("reports", ReportViewSet, basename="report")
 
 urlpatterns = [
     path("events/", EventBatchView.as_view(), name="events"),
+    path("reports/roi/", RoiView.as_view(), name="report-roi"),
+    path("reports/funnel/", FunnelView.as_view(), name="report-funnel"),
     *router.urls,
 ]

@@ -41,6 +41,7 @@ from leads.models import (
     Touchpoint,
     Via,
 )
+from reports.services import mark_stale_for
 
 # Who did it: a user, or None for the system.
 Actor = AbstractBaseUser
@@ -401,6 +402,7 @@ def touchpoint_record(
         if existing is None:
             raise
         return _same_or_conflict(existing, values, external_id), False
+    mark_stale_for(occurred_at)
     return touch, True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
@@ -45,3 +46,24 @@ def require_postgres() -> None:
 def _postgres_marker(request):
     if request.node.get_closest_marker("postgres"):
         require_postgres()
+
+
+@pytest.fixture
+def reference_data(db):
+    """The channels and role groups the data migrations made, back after a flush.
+
+    Transactional tests (live server, races) end with a flush of every table; this puts the
+    migrations' rows back the way the migrations made them, for the tests that need them.
+    """
+    from django.contrib.auth.models import Group
+    from django.db.migrations.loader import MigrationLoader
+
+    from campaigns.models import Channel
+
+    if Channel.objects.exists() and Group.objects.exists():
+        return
+    channels = importlib.import_module("campaigns.migrations.0002_default_channels")
+    roles = importlib.import_module("leads.migrations.0002_role_groups")
+    state = MigrationLoader(connection).project_state(("leads", "0002_role_groups"))
+    channels.create_channels(state.apps, None)
+    roles.create_groups(state.apps, None)

@@ -1,0 +1,440 @@
+"""What the marketers' pages show: the period picker's presets and the figures of each page.
+
+Every figure comes from `reports.metrics` (the same functions as the API, so a CSV export equals
+the API's answer) or from a grouped query here; nothing loops over purchases or touchpoints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from campaigns.models import Campaign, Cost, EngagementStat
+from leads.models import Contact, Purchase, Touchpoint
+from reports.metrics import funnel_report, roi_report
+from reports.models import Attribution, GroupBy
+from reports.periods import period_bounds
+
+PRESETS = {
+    "last_week": "Last week",
+    "last_month": "Last month",
+    "last_quarter": "Last quarter",
+    "last_year": "Last year",
+    "custom": "Custom range",
+}
+HEADLINES = [
+    # key in the totals row, label, kind (money, ratio, count), better when higher
+    ("revenue", "Revenue", "money", True),
+    ("cost", "Cost", "money", False),
+    ("roi", "ROI", "ratio", True),
+    ("leads", "Leads", "count", True),
+    ("customers", "Customers", "decimal", True),
+    ("cost_per_customer", "CAC", "money", False),
+]
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date
+    end: dt.date
+    preset: str
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Period:
+        """The period of the same kind just before: last month before last month, and so on."""
+        if self.preset == "last_month":
+            end = self.start - dt.timedelta(days=1)
+            return Period(end.replace(day=1), end, self.preset)
+        if self.preset == "last_quarter":
+            end = self.start - dt.timedelta(days=1)
+            return Period(_quarter_start(end), end, self.preset)
+        if self.preset == "last_year":
+            return Period(
+                self.start.replace(year=self.start.year - 1),
+                self.start - dt.timedelta(days=1),
+                self.preset,
+            )
+        end = self.start - dt.timedelta(days=1)
+        return Period(end - dt.timedelta(days=self.days - 1), end, self.preset)
+
+    def trail(self, count: int) -> list[Period]:
+        """This period and the `count - 1` before it, oldest first."""
+        periods = [self]
+        while len(periods) < count:
+            periods.append(periods[-1].previous())
+        return periods[::-1]
+
+
+def _quarter_start(day: dt.date) -> dt.date:
+    return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
+
+
+def today() -> dt.date:
+    return timezone.localdate()
+
+
+def preset_period(preset: str, *, on: dt.date | None = None) -> Period:
+    """The last full week (Monday start), month, quarter or year before `on` (default today)."""
+    on = on or today()
+    if preset == "last_week":
+        start = on - dt.timedelta(days=on.weekday() + 7)
+        return Period(start, start + dt.timedelta(days=6), preset)
+    if preset == "last_quarter":
+        end = _quarter_start(on) - dt.timedelta(days=1)
+        return Period(_quarter_start(end), end, preset)
+    if preset == "last_year":
+        return Period(dt.date(on.year - 1, 1, 1), dt.date(on.year - 1, 12, 31), preset)
+    end = on.replace(day=1) - dt.timedelta(days=1)
+    return Period(end.replace(day=1), end, "last_month")
+
+
+def dashboard_data(*, period: Period, attribution: str) -> dict:
+    """Headline cards with their change, the channel and campaign tables, and the charts' data."""
+    by_channel = roi_report(
+        start=period.start, end=period.end, group_by=GroupBy.CHANNEL, attribution=attribution
+    )
+    by_campaign = roi_report(
+        start=period.start, end=period.end, group_by=GroupBy.CAMPAIGN, attribution=attribution
+    )
+    funnel = funnel_report(
+        start=period.start, end=period.end, group_by=GroupBy.CHANNEL, attribution=attribution
+    )
+    previous = period.previous()
+    before = roi_report(
+        start=previous.start, end=previous.end, group_by=GroupBy.CHANNEL, attribution=attribution
+    )
+    trail = period.trail(12)
+    mark_targets(by_campaign["rows"])
+    trend, cohorts = roi_trend(trail), cohort_trend(trail)
+    return {
+        "headlines": headline_cards(by_channel["totals"], before["totals"]),
+        "previous": previous,
+        "channels": by_channel,
+        "campaigns": by_campaign,
+        "funnel": funnel,
+        "trend": trend,
+        "cohorts": cohorts,
+        "charts": charts(by_channel=by_channel, funnel=funnel, trend=trend, cohorts=cohorts),
+    }
+
+
+def mark_targets(rows: list[dict]) -> None:
+    """Whether each campaign met its targets: leads at or above, cost per lead at or below."""
+    for row in rows:
+        target_leads, target_cpl = row.get("target_leads"), _number(row.get("target_cost_per_lead"))
+        row["leads_target_met"] = target_leads is not None and row.get("leads", 0) >= target_leads
+        cpl = _number(row.get("cost_per_lead"))
+        row["cpl_target_met"] = target_cpl is not None and cpl is not None and cpl <= target_cpl
+
+
+def _chart(
+    chart_id: str,
+    title: str,
+    kind: str,
+    labels: list[str],
+    datasets: list[tuple[str, list]],
+    label_header: str,
+    scales: dict | None = None,
+) -> dict:
+    """A chart's spec for Chart.js and the same numbers as a text table behind it."""
+    series = [
+        {"label": name, "data": [None if v is None else float(v) for v in values]}
+        for name, values in datasets
+    ]
+    table = [
+        (label, ["—" if values[i] is None else str(values[i]) for _, values in datasets])
+        for i, label in enumerate(labels)
+    ]
+    return {
+        "id": chart_id,
+        "data_id": f"{chart_id}-data",
+        "title": title,
+        "label_header": label_header,
+        "spec": {"type": kind, "labels": labels, "datasets": series, "scales": scales or {}},
+        "table": table,
+    }
+
+
+def charts(*, by_channel: dict, funnel: dict, trend: list[dict], cohorts: list[dict]) -> list[dict]:
+    channel_rows = [r for r in by_channel["rows"] if r["key"] != "unattributed"]
+    funnel_rows = [r for r in funnel["rows"] if r["key"] != "unattributed"]
+    percent = {"y": {"ticks": {"format": {"style": "percent"}}}}
+    return [
+        _chart(
+            "chart-funnel",
+            "Funnel by channel",
+            "bar",
+            [r["label"] for r in funnel_rows],
+            [
+                (name, [r.get(key) for r in funnel_rows])
+                for key, name in (
+                    ("followers", "Followers"),
+                    ("leads", "Leads"),
+                    ("qualified", "Qualified"),
+                    ("customers", "Customers"),
+                )
+            ],
+            "Channel",
+        ),
+        _chart(
+            "chart-revenue-cost",
+            "Revenue against cost per channel",
+            "bar",
+            [r["label"] for r in channel_rows],
+            [
+                ("Revenue", [r["revenue"] for r in channel_rows]),
+                ("Cost", [r["cost"] for r in channel_rows]),
+            ],
+            "Channel",
+        ),
+        _chart(
+            "chart-roi-trend",
+            "ROI over the last 12 periods",
+            "line",
+            [t["label"] for t in trend],
+            [("ROI", [t["roi"] for t in trend])],
+            "Period",
+        ),
+        _chart(
+            "chart-cohorts",
+            "Cohort conversion over time (share of entrants)",
+            "line",
+            [c["label"] for c in cohorts],
+            [
+                ("Reached lead", [c["lead_share"] for c in cohorts]),
+                ("Reached customer", [c["customer_share"] for c in cohorts]),
+            ],
+            "Entered in",
+            percent,
+        ),
+    ]
+
+
+def headline_cards(now: dict, before: dict) -> list[dict]:
+    cards = []
+    for key, label, kind, higher_is_better in HEADLINES:
+        value, previous = _number(now.get(key)), _number(before.get(key))
+        change = None
+        if value is not None and previous not in (None, 0):
+            change = (value - previous) / abs(previous)
+        good = None if change in (None, 0) else (change > 0) == higher_is_better
+        cards.append(
+            {
+                "key": key,
+                "label": label,
+                "kind": kind,
+                "value": now.get(key),
+                "previous": before.get(key),
+                "change": change,
+                "good": good,
+            }
+        )
+    return cards
+
+
+def _number(value: object) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    return Decimal(str(value))
+
+
+def roi_trend(periods: list[Period]) -> list[dict]:
+    """Revenue, cost and ROI of each period: two grouped queries (one per figure family).
+
+    The totals row is the same in every attribution model, so the trend needs no attribution.
+    """
+    revenue = Purchase.objects.aggregate(
+        **{
+            f"p{i}": Sum("amount", filter=Q(occurred_at__gte=lo, occurred_at__lt=hi))
+            for i, (lo, hi) in _bounds(periods)
+        }
+    )
+    cost = Cost.objects.aggregate(
+        **{
+            f"p{i}": Sum("amount", filter=Q(incurred_on__gte=p.start, incurred_on__lte=p.end))
+            for i, p in enumerate(periods)
+        }
+    )
+    rows = []
+    for i, p in enumerate(periods):
+        rev, spent = revenue[f"p{i}"] or Decimal("0.00"), cost[f"p{i}"] or Decimal("0.00")
+        roi = ((rev - spent) / spent).quantize(Decimal("0.0001")) if spent else None
+        rows.append(
+            {
+                "start": p.start,
+                "end": p.end,
+                "label": period_label(p),
+                "revenue": rev,
+                "cost": spent,
+                "roi": roi,
+            }
+        )
+    return rows
+
+
+def cohort_trend(periods: list[Period]) -> list[dict]:
+    """Of the contacts that entered in each period, the share that reached lead and customer by now."""
+    aggregates = {}
+    for i, (lo, hi) in _bounds(periods):
+        entered = Q(entered_at__gte=lo, entered_at__lt=hi)
+        aggregates[f"n{i}"] = Count("id", filter=entered)
+        aggregates[f"l{i}"] = Count("id", filter=entered & Q(became_lead_at__isnull=False))
+        aggregates[f"c{i}"] = Count("id", filter=entered & Q(became_customer_at__isnull=False))
+    counts = Contact.objects.aggregate(**aggregates)
+    rows = []
+    for i, p in enumerate(periods):
+        n = counts[f"n{i}"]
+        rows.append(
+            {
+                "label": period_label(p),
+                "entered": n,
+                "lead_share": (Decimal(counts[f"l{i}"]) / n).quantize(Decimal("0.0001"))
+                if n
+                else None,
+                "customer_share": (Decimal(counts[f"c{i}"]) / n).quantize(Decimal("0.0001"))
+                if n
+                else None,
+            }
+        )
+    return rows
+
+
+def _bounds(periods: list[Period]):
+    for i, p in enumerate(periods):
+        yield i, period_bounds(p.start, p.end)
+
+
+def period_label(p: Period) -> str:
+    if p.preset == "last_month":
+        return p.start.strftime("%b %Y")
+    if p.preset == "last_year":
+        return str(p.start.year)
+    if p.preset == "last_quarter":
+        return f"Q{(p.start.month - 1) // 3 + 1} {p.start.year}"
+    return f"{p.start:%d %b} - {p.end:%d %b %Y}"
+
+
+def attribution_data(*, period: Period, group_by: str = GroupBy.CHANNEL) -> dict:
+    """Every model side by side: revenue credited to each group, and its assisted revenue."""
+    reports = {
+        model: roi_report(start=period.start, end=period.end, group_by=group_by, attribution=model)
+        for model in Attribution.values
+    }
+    keys: dict[str, dict] = {}
+    for model, report in reports.items():
+        for row in report["rows"]:
+            entry = keys.setdefault(
+                row["key"],
+                {
+                    "key": row["key"],
+                    "label": row["label"],
+                    "revenue": {},
+                    "assisted_revenue": row.get("assisted_revenue"),
+                    "assisted_conversions": row.get("assisted_conversions"),
+                },
+            )
+            entry["revenue"][model] = row["revenue"]
+    rows = sorted(
+        keys.values(), key=lambda r: -max((Decimal(v) for v in r["revenue"].values()), default=0)
+    )
+    for row in rows:
+        row["cells"] = [
+            (label, row["revenue"].get(model, "0.00")) for model, label in Attribution.choices
+        ]
+        values = [Decimal(v) for _, v in row["cells"]]
+        row["spread"] = max(values) - min(values)
+    return {
+        "models": [(m, Attribution(m).label) for m in Attribution.values],
+        "rows": rows,
+        "totals": [reports[m]["totals"]["revenue"] for m in Attribution.values],
+    }
+
+
+def campaign_data(*, campaign: Campaign, period: Period, attribution: str) -> dict:
+    """One campaign's ledger, coupons, calls, engagement by day, funnel and ROI over time."""
+    lo, hi = period_bounds(period.start, period.end)
+    costs = list(
+        campaign.costs.filter(incurred_on__gte=period.start, incurred_on__lte=period.end).order_by(
+            "incurred_on", "id"
+        )
+    )
+    coupons = list(
+        campaign.coupons.annotate(
+            used=Count(
+                "purchases", filter=Q(purchases__occurred_at__gte=lo, purchases__occurred_at__lt=hi)
+            ),
+            revenue=Sum(
+                "purchases__amount",
+                filter=Q(purchases__occurred_at__gte=lo, purchases__occurred_at__lt=hi),
+            ),
+            discounts=Sum(
+                "purchases__discount",
+                filter=Q(purchases__occurred_at__gte=lo, purchases__occurred_at__lt=hi),
+            ),
+        ).order_by("code")
+    )
+    calls = Touchpoint.objects.filter(
+        campaign=campaign, kind=Touchpoint.Kind.CALL, occurred_at__gte=lo, occurred_at__lt=hi
+    )
+    engagement = list(
+        EngagementStat.objects.filter(
+            campaign=campaign, date__gte=period.start, date__lte=period.end
+        ).order_by("date")
+    )
+    for day in engagement:
+        day.rate = (
+            (Decimal(day.interactions) / day.impressions).quantize(Decimal("0.0001"))
+            if day.impressions
+            else None
+        )
+    funnel = Contact.objects.filter(source_campaign=campaign).aggregate(
+        followers=Count("id", filter=Q(entered_at__gte=lo, entered_at__lt=hi)),
+        leads=Count("id", filter=Q(became_lead_at__gte=lo, became_lead_at__lt=hi)),
+        qualified=Count("id", filter=Q(became_qualified_at__gte=lo, became_qualified_at__lt=hi)),
+        customers=Count("id", filter=Q(became_customer_at__gte=lo, became_customer_at__lt=hi)),
+    )
+    trail = period.trail(12)
+    over_time = []
+    for p in trail:
+        report = roi_report(
+            start=p.start, end=p.end, group_by=GroupBy.CAMPAIGN, attribution=attribution
+        )
+        row = next((r for r in report["rows"] if r["key"] == str(campaign.pk)), None)
+        over_time.append(
+            {
+                "label": period_label(p),
+                "cost": row["cost"] if row else "0.00",
+                "revenue": row["revenue"] if row else "0.00",
+                "roi": row["roi"] if row else None,
+            }
+        )
+    report = roi_report(
+        start=period.start, end=period.end, group_by=GroupBy.CAMPAIGN, attribution=attribution
+    )
+    row = next((r for r in report["rows"] if r["key"] == str(campaign.pk)), None)
+    return {
+        "roi_chart": _chart(
+            "chart-campaign-roi",
+            "ROI over time",
+            "line",
+            [p["label"] for p in over_time],
+            [("ROI", [p["roi"] for p in over_time])],
+            "Period",
+        )["spec"],
+        "row": row or {},
+        "costs": costs,
+        "cost_total": sum((c.amount for c in costs), Decimal("0.00")),
+        "coupons": coupons,
+        "calls": calls.count(),
+        "recent_calls": list(calls.select_related("contact").order_by("-occurred_at")[:10]),
+        "engagement": engagement,
+        "funnel": funnel,
+        "over_time": over_time,
+    }

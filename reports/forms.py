@@ -1,0 +1,68 @@
+"""The period picker of the marketers' pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+
+from reports.dashboard import PRESETS, Period, preset_period
+from reports.models import Attribution
+
+MAX_DAYS = 3 * 366
+
+
+class PeriodForm(forms.Form):
+    preset = forms.ChoiceField(choices=list(PRESETS.items()), required=False, initial="last_month")
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    attribution = forms.ChoiceField(
+        choices=Attribution.choices,
+        required=False,
+        initial=Attribution.LAST_TOUCH,
+        label="Attribution model",
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        preset = data.get("preset") or "last_month"
+        if preset == "custom":
+            start, end = data.get("start"), data.get("end")
+            if not start:
+                self.add_error("start", "Give the first day of the custom range.")
+            if not end:
+                self.add_error("end", "Give the last day of the custom range.")
+            if start and end:
+                if end < start:
+                    self.add_error("end", "The range must end on or after its first day.")
+                elif (end - start).days + 1 > MAX_DAYS:
+                    self.add_error("end", "A range covers at most three years.")
+        data["preset"] = preset
+        data["attribution"] = data.get("attribution") or Attribution.LAST_TOUCH
+        return data
+
+    def period(self) -> Period:
+        data = self.cleaned_data
+        if data["preset"] == "custom":
+            return Period(data["start"], data["end"], "custom")
+        return preset_period(data["preset"])
+
+
+def period_form(params) -> tuple[PeriodForm, Period, str]:
+    """The bound form, the period it names (last month when invalid) and the attribution model."""
+    form = PeriodForm(params or None)
+    if form.is_bound and form.is_valid():
+        return form, form.period(), form.cleaned_data["attribution"]
+    period = preset_period("last_month")
+    if not form.is_bound:
+        form = PeriodForm(
+            initial={"preset": "last_month", "start": period.start, "end": period.end}
+        )
+    return form, period, Attribution.LAST_TOUCH
+
+
+def date_or_none(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,488 @@
+"""The ROI and funnel figures of SPEC §3, per channel or campaign, for a period.
+
+One query per figure family (credited revenue and customers, assisted conversions, costs,
+contacts reached per stage, engagement, discounts, period totals), all grouped in the database;
+Python only assembles the handful of group rows. Money is exact: cents as integers in SQL,
+`Decimal` here.
+
+Figures (per group; a group is a channel, or a campaign, where a touch without a campaign falls
+in its channel's "(no campaign)" group):
+- cost: the group's costs with `incurred_on` in the period.
+- revenue: revenue of the period's purchases credited to the group by the attribution model.
+- roi = (revenue - cost) / cost; roas = revenue / cost; null when cost is 0.
+- followers, leads, qualified: contacts whose entered_at / became_lead_at / became_qualified_at
+  fall in the period, counted to their source group.
+- customers: contacts whose first purchase ever falls in the period, credited by the model with
+  the same shares as that purchase (fractional under the splitting models).
+- cost_per_lead = cost / leads; cost_per_customer (CAC) = cost / customers; null on zero.
+- assisted_conversions / assisted_revenue: the period's purchases where the group had a touch
+  but not the last one, and their amount.
+- impressions, interactions (reactions + comments + shares + clicks), engagement_rate
+  (interactions / impressions), followers_gained: EngagementStat rows in the period.
+- discounts: what the group's coupons gave away on the period's purchases (beside cost, not in
+  it: revenue is already net of discounts).
+- target_leads, target_cost_per_lead: the campaign's targets (campaign rows only).
+The totals row is the same in every model: all costs, all revenue, every new customer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.utils import timezone
+
+from campaigns.errors import InvalidInput
+from campaigns.models import Campaign, Channel, Cost, EngagementStat
+from leads.models import Contact, Purchase
+from reports import attribution as attribution_sql
+from reports.models import Attribution, GroupBy
+from reports.periods import period_bounds
+
+CENT = Decimal("0.01")
+RATIO = Decimal("0.0001")
+ZERO = Decimal("0.00")
+UNATTRIBUTED = "unattributed"
+MAX_LOOKBACK_DAYS = 730
+MAX_PERIOD_DAYS = 3 * 366
+
+
+def validate(
+    *, start: dt.date, end: dt.date, group_by: str, attribution: str, lookback_days: int
+) -> None:
+    if end < start:
+        raise InvalidInput("The period must end on or after its start.", field="end")
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise InvalidInput("A period covers at most three years.", field="end")
+    if group_by not in GroupBy.values:
+        raise InvalidInput(f"Group by one of: {', '.join(GroupBy.values)}.", field="group_by")
+    if attribution not in Attribution.values:
+        raise InvalidInput(
+            f"Attribution is one of: {', '.join(Attribution.values)}.", field="attribution"
+        )
+    if not 1 <= lookback_days <= MAX_LOOKBACK_DAYS:
+        raise InvalidInput(f"The lookback is 1 to {MAX_LOOKBACK_DAYS} days.", field="lookback_days")
+
+
+def money(value: Decimal | int | None) -> str:
+    return str(Decimal(value or 0).quantize(CENT, ROUND_HALF_UP))
+
+
+def ratio(numerator: Decimal, denominator: Decimal) -> str | None:
+    if not denominator:
+        return None
+    return str((Decimal(numerator) / Decimal(denominator)).quantize(RATIO, ROUND_HALF_UP))
+
+
+def per(numerator: Decimal, denominator: Decimal) -> str | None:
+    if not denominator:
+        return None
+    return str((Decimal(numerator) / Decimal(denominator)).quantize(CENT, ROUND_HALF_UP))
+
+
+class Groups:
+    """Keys, labels and channels of the groups, from the two small catalogue tables."""
+
+    def __init__(self, group_by: str) -> None:
+        self.group_by = group_by
+        self.channels = {c.pk: c for c in Channel.objects.all()}
+        self.campaigns = (
+            {c.pk: c for c in Campaign.objects.all()} if group_by == GroupBy.CAMPAIGN else {}
+        )
+
+    def key(self, channel_id: int, campaign_id: int | None = None) -> str:
+        if channel_id == -1:
+            return UNATTRIBUTED
+        if self.group_by == GroupBy.CHANNEL:
+            return self.channels[channel_id].slug
+        if campaign_id is None:
+            return f"none:{self.channels[channel_id].slug}"
+        return str(campaign_id)
+
+    def describe(self, key: str) -> dict:
+        if key == UNATTRIBUTED:
+            return {"key": key, "label": "Unattributed", "channel": None}
+        if self.group_by == GroupBy.CHANNEL:
+            channel = next(c for c in self.channels.values() if c.slug == key)
+            return {"key": key, "label": channel.name, "channel": channel.slug}
+        if key.startswith("none:"):
+            return {"key": key, "label": "(no campaign)", "channel": key[5:]}
+        campaign = self.campaigns[int(key)]
+        return {
+            "key": key,
+            "label": campaign.name,
+            "channel": self.channels[campaign.channel_id].slug,
+        }
+
+
+def _group_values(group_by: str, channel_field: str, campaign_field: str) -> list[str]:
+    return [channel_field] if group_by == GroupBy.CHANNEL else [channel_field, campaign_field]
+
+
+def _keyed(groups: Groups, rows, channel_field: str, campaign_field: str) -> dict[str, dict]:
+    """Rows of a grouped ORM query, summed per group key (campaigns of a channel fold together
+    when grouping by channel)."""
+    out: dict[str, dict] = defaultdict(lambda: defaultdict(int))
+    for row in rows:
+        key = groups.key(row[channel_field], row.get(campaign_field))
+        for name, value in row.items():
+            if name not in (channel_field, campaign_field) and value is not None:
+                out[key][name] += value
+    return out
+
+
+def roi_report(
+    *,
+    start: dt.date,
+    end: dt.date,
+    group_by: str = GroupBy.CHANNEL,
+    attribution: str = Attribution.LAST_TOUCH,
+    lookback_days: int = 90,
+) -> dict:
+    """Every ROI figure of the period per group, an unattributed row, and the totals."""
+    model = attribution
+    validate(
+        start=start, end=end, group_by=group_by, attribution=model, lookback_days=lookback_days
+    )
+    lo, hi = period_bounds(start, end)
+    groups = Groups(group_by)
+    group_cols = "channel_id" if group_by == GroupBy.CHANNEL else "channel_id, campaign_id"
+    dialect = attribution_sql.Dialect.current()
+
+    credited: dict[str, dict] = defaultdict(lambda: {"cents": 0, "customers": Decimal(0)})
+    for row in attribution_sql.run(
+        attribution_sql.credit_sql(model, group_cols, dialect),
+        lo=lo,
+        hi=hi,
+        lookback_days=lookback_days,
+    ):
+        key = groups.key(row[0], row[1] if group_by == GroupBy.CAMPAIGN else None)
+        cents, customers = row[-2], row[-1]
+        if key == UNATTRIBUTED and not cents:
+            continue
+        credited[key]["cents"] += int(cents or 0)
+        credited[key]["customers"] += Decimal(str(customers or 0))
+
+    assisted: dict[str, dict] = {}
+    assisted_total = {"conversions": 0, "cents": 0}
+    for row in attribution_sql.run(
+        attribution_sql.assisted_sql(group_cols, dialect), lo=lo, hi=hi, lookback_days=lookback_days
+    ):
+        conversions, cents = int(row[-2] or 0), int(row[-1] or 0)
+        if row[0] == -1:
+            assisted_total = {"conversions": conversions, "cents": cents}
+            continue
+        key = groups.key(row[0], row[1] if group_by == GroupBy.CAMPAIGN else None)
+        assisted[key] = {"conversions": conversions, "cents": cents}
+
+    costs = _keyed(
+        groups,
+        Cost.objects.filter(incurred_on__gte=start, incurred_on__lte=end)
+        .values(*_group_values(group_by, "campaign__channel_id", "campaign_id"))
+        .annotate(cost=Sum("amount"))
+        .order_by(),
+        "campaign__channel_id",
+        "campaign_id",
+    )
+    reached = _keyed(
+        groups,
+        Contact.objects.filter(
+            Q(entered_at__gte=lo, entered_at__lt=hi)
+            | Q(became_lead_at__gte=lo, became_lead_at__lt=hi)
+            | Q(became_qualified_at__gte=lo, became_qualified_at__lt=hi)
+        )
+        .values(*_group_values(group_by, "source_channel_id", "source_campaign_id"))
+        .annotate(
+            followers=Count("id", filter=Q(entered_at__gte=lo, entered_at__lt=hi)),
+            leads=Count("id", filter=Q(became_lead_at__gte=lo, became_lead_at__lt=hi)),
+            qualified=Count(
+                "id", filter=Q(became_qualified_at__gte=lo, became_qualified_at__lt=hi)
+            ),
+        )
+        .order_by(),
+        "source_channel_id",
+        "source_campaign_id",
+    )
+    engagement = _keyed(
+        groups,
+        EngagementStat.objects.filter(date__gte=start, date__lte=end)
+        .values(*_group_values(group_by, "campaign__channel_id", "campaign_id"))
+        .annotate(
+            impressions=Sum("impressions"),
+            reactions=Sum("reactions"),
+            comments=Sum("comments"),
+            shares=Sum("shares"),
+            clicks=Sum("clicks"),
+            followers_gained=Sum("followers_gained"),
+        )
+        .order_by(),
+        "campaign__channel_id",
+        "campaign_id",
+    )
+    discounts = _keyed(
+        groups,
+        Purchase.objects.filter(occurred_at__gte=lo, occurred_at__lt=hi, coupon__isnull=False)
+        .values(*_group_values(group_by, "coupon__campaign__channel_id", "coupon__campaign_id"))
+        .annotate(discounts=Sum("discount"))
+        .order_by(),
+        "coupon__campaign__channel_id",
+        "coupon__campaign_id",
+    )
+    earlier = Purchase.objects.filter(contact_id=OuterRef("contact_id")).filter(
+        Q(occurred_at__lt=OuterRef("occurred_at"))
+        | Q(occurred_at=OuterRef("occurred_at"), id__lt=OuterRef("id"))
+    )
+    period = Purchase.objects.filter(occurred_at__gte=lo, occurred_at__lt=hi).aggregate(
+        revenue=Sum("amount"),
+        customers=Count("id", filter=~Q(Exists(earlier))),
+        discounts=Sum("discount"),
+    )
+
+    keys = (
+        set(credited) | set(assisted) | set(costs) | set(reached) | set(engagement) | set(discounts)
+    )
+    rows = []
+    for key in keys:
+        row = groups.describe(key)
+        row.update(
+            _figures(
+                cost=Decimal(costs.get(key, {}).get("cost", 0)),
+                revenue=Decimal(credited.get(key, {}).get("cents", 0)) / 100,
+                customers=credited.get(key, {}).get("customers", Decimal(0)),
+                reached=reached.get(key, {}),
+                assisted=assisted.get(key, {}),
+                engagement=engagement.get(key, {}),
+                discounts=Decimal(discounts.get(key, {}).get("discounts", 0)),
+            )
+        )
+        campaign = groups.campaigns.get(int(key)) if key.isdigit() else None
+        row["target_leads"] = campaign.target_leads if campaign else None
+        row["target_cost_per_lead"] = (
+            money(campaign.target_cost_per_lead)
+            if campaign and campaign.target_cost_per_lead is not None
+            else None
+        )
+        rows.append(row)
+    rows.sort(
+        key=lambda r: (
+            r["key"] == UNATTRIBUTED,
+            -Decimal(r["revenue"]),
+            -Decimal(r["cost"]),
+            r["label"],
+        )
+    )
+
+    total_reached = {
+        name: sum(r.get(name, 0) for r in reached.values())
+        for name in ("followers", "leads", "qualified")
+    }
+    total_engagement = defaultdict(int)
+    for figures in engagement.values():
+        for name, value in figures.items():
+            total_engagement[name] += value
+    totals = _figures(
+        cost=Decimal(sum((c.get("cost", 0) for c in costs.values()), Decimal(0))),
+        revenue=Decimal(period["revenue"] or 0),
+        customers=Decimal(period["customers"]),
+        reached=total_reached,
+        assisted=assisted_total,
+        engagement=total_engagement,
+        discounts=Decimal(period["discounts"] or 0),
+    )
+    totals.update(target_leads=None, target_cost_per_lead=None)
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "group_by": group_by,
+        "attribution": model,
+        "lookback_days": lookback_days,
+        "currency": settings.DEFAULT_CURRENCY,
+        "rows": rows,
+        "totals": totals,
+    }
+
+
+def _figures(
+    *,
+    cost: Decimal,
+    revenue: Decimal,
+    customers: Decimal,
+    reached: dict,
+    assisted: dict,
+    engagement: dict,
+    discounts: Decimal,
+) -> dict:
+    leads = int(reached.get("leads", 0))
+    customers = Decimal(customers).quantize(CENT, ROUND_HALF_UP)
+    impressions = int(engagement.get("impressions", 0))
+    interactions = sum(
+        int(engagement.get(name, 0)) for name in ("reactions", "comments", "shares", "clicks")
+    )
+    return {
+        "cost": money(cost),
+        "revenue": money(revenue),
+        "roi": ratio(revenue - cost, cost),
+        "roas": ratio(revenue, cost),
+        "followers": int(reached.get("followers", 0)),
+        "leads": leads,
+        "qualified": int(reached.get("qualified", 0)),
+        "customers": str(customers),
+        "cost_per_lead": per(cost, leads),
+        "cost_per_customer": per(cost, customers),
+        "assisted_conversions": int(assisted.get("conversions", 0)),
+        "assisted_revenue": money(Decimal(assisted.get("cents", 0)) / 100),
+        "impressions": impressions,
+        "interactions": interactions,
+        "engagement_rate": ratio(interactions, impressions),
+        "followers_gained": int(engagement.get("followers_gained", 0)),
+        "discounts": money(discounts),
+    }
+
+
+def _days(later: str, earlier: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0"
+    return f"(julianday({later}) - julianday({earlier}))"
+
+
+def _medians(group_cols: str, stamp: str, lo: dt.datetime, hi: dt.datetime) -> list[tuple]:
+    """Median days from entry to `stamp` for contacts that entered in the period, per group and
+    (channel -1) overall: the middle row, or the mean of the two middle rows."""
+    days = _days(f"c.{stamp}", "c.entered_at")
+    cols = ", ".join(f"c.{c.strip()}" for c in group_cols.split(","))
+    plain = group_cols
+    null_group = ", NULL" if "," in group_cols else ""
+    sql = f"""
+    WITH d AS (
+        SELECT {cols}, {days} AS days FROM leads_contact c
+        WHERE c.entered_at >= %(lo)s AND c.entered_at < %(hi)s AND c.{stamp} IS NOT NULL
+    ),
+    ranked AS (
+        SELECT d.*, ROW_NUMBER() OVER (PARTITION BY {plain} ORDER BY days) AS rn,
+               COUNT(*) OVER (PARTITION BY {plain}) AS cnt,
+               ROW_NUMBER() OVER (ORDER BY days) AS all_rn, COUNT(*) OVER () AS all_cnt
+        FROM d
+    )
+    SELECT {plain}, AVG(days) FROM ranked WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY {plain}
+    UNION ALL
+    SELECT -1{null_group}, AVG(days) FROM ranked WHERE all_rn IN ((all_cnt + 1) / 2, (all_cnt + 2) / 2)
+    """
+    params = {
+        "lo": connection.ops.adapt_datetimefield_value(lo),
+        "hi": connection.ops.adapt_datetimefield_value(hi),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def funnel_report(
+    *,
+    start: dt.date,
+    end: dt.date,
+    group_by: str = GroupBy.CHANNEL,
+    attribution: str = Attribution.LAST_TOUCH,
+    lookback_days: int = 90,
+) -> dict:
+    """Funnel counts and cohort figures per source group (the contact's first touch).
+
+    followers, leads, qualified, customers: contacts whose entered_at, became_lead_at,
+    became_qualified_at, became_customer_at fall in the period, counted to their source.
+    Cohort: the contacts that entered in the period; the share of them that reached lead and
+    customer by now, and the median days from entry to lead and to customer.
+    """
+    validate(
+        start=start,
+        end=end,
+        group_by=group_by,
+        attribution=attribution,
+        lookback_days=lookback_days,
+    )
+    lo, hi = period_bounds(start, end)
+    groups = Groups(group_by)
+    window = {
+        "followers": ("entered_at", Q(entered_at__gte=lo, entered_at__lt=hi)),
+        "leads": ("became_lead_at", Q(became_lead_at__gte=lo, became_lead_at__lt=hi)),
+        "qualified": (
+            "became_qualified_at",
+            Q(became_qualified_at__gte=lo, became_qualified_at__lt=hi),
+        ),
+        "customers": (
+            "became_customer_at",
+            Q(became_customer_at__gte=lo, became_customer_at__lt=hi),
+        ),
+    }
+    entered = window["followers"][1]
+    any_in_period = Q()
+    for _, condition in window.values():
+        any_in_period |= condition
+    counts = _keyed(
+        groups,
+        Contact.objects.filter(any_in_period)
+        .values(*_group_values(group_by, "source_channel_id", "source_campaign_id"))
+        .annotate(
+            **{name: Count("id", filter=condition) for name, (_, condition) in window.items()},
+            reached_lead=Count("id", filter=entered & Q(became_lead_at__isnull=False)),
+            reached_customer=Count("id", filter=entered & Q(became_customer_at__isnull=False)),
+        )
+        .order_by(),
+        "source_channel_id",
+        "source_campaign_id",
+    )
+    group_cols = (
+        "source_channel_id"
+        if group_by == GroupBy.CHANNEL
+        else "source_channel_id, source_campaign_id"
+    )
+    medians: dict[str, dict[str, Decimal | None]] = defaultdict(dict)
+    for stamp, name in (
+        ("became_lead_at", "median_days_to_lead"),
+        ("became_customer_at", "median_days_to_customer"),
+    ):
+        for row in _medians(group_cols, stamp, lo, hi):
+            if row[-1] is None:
+                continue
+            key = (
+                "__total__"
+                if row[0] == -1
+                else groups.key(row[0], row[1] if group_by == GroupBy.CAMPAIGN else None)
+            )
+            medians[key][name] = Decimal(str(row[-1])).quantize(CENT, ROUND_HALF_UP)
+
+    def figures(values: dict, key: str) -> dict:
+        size = int(values.get("followers", 0))
+        return {
+            "followers": size,
+            "leads": int(values.get("leads", 0)),
+            "qualified": int(values.get("qualified", 0)),
+            "customers": int(values.get("customers", 0)),
+            "cohort_size": size,
+            "reached_lead_share": ratio(values.get("reached_lead", 0), size),
+            "reached_customer_share": ratio(values.get("reached_customer", 0), size),
+            "median_days_to_lead": _str(medians.get(key, {}).get("median_days_to_lead")),
+            "median_days_to_customer": _str(medians.get(key, {}).get("median_days_to_customer")),
+        }
+
+    rows = [{**groups.describe(key), **figures(values, key)} for key, values in counts.items()]
+    rows.sort(key=lambda r: (-r["followers"], r["label"]))
+    total = defaultdict(int)
+    for values in counts.values():
+        for name, value in values.items():
+            total[name] += value
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "group_by": group_by,
+        "attribution": attribution,
+        "as_of": timezone.now().isoformat(),
+        "rows": rows,
+        "totals": figures(total, "__total__"),
+    }
+
+
+def _str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

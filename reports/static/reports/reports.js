@@ -1,0 +1,93 @@
+/* Sortable tables, the charts (Chart.js from this site's static files) and report progress. */
+(function () {
+  "use strict";
+  // Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+  var PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
+
+  function sortable(table) {
+    var heads = table.querySelectorAll("thead th[data-sort]");
+    heads.forEach(function (th, index) {
+      var button = th.querySelector("button.sort");
+      if (!button) return;
+      button.addEventListener("click", function () {
+        var descending = th.getAttribute("aria-sort") !== "descending";
+        heads.forEach(function (other) { other.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", descending ? "descending" : "ascending");
+        var column = Array.prototype.indexOf.call(th.parentNode.children, th);
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = a.children[column].getAttribute("data-value");
+          var y = b.children[column].getAttribute("data-value");
+          if (th.getAttribute("data-sort") === "text") {
+            x = a.children[column].textContent.trim().toLowerCase();
+            y = b.children[column].textContent.trim().toLowerCase();
+            return descending ? y.localeCompare(x) : x.localeCompare(y);
+          }
+          if (x === "" || x === null) return 1;
+          if (y === "" || y === null) return -1;
+          return descending ? parseFloat(y) - parseFloat(x) : parseFloat(x) - parseFloat(y);
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      });
+    });
+  }
+
+  function chart(canvas) {
+    if (typeof Chart === "undefined") return;
+    var spec = JSON.parse(document.getElementById(canvas.getAttribute("data-spec")).textContent);
+    spec.datasets.forEach(function (ds, i) {
+      var colour = PALETTE[i % PALETTE.length];
+      ds.backgroundColor = ds.backgroundColor || colour;
+      ds.borderColor = ds.borderColor || colour;
+      if (spec.type === "line") { ds.fill = false; ds.tension = 0.2; ds.pointStyle = ["circle", "rect", "triangle", "star"][i % 4]; }
+    });
+    var created = new Chart(canvas, {
+      type: spec.type,
+      data: { labels: spec.labels, datasets: spec.datasets },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        indexAxis: spec.horizontal ? "y" : "x",
+        plugins: { legend: { position: "bottom" } },
+        scales: spec.scales || {}
+      }
+    });
+    canvas.setAttribute("data-rendered", "true");
+    return created;
+  }
+
+  function poll(box) {
+    var url = box.getAttribute("data-status-url");
+    var label = box.querySelector(".status");
+    function tick() {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (data) {
+          label.textContent = data.status;
+          label.className = "status " + data.status;
+          if (data.status === "done" || data.status === "failed") {
+            window.location.reload();
+          } else {
+            window.setTimeout(tick, 1000);
+          }
+        })
+        .catch(function () { window.setTimeout(tick, 3000); });
+    }
+    window.setTimeout(tick, 500);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("table.sortable").forEach(sortable);
+    document.querySelectorAll("canvas[data-spec]").forEach(chart);
+    document.querySelectorAll("[data-status-url]").forEach(poll);
+    var preset = document.getElementById("id_preset");
+    if (preset) {
+      var toggle = function () {
+        var custom = preset.value === "custom";
+        document.querySelectorAll(".custom-range").forEach(function (el) { el.hidden = !custom; });
+      };
+      preset.addEventListener("change", toggle);
+      toggle();
+    }
+  });
+})();

@@ -1,0 +1,56 @@
+"""Formatting of report figures for the pages: money, ratios, shares and counts."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.conf import settings
+
+register = template.Library()
+
+
+def _decimal(value: object) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+@register.filter
+def fmt(value: object, kind: str) -> str:
+    """Format a figure for reading: 1,234.50 USD, 1.50x, 4.0%, 1,200; an em dash when empty."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    if kind == "money":
+        return f"{number:,.2f} {settings.DEFAULT_CURRENCY}"
+    if kind == "ratio":
+        return f"{number:,.2f}"
+    if kind == "percent":
+        return f"{number * 100:,.1f}%"
+    if kind == "decimal":
+        return f"{number:,.2f}".rstrip("0").rstrip(".") if number % 1 else f"{number:,.0f}"
+    return f"{number:,.0f}"
+
+
+@register.filter
+def sort_value(value: object) -> str:
+    """The raw number for client-side sorting (empty sorts last)."""
+    number = _decimal(value)
+    return "" if number is None else str(number)
+
+
+@register.filter
+def get(mapping: dict, key: str) -> object:
+    return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def signed_percent(value: object) -> str:
+    number = _decimal(value)
+    if number is None:
+        return "no previous figure"
+    return f"{number * 100:+,.1f}%"

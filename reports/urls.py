@@ -1,0 +1,17 @@
+from django.urls import path
+
+from reports import views
+
+app_name = "reports"
+
+urlpatterns = [
+    path("", views.dashboard_view, name="dashboard"),
+    path("attribution/", views.attribution_view, name="attribution"),
+    path("campaigns/<int:pk>/", views.campaign_view, name="campaign"),
+    path("export/<slug:table>.csv", views.export_csv, name="export"),
+    path("saved/", views.saved_list, name="saved"),
+    path("saved/generate/", views.saved_generate, name="saved-generate"),
+    path("saved/<int:pk>/", views.saved_detail, name="saved-detail"),
+    path("saved/<int:pk>/status/", views.saved_status, name="saved-status"),
+    path("subscriptions/", views.subscriptions_view, name="subscriptions"),
+]

@@ -1,0 +1,282 @@
+"""The marketers' pages (SPEC §6): thin views over `reports.dashboard` and `reports.services`."""
+
+from __future__ import annotations
+
+import csv
+import functools
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from campaigns.errors import DomainError
+from campaigns.models import Campaign
+from reports import dashboard
+from reports.forms import period_form
+from reports.metrics import funnel_report, roi_report
+from reports.models import Granularity, GroupBy, Report, ReportSubscription
+
+PERMISSION = "reports.view_dashboard"
+ROI_COLUMNS = [
+    # key, header, kind
+    ("cost", "Cost", "money"),
+    ("revenue", "Revenue", "money"),
+    ("roi", "ROI", "ratio"),
+    ("roas", "ROAS", "ratio"),
+    ("followers", "Followers", "count"),
+    ("leads", "Leads", "count"),
+    ("qualified", "Qualified", "count"),
+    ("customers", "Customers", "decimal"),
+    ("cost_per_lead", "Cost / lead", "money"),
+    ("cost_per_customer", "CAC", "money"),
+    ("assisted_conversions", "Assisted", "count"),
+    ("assisted_revenue", "Assisted revenue", "money"),
+    ("discounts", "Discounts", "money"),
+    ("impressions", "Impressions", "count"),
+    ("interactions", "Interactions", "count"),
+    ("engagement_rate", "Engagement rate", "percent"),
+    ("followers_gained", "Followers gained", "count"),
+]
+FUNNEL_COLUMNS = [
+    ("followers", "Followers", "count"),
+    ("leads", "Leads", "count"),
+    ("qualified", "Qualified", "count"),
+    ("customers", "Customers", "decimal"),
+    ("cohort_size", "Entered (cohort)", "count"),
+    ("reached_lead_share", "Cohort reached lead", "percent"),
+    ("reached_customer_share", "Cohort reached customer", "percent"),
+    ("median_days_to_lead", "Median days to lead", "decimal"),
+    ("median_days_to_customer", "Median days to customer", "decimal"),
+]
+
+
+def marketer_required(view: Callable) -> Callable:
+    """Log in first (redirect), then the report permission (403 for a logged-in user without it)."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.has_perm(PERMISSION):
+            raise PermissionDenied("The report pages are for marketers.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _query(request: HttpRequest, **extra: str) -> str:
+    params = request.GET.copy()
+    for key, value in extra.items():
+        params[key] = value
+    return params.urlencode()
+
+
+@marketer_required
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    form, period, attribution = period_form(request.GET)
+    data = dashboard.dashboard_data(period=period, attribution=attribution)
+    return render(
+        request,
+        "reports/dashboard.html",
+        {
+            "form": form,
+            "period": period,
+            "attribution": attribution,
+            "columns": ROI_COLUMNS,
+            "funnel_columns": FUNNEL_COLUMNS,
+            "query": _query(request),
+            **data,
+        },
+        status=200 if not form.errors else 400,
+    )
+
+
+@marketer_required
+def attribution_view(request: HttpRequest) -> HttpResponse:
+    form, period, _ = period_form(request.GET)
+    group_by = (
+        request.GET.get("group_by")
+        if request.GET.get("group_by") in GroupBy.values
+        else GroupBy.CHANNEL
+    )
+    data = dashboard.attribution_data(period=period, group_by=group_by)
+    return render(
+        request,
+        "reports/attribution.html",
+        {"form": form, "period": period, "group_by": group_by, "query": _query(request), **data},
+        status=200 if not form.errors else 400,
+    )
+
+
+@marketer_required
+def campaign_view(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign.objects.select_related("channel"), pk=pk)
+    form, period, attribution = period_form(request.GET)
+    data = dashboard.campaign_data(campaign=campaign, period=period, attribution=attribution)
+    return render(
+        request,
+        "reports/campaign.html",
+        {"form": form, "period": period, "attribution": attribution, "campaign": campaign, **data},
+        status=200 if not form.errors else 400,
+    )
+
+
+@marketer_required
+def export_csv(request: HttpRequest, table: str) -> HttpResponse:
+    """CSV of one table, with the API's keys as headers and the API's figures as values."""
+    form, period, attribution = period_form(request.GET)
+    if form.errors:
+        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
+    params = {"start": period.start, "end": period.end, "attribution": attribution}
+    if table in ("channels", "campaigns"):
+        report = roi_report(
+            group_by=GroupBy.CHANNEL if table == "channels" else GroupBy.CAMPAIGN, **params
+        )
+    elif table == "funnel":
+        report = funnel_report(group_by=GroupBy.CHANNEL, **params)
+    else:
+        return HttpResponse("Unknown table.", status=404, content_type="text/plain")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{table}-{period.start}-{period.end}-{attribution}.csv"'
+    )
+    write_rows_csv(response, report)
+    return response
+
+
+def write_rows_csv(out, report: dict) -> None:
+    """Rows then a totals row; every value as the API gives it (no reformatting)."""
+    rows = report["rows"]
+    keys = list(rows[0].keys()) if rows else ["key", "label", *report["totals"].keys()]
+    writer = csv.writer(out)
+    writer.writerow(keys)
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(k)) for k in keys])
+    totals = {"key": "totals", "label": "Totals", **report["totals"]}
+    writer.writerow([_csv_cell(totals.get(k)) for k in keys])
+
+
+def _csv_cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # A cell starting with = + - @ would run as a formula in a spreadsheet; keep numbers intact.
+    if text[:1] in ("=", "+", "@") or (text[:1] == "-" and not text[1:2].isdigit()):
+        return "'" + text
+    return text
+
+
+@marketer_required
+def saved_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(Report.objects.order_by("-created_at", "-id"), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request, "reports/saved_list.html", {"page": page, "granularities": Granularity.choices}
+    )
+
+
+@marketer_required
+def saved_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    report = get_object_or_404(Report, pk=pk)
+    roi = (report.data or {}).get("roi")
+    funnel = (report.data or {}).get("funnel")
+    return render(
+        request,
+        "reports/saved_detail.html",
+        {
+            "report": report,
+            "roi": roi,
+            "funnel": funnel,
+            "columns": ROI_COLUMNS,
+            "funnel_columns": FUNNEL_COLUMNS,
+        },
+    )
+
+
+@marketer_required
+@require_POST
+def saved_generate(request: HttpRequest) -> HttpResponse:
+    """Ask for a report now (from the list's form, or "regenerate" on a report's page)."""
+    from reports.services import report_request
+
+    form, period, attribution = period_form(request.POST)
+    if form.errors:
+        messages.error(
+            request,
+            "Check the period: " + "; ".join(e for errs in form.errors.values() for e in errs),
+        )
+        return redirect("reports:saved")
+    group_by = (
+        request.POST.get("group_by")
+        if request.POST.get("group_by") in GroupBy.values
+        else GroupBy.CHANNEL
+    )
+    try:
+        report = report_request(
+            start=period.start,
+            end=period.end,
+            group_by=group_by,
+            attribution=attribution,
+            granularity=Granularity.CUSTOM,
+            by=request.user,
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("reports:saved")
+    return redirect("reports:saved-detail", pk=report.pk)
+
+
+@marketer_required
+def saved_status(request: HttpRequest, pk: int) -> JsonResponse:
+    report = get_object_or_404(
+        Report.objects.only("id", "status", "error", "stale", "finished_at"), pk=pk
+    )
+    return JsonResponse(
+        {
+            "id": report.pk,
+            "status": report.status,
+            "stale": report.stale,
+            "error": report.error,
+            "finished_at": report.finished_at.isoformat() if report.finished_at else None,
+            "url": reverse("reports:saved-detail", args=[report.pk]),
+        }
+    )
+
+
+@marketer_required
+@require_http_methods(["GET", "POST"])
+def subscriptions_view(request: HttpRequest) -> HttpResponse:
+    choices = [(g, label) for g, label in Granularity.choices if g != Granularity.CUSTOM]
+    if request.method == "POST":
+        wanted = {g for g, _ in choices if request.POST.get(g) == "on"}
+        ReportSubscription.objects.filter(user=request.user).exclude(
+            granularity__in=wanted
+        ).delete()
+        for granularity in wanted:
+            ReportSubscription.objects.get_or_create(user=request.user, granularity=granularity)
+        if wanted and not request.user.email:
+            messages.warning(
+                request, "Saved, but your account has no email address: add one to receive reports."
+            )
+        else:
+            messages.success(request, "Your report subscriptions are saved.")
+        return redirect("reports:subscriptions")
+    current = set(
+        ReportSubscription.objects.filter(user=request.user).values_list("granularity", flat=True)
+    )
+    return render(
+        request,
+        "reports/subscriptions.html",
+        {"choices": [(g, label, g in current) for g, label in choices]},
+    )
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Marketers land on the dashboard, everybody else in the admin."""
+    if request.user.is_authenticated and request.user.has_perm(PERMISSION):
+        return redirect("reports:dashboard")
+    return redirect("admin:index")
