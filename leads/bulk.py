@@ -26,6 +26,7 @@ from campaigns.services import normalize_source
 from leads.models import Contact, Stage, StageChange, Touchpoint, Via
 from leads.serializers import ContactInput, TouchpointInput
 from leads.services import FUTURE_TOLERANCE, _stamp_up_to, contact_replay
+from reports.services import mark_stale_for
 
 Result = tuple[str, int | None, int, dict[str, list[str]] | None]
 
@@ -228,6 +229,8 @@ def contacts_create_bulk(
             )
         for index, contact, _, _, _ in new:
             results[index] = ("created", contact.pk, 201, None)
+        for day in {timezone.localdate(c.entered_at) for _, c, _, kind, _ in new if kind}:
+            mark_stale_for(day)
     return results
 
 
@@ -336,6 +339,8 @@ def touchpoints_record_bulk(items: list[tuple[int, dict]]) -> dict[int, Result]:
             Touchpoint.objects.bulk_create([t for _, t in new])
         for index, touch in new:
             results[index] = ("created", touch.pk, 201, None)
+        for day in {timezone.localdate(t.occurred_at) for _, t in new}:
+            mark_stale_for(day)
     for index, previous in repeats:
         results[index] = ("unchanged", previous.pk, 200, None)
     return results

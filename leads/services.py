@@ -578,6 +578,7 @@ def purchase_record(
         return _same_purchase(
             existing, contact, email, amount, discount, occurred_at, coupon
         ), False
+    mark_stale_for(occurred_at)
     return purchase, True
 
 

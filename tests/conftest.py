@@ -42,10 +42,29 @@ def require_postgres() -> None:
         pytest.skip(message)
 
 
+def require_redis() -> None:
+    """Fail in CI (skip elsewhere) without a Redis broker to run a real worker against."""
+    from django.conf import settings
+
+    message = "needs Redis: run with REDIS_URL=redis://127.0.0.1:6379/15"
+    try:
+        import redis
+
+        if not settings.REDIS_URL:
+            raise ConnectionError("REDIS_URL is not set")
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        if IN_CI:
+            pytest.fail(f"{message} ({exc})")
+        pytest.skip(message)
+
+
 @pytest.fixture(autouse=True)
-def _postgres_marker(request):
+def _service_markers(request):
     if request.node.get_closest_marker("postgres"):
         require_postgres()
+    if request.node.get_closest_marker("redis"):
+        require_redis()
 
 
 @pytest.fixture
@@ -58,12 +77,17 @@ def reference_data(db):
     from django.contrib.auth.models import Group
     from django.db.migrations.loader import MigrationLoader
 
+    from django_celery_beat.models import PeriodicTask
+
     from campaigns.models import Channel
 
-    if Channel.objects.exists() and Group.objects.exists():
+    if Channel.objects.exists() and Group.objects.exists() and PeriodicTask.objects.exists():
         return
-    channels = importlib.import_module("campaigns.migrations.0002_default_channels")
-    roles = importlib.import_module("leads.migrations.0002_role_groups")
-    state = MigrationLoader(connection).project_state(("leads", "0002_role_groups"))
-    channels.create_channels(state.apps, None)
-    roles.create_groups(state.apps, None)
+    state = MigrationLoader(connection).project_state()
+    importlib.import_module("campaigns.migrations.0002_default_channels").create_channels(
+        state.apps, None
+    )
+    importlib.import_module("leads.migrations.0002_role_groups").create_groups(state.apps, None)
+    importlib.import_module("reports.migrations.0002_beat_schedules").create_schedules(
+        state.apps, None
+    )

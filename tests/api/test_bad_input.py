@@ -178,3 +178,14 @@ def test_unknown_ids_are_404(api):
         ).status_code
         == 404
     )
+
+
+def test_token_clients_are_throttled_with_a_429(api, monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import UserRateThrottle
+
+    cache.clear()
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/hour"})
+    codes = [api.get("/api/v1/channels/").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    cache.clear()

@@ -38,7 +38,14 @@ def test_query_count_does_not_depend_on_page_size(api, path, django_assert_max_n
         api.get(f"{path}?page_size=30")
 
 
-def test_page_size_is_clamped(api):
+def test_page_size_is_clamped(api, monkeypatch):
+    from config.api import MAX_PAGE_SIZE, NewestFirstCursor, PagePagination
+
+    assert NewestFirstCursor.max_page_size == PagePagination.max_page_size == MAX_PAGE_SIZE == 500
     ContactFactory.create_batch(3)
     response = api.get("/api/v1/contacts/?page_size=100000")
     assert response.status_code == 200 and len(response.json()["results"]) == 3
+    # With a ceiling of 2 the same request gets 2 rows and a next page: the ceiling is applied.
+    monkeypatch.setattr(NewestFirstCursor, "max_page_size", 2)
+    page = api.get("/api/v1/contacts/?page_size=100000").json()
+    assert len(page["results"]) == 2 and page["next"]

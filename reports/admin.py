@@ -1,0 +1,63 @@
+"""Saved reports (read-only: they are generated) and email subscriptions."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from reports.models import Report, ReportSubscription
+from reports.services import report_request
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    list_display = (
+        "period",
+        "granularity",
+        "group_by",
+        "attribution",
+        "status",
+        "stale",
+        "finished_at",
+        "page",
+    )
+    list_filter = ("status", "granularity", "group_by", "attribution", "stale")
+    date_hierarchy = "end"
+    readonly_fields = [f.name for f in Report._meta.fields]
+    actions = ("regenerate",)
+
+    @admin.display(description="Period", ordering="end")
+    def period(self, obj: Report) -> str:
+        return f"{obj.start} to {obj.end}"
+
+    @admin.display(description="Page")
+    def page(self, obj: Report) -> str:
+        return format_html('<a href="{}">view</a>', reverse("reports:saved-detail", args=[obj.pk]))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Regenerate the selected reports", permissions=["view"])
+    def regenerate(self, request: HttpRequest, queryset) -> None:
+        for report in queryset:
+            report_request(
+                start=report.start,
+                end=report.end,
+                group_by=report.group_by,
+                attribution=report.attribution,
+                granularity=report.granularity,
+                by=request.user,
+            )
+        messages.success(request, f"Asked for {queryset.count()} report(s) again.")
+
+
+@admin.register(ReportSubscription)
+class ReportSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("user", "granularity", "created_at")
+    list_filter = ("granularity",)
+    autocomplete_fields = ("user",)

@@ -1,0 +1,261 @@
+"""Saved reports: the API (202, list, read), regeneration, stale marking, tasks, delivery."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+from django_celery_beat.models import PeriodicTask
+
+from campaigns.models import Cost
+from leads.models import Via
+from leads.services import contact_create, purchase_record
+from reports import services, tasks
+from reports.metrics import funnel_report, roi_report
+from reports.models import Report, ReportSubscription
+from tests.api.conftest import token_client
+from tests.factories import CampaignFactory, CouponFactory, UserFactory, channel
+
+pytestmark = pytest.mark.django_db
+
+UTC = dt.UTC
+MARCH = {"start": "2026-03-01", "end": "2026-03-31"}
+
+
+@pytest.fixture
+def scenario():
+    """March: Spring pins (pinterest) costs 400.00; a coupon purchase of 100.00 on 20 March."""
+    pins = CampaignFactory(name="Spring pins", channel=channel("pinterest"))
+    Cost.objects.create(campaign=pins, incurred_on=dt.date(2026, 3, 5), amount=Decimal("400.00"))
+    CouponFactory(code="PIN10", campaign=pins)
+    contact = contact_create(
+        email="ada@example.com",
+        source="facebook",
+        entered_at=dt.datetime(2026, 3, 2, tzinfo=UTC),
+        via=Via.API,
+    )
+    purchase_record(
+        contact=contact,
+        amount="100.00",
+        coupon="PIN10",
+        occurred_at=dt.datetime(2026, 3, 20, tzinfo=UTC),
+        via=Via.API,
+    )
+    return pins
+
+
+@pytest.fixture
+def marketer_api(marketing_user):
+    return token_client(marketing_user)
+
+
+def test_live_roi_and_funnel_endpoints(marketer_api, scenario):
+    response = marketer_api.get(
+        "/api/v1/reports/roi/", {**MARCH, "group_by": "campaign", "attribution": "first_touch"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["group_by"], body["attribution"], body["currency"]) == (
+        "campaign",
+        "first_touch",
+        "USD",
+    )
+    assert body["totals"]["revenue"] == "100.00" and body["totals"]["cost"] == "400.00"
+    assert body == roi_report(
+        start=dt.date(2026, 3, 1),
+        end=dt.date(2026, 3, 31),
+        group_by="campaign",
+        attribution="first_touch",
+    )
+    funnel = marketer_api.get("/api/v1/reports/funnel/", MARCH).json()
+    assert funnel["totals"]["followers"] == 1 and funnel["totals"]["customers"] == 1
+
+
+@pytest.mark.parametrize(
+    "params,field",
+    [
+        ({"start": "2026-03-31", "end": "2026-03-01"}, "end"),
+        ({"start": "2026-02-30", "end": "2026-03-01"}, "start"),
+        ({**MARCH, "attribution": "u_shaped"}, "attribution"),
+        ({**MARCH, "group_by": "planet"}, "group_by"),
+        ({"start": "2026-03-01"}, "end"),
+        ({**MARCH, "lookback_days": "0"}, "lookback_days"),
+    ],
+)
+def test_live_endpoint_validates_parameters(marketer_api, params, field):
+    response = marketer_api.get("/api/v1/reports/roi/", params)
+    assert response.status_code == 400 and field in response.json()
+
+
+def test_report_endpoints_need_the_report_permission(sales_user, integration_user, superuser):
+    for user, code in ((sales_user, 403), (integration_user, 403), (None, 401), (superuser, 200)):
+        client = token_client(user)
+        assert client.get("/api/v1/reports/roi/", MARCH).status_code == code
+        assert client.get("/api/v1/reports/").status_code == code
+
+
+def test_asking_for_a_report_answers_202_and_fills_it(
+    marketer_api, scenario, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = marketer_api.post(
+            "/api/v1/reports/", {**MARCH, "group_by": "channel"}, format="json"
+        )
+    assert response.status_code == 202
+    assert response.json()["status"] == "pending"
+    assert len(callbacks) == 1  # queued after the commit, not before
+    report = Report.objects.get()
+    assert report.status == "done" and report.finished_at is not None
+    assert report.data["roi"] == roi_report(start=report.start, end=report.end)
+    assert (
+        report.data["funnel"]["totals"]
+        == funnel_report(start=report.start, end=report.end)["totals"]
+    )
+    listed = marketer_api.get("/api/v1/reports/").json()["results"]
+    assert [r["id"] for r in listed] == [report.pk]
+    read = marketer_api.get(f"/api/v1/reports/{report.pk}/").json()
+    assert read["data"]["roi"]["totals"]["revenue"] == "100.00"
+
+
+def test_asking_again_replaces_never_duplicates(
+    marketer_api, scenario, django_capture_on_commit_callbacks
+):
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert marketer_api.post("/api/v1/reports/", MARCH, format="json").status_code == 202
+    assert Report.objects.count() == 1
+    assert Report.objects.get().status == "done"
+
+
+def test_generation_is_claimed_once():
+    report = services.report_request(
+        start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 31), enqueue=False
+    )
+    assert services.report_generate(report_id=report.pk).status == "done"
+    assert services.report_generate(report_id=report.pk) is None  # done: nothing to claim
+    assert services.report_generate(report_id=999_999) is None  # deleted: tolerated
+
+
+def test_late_data_marks_reports_stale_and_regenerates_them(
+    scenario, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        report = services.report_request(start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 31))
+    assert Report.objects.get(pk=report.pk).data["roi"]["totals"]["revenue"] == "100.00"
+    april = services.report_request(
+        start=dt.date(2026, 4, 1), end=dt.date(2026, 4, 30), enqueue=False
+    )
+    services.report_generate(report_id=april.pk)
+    # A late purchase dated in March: the March report is regenerated, April's is untouched.
+    with django_capture_on_commit_callbacks(execute=True):
+        purchase_record(
+            email="late@example.com",
+            amount="50.00",
+            occurred_at=dt.datetime(2026, 3, 25, tzinfo=UTC),
+            via=Via.API,
+        )
+    report.refresh_from_db()
+    assert (report.status, report.stale) == ("done", False)
+    assert report.data["roi"]["totals"]["revenue"] == "150.00"
+    assert report.data["roi"] == roi_report(start=report.start, end=report.end)
+    assert Report.objects.get(pk=april.pk).finished_at is not None
+    # A late cost through the API does the same.
+    client = token_client(UserFactory(username="boss", is_superuser=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/api/v1/costs/",
+            {"campaign": scenario.pk, "incurred_on": "2026-03-30", "amount": "100.00"},
+            format="json",
+        )
+    report.refresh_from_db()
+    assert report.data["roi"]["totals"]["cost"] == "500.00"
+
+
+def test_tasks_retry_only_transient_errors():
+    assert OperationalError in tasks.generate_report.autoretry_for
+    assert ValueError not in tasks.generate_report.autoretry_for
+    assert tasks.generate_report.max_retries == 5 and tasks.generate_report.retry_backoff
+    report = services.report_request(
+        start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 31), enqueue=False
+    )
+    with (
+        mock.patch("reports.services.roi_report", side_effect=ValueError("bug")),
+        pytest.raises(ValueError),
+    ):
+        tasks.generate_report.apply(args=[report.pk], throw=True)
+    report.refresh_from_db()
+    assert report.status == "failed" and "ValueError: bug" in report.error
+
+
+def test_periodic_reports_cover_the_right_periods():
+    # On Wednesday 15 April 2026: yesterday, the ISO week 6-12 April, and March.
+    today = dt.date(2026, 4, 15)
+    got = {
+        g: [
+            (r.start, r.end, r.group_by)
+            for r in services.periodic_reports(granularity=g, today=today)
+        ]
+        for g in ("daily", "weekly", "monthly")
+    }
+    assert got["daily"] == [
+        (dt.date(2026, 4, 14), dt.date(2026, 4, 14), "channel"),
+        (dt.date(2026, 4, 14), dt.date(2026, 4, 14), "campaign"),
+    ]
+    assert got["weekly"][0][:2] == (dt.date(2026, 4, 6), dt.date(2026, 4, 12))
+    assert got["monthly"][0][:2] == (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    assert Report.objects.filter(status="done").count() == 6
+
+
+def test_beat_schedules_are_stored_with_expiry():
+    tasks_ = {
+        t.name: t for t in PeriodicTask.objects.filter(task="reports.tasks.generate_periodic")
+    }
+    assert set(tasks_) == {"Daily ROI report", "Weekly ROI report", "Monthly ROI report"}
+    weekly = tasks_["Weekly ROI report"]
+    assert (weekly.crontab.day_of_week, weekly.crontab.hour, weekly.args) == (
+        "1",
+        "6",
+        '["weekly"]',
+    )
+    assert all(t.expire_seconds for t in tasks_.values())
+
+
+def test_monthly_report_is_emailed_to_its_subscribers(scenario, mailoutbox, marketing_user):
+    ReportSubscription.objects.create(user=marketing_user, granularity="monthly")
+    ReportSubscription.objects.create(
+        user=UserFactory(username="weekly-only", groups=["Marketing"]), granularity="weekly"
+    )
+    ReportSubscription.objects.create(
+        user=UserFactory(username="seller", groups=["Sales"]), granularity="monthly"
+    )
+    reports = services.periodic_reports(granularity="monthly", today=dt.date(2026, 4, 2))
+    assert len(mailoutbox) == 2  # by channel and by campaign
+    mail = mailoutbox[0]
+    assert mail.bcc == [marketing_user.email]  # not the weekly subscriber, not sales
+    assert "Monthly ROI report 2026-03-01 to 2026-03-31" in mail.subject
+    html = mail.alternatives[0][0]
+    assert "100.00" in html and "400.00" in html and "-0.7500" in html
+    name, content, mimetype = mail.attachments[0]
+    assert mimetype == "text/csv" and name.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(content)))
+    api = reports[0].data["roi"]
+    assert [r["revenue"] for r in rows] == [r["revenue"] for r in api["rows"]] + [
+        api["totals"]["revenue"]
+    ]
+    # One generation is mailed once.
+    assert services.report_deliver(report=reports[0]) == 0
+    assert len(mailoutbox) == 2
+
+
+def test_user_strings_are_escaped_in_the_email(scenario, mailoutbox, marketing_user):
+    scenario.name = "<script>alert(1)</script>"
+    scenario.save()
+    ReportSubscription.objects.create(user=marketing_user, granularity="monthly")
+    services.periodic_reports(granularity="monthly", today=dt.date(2026, 4, 2))
+    html = mailoutbox[1].alternatives[0][0]
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
