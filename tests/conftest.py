@@ -76,7 +76,6 @@ def reference_data(db):
     """
     from django.contrib.auth.models import Group
     from django.db.migrations.loader import MigrationLoader
-
     from django_celery_beat.models import PeriodicTask
 
     from campaigns.models import Channel
