@@ -151,33 +151,32 @@ def roi_report(
     lo, hi = period_bounds(start, end)
     groups = Groups(group_by)
     group_cols = "channel_id" if group_by == GroupBy.CHANNEL else "channel_id, campaign_id"
-    dialect = attribution_sql.Dialect.current()
 
     credited: dict[str, dict] = defaultdict(lambda: {"cents": 0, "customers": Decimal(0)})
-    for row in attribution_sql.run(
-        attribution_sql.credit_sql(model, group_cols, dialect),
+    assisted: dict[str, dict] = {}
+    assisted_total = {"conversions": 0, "cents": 0}
+    rows = attribution_sql.run(
+        attribution_sql.report_sql(model, group_cols),
         lo=lo,
         hi=hi,
         lookback_days=lookback_days,
-    ):
-        key = groups.key(row[0], row[1] if group_by == GroupBy.CAMPAIGN else None)
-        cents, customers = row[-2], row[-1]
-        if key == UNATTRIBUTED and not cents:
+    )
+    for row in rows:
+        family, channel_id = row[0], row[1]
+        campaign_id = row[2] if group_by == GroupBy.CAMPAIGN else None
+        first, second = Decimal(str(row[-2] or 0)), Decimal(str(row[-1] or 0))
+        if family == "assist":
+            figures = {"conversions": int(first), "cents": int(second)}
+            if channel_id == -1:
+                assisted_total = figures
+            else:
+                assisted[groups.key(channel_id, campaign_id)] = figures
             continue
-        credited[key]["cents"] += int(cents or 0)
-        credited[key]["customers"] += Decimal(str(customers or 0))
-
-    assisted: dict[str, dict] = {}
-    assisted_total = {"conversions": 0, "cents": 0}
-    for row in attribution_sql.run(
-        attribution_sql.assisted_sql(group_cols, dialect), lo=lo, hi=hi, lookback_days=lookback_days
-    ):
-        conversions, cents = int(row[-2] or 0), int(row[-1] or 0)
-        if row[0] == -1:
-            assisted_total = {"conversions": conversions, "cents": cents}
+        key = groups.key(channel_id, campaign_id)
+        if key == UNATTRIBUTED and not first:
             continue
-        key = groups.key(row[0], row[1] if group_by == GroupBy.CAMPAIGN else None)
-        assisted[key] = {"conversions": conversions, "cents": cents}
+        credited[key]["cents"] += int(first)
+        credited[key]["customers"] += second
 
     costs = _keyed(
         groups,

@@ -7,7 +7,9 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count, F, Min, Q
+from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import Campaign, Coupon, EngagementStat
 from leads.models import Contact, Purchase, StageChange, Touchpoint
@@ -101,6 +103,10 @@ def test_the_data_obeys_the_funnel_rules():
         .exists()
     )
     assert Purchase.objects.filter(coupon__isnull=False, discount__gt=0).exists()
+    # Calls come in on the campaign that has a tracking phone, and only there.
+    calls = Touchpoint.objects.filter(kind="call")
+    assert calls.exists()
+    assert not calls.filter(Q(campaign=None) | Q(campaign__tracking_phone=None)).exists()
 
 
 def test_channels_convert_as_intended():
@@ -123,3 +129,38 @@ def test_it_writes_in_bulk(django_assert_max_num_queries):
         seed(contacts=200)
     with django_assert_max_num_queries(160):
         seed(contacts=400, flush=True)
+
+
+def test_query_count_does_not_grow_with_the_contacts():
+    # A query per contact (or per touchpoint) would add at least 200 queries for 200 more
+    # contacts. What may grow: SQLite caps a statement at 999 parameters, so Django splits a
+    # bulk insert into ~50-contact or ~100-touchpoint statements; plus the fixed --flush deletes.
+    with CaptureQueriesContext(connection) as small:
+        seed(contacts=200)
+    with CaptureQueriesContext(connection) as large:
+        seed(contacts=400, flush=True)
+    extra = len(large.captured_queries) - len(small.captured_queries)
+    assert extra <= 40, extra
+
+
+def test_stamps_are_monotone_and_walk_ins_have_no_touches():
+    seed(contacts=1500, seed=11)
+    for contact in Contact.objects.all():
+        stamps = [
+            s
+            for s in (
+                contact.entered_at,
+                contact.became_lead_at,
+                contact.became_qualified_at,
+                contact.became_customer_at,
+            )
+            if s is not None
+        ]
+        assert stamps == sorted(stamps)
+        assert len(stamps) == ["follower", "lead", "qualified", "customer"].index(contact.stage) + 1
+    walk_ins = Contact.objects.filter(source_channel__slug="direct")
+    assert walk_ins.exists()
+    assert not walk_ins.exclude(stage="customer").exists()
+    assert not Touchpoint.objects.filter(contact__in=walk_ins).exists()
+    # Every move was recorded by the seeder itself, not by a person.
+    assert set(StageChange.objects.values_list("via", flat=True)) <= {"import", "system"}
