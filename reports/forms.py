@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django import forms
 
 from reports.dashboard import PRESETS, Period, preset_period
@@ -50,6 +48,15 @@ class PeriodForm(forms.Form):
 
 def period_form(params) -> tuple[PeriodForm, Period, str]:
     """The bound form, the period it names (last month when invalid) and the attribution model."""
+    if params:
+        # A link that names only some fields (?preset=last_quarter) keeps the defaults of the rest.
+        params = params.copy()
+        if not params.get("attribution"):
+            params["attribution"] = Attribution.LAST_TOUCH
+        if not params.get("preset"):
+            params["preset"] = (
+                "custom" if params.get("start") or params.get("end") else "last_month"
+            )
     form = PeriodForm(params or None)
     if form.is_bound and form.is_valid():
         return form, form.period(), form.cleaned_data["attribution"]
@@ -59,10 +66,3 @@ def period_form(params) -> tuple[PeriodForm, Period, str]:
             initial={"preset": "last_month", "start": period.start, "end": period.end}
         )
     return form, period, Attribution.LAST_TOUCH
-
-
-def date_or_none(value: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None

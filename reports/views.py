@@ -20,7 +20,7 @@ from campaigns.models import Campaign
 from reports import dashboard
 from reports.forms import period_form
 from reports.metrics import funnel_report, roi_report
-from reports.models import Granularity, GroupBy, Report, ReportSubscription
+from reports.models import Attribution, Granularity, GroupBy, Report, ReportSubscription
 
 PERMISSION = "reports.view_dashboard"
 ROI_COLUMNS = [
@@ -87,6 +87,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "period": period,
             "attribution": attribution,
+            "attribution_label": Attribution(attribution).label,
             "columns": ROI_COLUMNS,
             "funnel_columns": FUNNEL_COLUMNS,
             "query": _query(request),
@@ -121,7 +122,14 @@ def campaign_view(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "reports/campaign.html",
-        {"form": form, "period": period, "attribution": attribution, "campaign": campaign, **data},
+        {
+            "form": form,
+            "period": period,
+            "attribution": attribution,
+            "attribution_label": Attribution(attribution).label,
+            "campaign": campaign,
+            **data,
+        },
         status=200 if not form.errors else 400,
     )
 

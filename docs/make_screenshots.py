@@ -1,0 +1,49 @@
+"""Screenshots of the marketers' pages for the README (docs/img/), from the demo data.
+
+    bin/demo 8000 &          # in another terminal, or already running
+    .venv/bin/python docs/make_screenshots.py --base http://127.0.0.1:8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", default="http://127.0.0.1:8000")
+    parser.add_argument("--user", default="marketing")
+    args = parser.parse_args()
+    login = (ROOT / "data" / "demo-login.txt").read_text()
+    password = re.search(r"password:\s*(\S+)", login).group(1)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=ARGS)
+        page = browser.new_page(viewport={"width": 1360, "height": 900})
+        page.goto(f"{args.base}/login/?next=/reports/")
+        page.fill("#id_username", args.user)
+        page.fill("#id_password", password)
+        page.click("button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        page.goto(f"{args.base}/reports/?preset=last_quarter")
+        page.wait_for_selector("canvas[data-rendered='true']")
+        page.screenshot(path=str(ROOT / "docs/img/dashboard.png"), full_page=False)
+        link = page.locator("#table-campaigns tbody a").first
+        link.click()
+        page.wait_for_load_state("networkidle")
+        page.wait_for_selector("canvas[data-rendered='true']")
+        page.screenshot(path=str(ROOT / "docs/img/campaign.png"), full_page=False)
+        browser.close()
+    print("docs/img/dashboard.png, docs/img/campaign.png")
+
+
+if __name__ == "__main__":
+    main()
