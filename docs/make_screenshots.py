@@ -1,7 +1,7 @@
 """Screenshots of the marketers' pages for the README (docs/img/), from the demo data.
 
-    bin/demo 8000 &          # in another terminal, or already running
-    .venv/bin/python docs/make_screenshots.py --base http://127.0.0.1:8000
+bin/demo 8000 &          # in another terminal, or already running
+.venv/bin/python docs/make_screenshots.py --base http://127.0.0.1:8000
 """
 
 from __future__ import annotations
@@ -14,8 +14,14 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def main() -> None:
@@ -26,7 +32,9 @@ def main() -> None:
     login = (ROOT / "data" / "demo-login.txt").read_text()
     password = re.search(r"password:\s*(\S+)", login).group(1)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=ARGS
+        )
         page = browser.new_page(viewport={"width": 1360, "height": 900})
         page.goto(f"{args.base}/login/?next=/reports/")
         page.fill("#id_username", args.user)
