@@ -180,7 +180,7 @@ EXTRA_KINDS = (
     "message",
     "email",
 )
-TOUCHES_PER_CONTACT = 1.8  # extra touches beyond the first one, on average
+TOUCHES_PER_CONTACT = 2.0  # extra touches beyond the first one, on average
 
 
 @dataclass
@@ -379,11 +379,15 @@ def _window(world: World, campaign: Campaign | None) -> tuple[dt.datetime, dt.da
 
 
 def _campaign_at(world: World, slug: str, at: dt.datetime) -> Campaign | None:
+    """One of the channel's campaigns running at `at` (picked at random when they overlap)."""
+    running = []
     for campaign in world.by_channel.get(slug, []):
         lo, hi = _window(world, campaign)
         if lo <= at <= hi:
-            return campaign
-    return None
+            running.append(campaign)
+    if len(running) > 1:
+        return world.rng.choice(running)
+    return running[0] if running else None
 
 
 def _contacts_batch(world: World, offset: int, size: int, counts: dict[str, int]) -> None:
