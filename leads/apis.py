@@ -77,6 +77,56 @@ PURCHASE_EXAMPLE = OpenApiExample(
 )
 
 
+def record_contact(payload: dict, user) -> tuple[Contact, bool]:
+    """A contact from API input: the stored one when its external_id was seen, else a new one."""
+    serializer = ContactInput(data=payload)
+    serializer.is_valid(raise_exception=True)
+    data = dict(serializer.validated_data)
+    external_id = data.pop("external_id", "") or None
+    source = data.pop("utm_source", "")
+    if external_id and (existing := Contact.objects.filter(external_id=external_id).first()):
+        return contact_replay(existing, data), False
+    contact = contact_create(**data, source=source, external_id=external_id, by=user, via=Via.API)
+    return contact, True
+
+
+def record_touch(payload: dict, user) -> tuple[Touchpoint, bool]:
+    serializer = TouchpointInput(data=payload)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    return touchpoint_record(
+        contact=data["contact"],
+        kind=data["kind"],
+        occurred_at=data.get("occurred_at"),
+        channel=data.get("channel"),
+        campaign=data.get("campaign"),
+        source=data.get("utm_source", ""),
+        utm_campaign=data.get("utm_campaign", ""),
+        tracking_phone=data.get("tracking_phone", ""),
+        external_id=data.get("external_id") or None,
+        metadata=data.get("metadata"),
+    )
+
+
+def record_purchase(payload: dict, user) -> tuple[Purchase, bool]:
+    serializer = PurchaseInput(data=payload)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    return purchase_record(
+        contact=data["contact"],
+        email=data.get("email", ""),
+        amount=data["amount"],
+        discount=data.get("discount") or 0,
+        occurred_at=data.get("occurred_at"),
+        coupon=data.get("coupon"),
+        external_id=data.get("external_id") or None,
+        note=data.get("note", ""),
+        contact_fields={k: data[k] for k in ("first_name", "last_name", "phone") if data.get(k)},
+        by=user,
+        via=Via.API,
+    )
+
+
 @extend_schema_view(
     list=extend_schema(examples=[CONTACT_EXAMPLE]),
     retrieve=extend_schema(examples=[CONTACT_EXAMPLE]),
@@ -117,21 +167,11 @@ class ContactViewSet(
         examples=[CONTACT_EXAMPLE],
     )
     def create(self, request: Request) -> Response:
-        serializer = ContactInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        external_id = data.pop("external_id", "") or None
-        source = data.pop("utm_source", "")
-        if external_id and (
-            existing := self.get_queryset().filter(external_id=external_id).first()
-        ):
-            return Response(
-                ContactOutput(contact_replay(existing, data)).data, status=status.HTTP_200_OK
-            )
-        contact = contact_create(
-            **data, source=source, external_id=external_id, by=request.user, via=Via.API
+        contact, created = record_contact(request.data, request.user)
+        return Response(
+            ContactOutput(contact).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
-        return Response(ContactOutput(contact).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=TransitionInput,
@@ -241,21 +281,7 @@ class TouchpointViewSet(RecordViewSet):
         examples=[TOUCH_EXAMPLE],
     )
     def create(self, request: Request) -> Response:
-        serializer = TouchpointInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        touch, created = touchpoint_record(
-            contact=data["contact"],
-            kind=data["kind"],
-            occurred_at=data.get("occurred_at"),
-            channel=data.get("channel"),
-            campaign=data.get("campaign"),
-            source=data.get("utm_source", ""),
-            utm_campaign=data.get("utm_campaign", ""),
-            tracking_phone=data.get("tracking_phone", ""),
-            external_id=data.get("external_id") or None,
-            metadata=data.get("metadata"),
-        )
+        touch, created = record_touch(request.data, request.user)
         touch = Touchpoint.objects.select_related("channel").get(pk=touch.pk)
         return Response(
             TouchpointOutput(touch).data,
@@ -281,23 +307,7 @@ class PurchaseViewSet(RecordViewSet):
         examples=[PURCHASE_EXAMPLE],
     )
     def create(self, request: Request) -> Response:
-        serializer = PurchaseInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        walk_in = {k: data[k] for k in ("first_name", "last_name", "phone") if data.get(k)}
-        purchase, created = purchase_record(
-            contact=data["contact"],
-            email=data.get("email", ""),
-            amount=data["amount"],
-            discount=data.get("discount") or 0,
-            occurred_at=data.get("occurred_at"),
-            coupon=data.get("coupon"),
-            external_id=data.get("external_id") or None,
-            note=data.get("note", ""),
-            contact_fields=walk_in,
-            by=request.user,
-            via=Via.API,
-        )
+        purchase, created = record_purchase(request.data, request.user)
         purchase = Purchase.objects.select_related("coupon").get(pk=purchase.pk)
         return Response(
             PurchaseOutput(purchase).data,

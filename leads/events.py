@@ -23,6 +23,7 @@ from campaigns.errors import DomainError
 from campaigns.models import EngagementStat
 from campaigns.serializers import EngagementSerializer
 from campaigns.services import ENGAGEMENT_FIELDS, engagement_upsert
+from leads.apis import record_contact, record_purchase, record_touch
 from leads.bulk import (
     BulkContactInput,
     BulkTouchInput,
@@ -31,9 +32,6 @@ from leads.bulk import (
     takes_touch,
     touchpoints_record_bulk,
 )
-from leads.models import Contact, Via
-from leads.serializers import ContactInput, PurchaseInput, TouchpointInput
-from leads.services import contact_create, contact_replay, purchase_record, touchpoint_record
 
 MAX_EVENTS = 1000
 PERMISSIONS = {
@@ -121,57 +119,6 @@ def _errors(detail: Any) -> dict[str, list[str]]:
     return {"non_field_errors": [str(detail)]}
 
 
-def apply_contact(event: dict, user) -> tuple[Any, bool]:
-    serializer = ContactInput(data=event)
-    serializer.is_valid(raise_exception=True)
-    data = dict(serializer.validated_data)
-    external_id = data.pop("external_id", "") or None
-    source = data.pop("utm_source", "")
-    if external_id and (existing := Contact.objects.filter(external_id=external_id).first()):
-        return contact_replay(existing, data), False
-    return contact_create(
-        **data, source=source, external_id=external_id, by=user, via=Via.API
-    ), True
-
-
-def apply_touch(event: dict, user) -> tuple[Any, bool]:
-    serializer = TouchpointInput(data=event)
-    serializer.is_valid(raise_exception=True)
-    data = serializer.validated_data
-    return touchpoint_record(
-        contact=data["contact"],
-        kind=data["kind"],
-        occurred_at=data.get("occurred_at"),
-        channel=data.get("channel"),
-        campaign=data.get("campaign"),
-        source=data.get("utm_source", ""),
-        utm_campaign=data.get("utm_campaign", ""),
-        tracking_phone=data.get("tracking_phone", ""),
-        external_id=data.get("external_id") or None,
-        metadata=data.get("metadata"),
-    )
-
-
-def apply_purchase(event: dict, user) -> tuple[Any, bool]:
-    serializer = PurchaseInput(data=event)
-    serializer.is_valid(raise_exception=True)
-    data = serializer.validated_data
-    walk_in = {k: data[k] for k in ("first_name", "last_name", "phone") if data.get(k)}
-    return purchase_record(
-        contact=data["contact"],
-        email=data.get("email", ""),
-        amount=data["amount"],
-        discount=data.get("discount") or 0,
-        occurred_at=data.get("occurred_at"),
-        coupon=data.get("coupon"),
-        external_id=data.get("external_id") or None,
-        note=data.get("note", ""),
-        contact_fields=walk_in,
-        by=user,
-        via=Via.API,
-    )
-
-
 def apply_engagement(event: dict, user) -> tuple[Any, bool]:
     serializer = EngagementSerializer(data=event)
     serializer.is_valid(raise_exception=True)
@@ -186,9 +133,9 @@ def apply_engagement(event: dict, user) -> tuple[Any, bool]:
 
 
 APPLY = {
-    "contact": apply_contact,
-    "touch": apply_touch,
-    "purchase": apply_purchase,
+    "contact": record_contact,
+    "touch": record_touch,
+    "purchase": record_purchase,
     "engagement": apply_engagement,
 }
 
