@@ -34,6 +34,7 @@ from leads.services import (
     contact_merge,
     contact_move_stage,
     contact_replay,
+    contact_update,
     purchase_record,
     touchpoint_record,
 )
@@ -153,6 +154,9 @@ class ContactViewSet(
         if self.action in ("update", "partial_update"):
             return ContactUpdate
         return ContactOutput
+
+    def perform_update(self, serializer) -> None:
+        contact_update(contact=serializer.instance, **serializer.validated_data)
 
     def update(self, request: Request, *args, **kwargs) -> Response:
         super().update(request, *args, **kwargs)

@@ -331,6 +331,45 @@ def contact_replay(existing: Contact, data: dict[str, Any]) -> Contact:
     return existing
 
 
+EDITABLE_FIELDS = (
+    "email",
+    "phone",
+    "handle",
+    "first_name",
+    "last_name",
+    "company",
+    "notes",
+    "owner",
+    "referred_by",
+)
+
+
+def contact_update(*, contact: Contact, **fields: Any) -> Contact:
+    """Change a contact's plain fields. The stage and its stamps are not among them: they move
+    only through `contact_move_stage`, so the history records every move."""
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Not editable here: {', '.join(sorted(unknown))}.")
+    email = (fields.get("email") or "").strip() if "email" in fields else None
+    if email:
+        other = contact_by_email(email)
+        if other is not None and other.pk != contact.pk:
+            raise IdempotencyConflict(
+                "Another contact has this email (emails ignore case).", field="email"
+            )
+    with transaction.atomic():
+        for name, value in fields.items():
+            setattr(
+                contact,
+                name,
+                value if value is not None or name in ("owner", "referred_by") else "",
+            )
+        if email is not None:
+            contact.email = email
+        contact.save(update_fields=[*fields, "updated_at"])
+    return contact
+
+
 def contact_assign_owner(*, contacts: Any, owner: Actor | None) -> int:
     """Give the contacts (a queryset) to `owner`; one UPDATE."""
     return contacts.update(owner=owner, updated_at=timezone.now())

@@ -168,3 +168,19 @@ def test_engagement_figures_must_not_be_negative():
     with pytest.raises(InvalidInput) as error:
         engagement_upsert(campaign=CampaignFactory(), date=dt.date(2026, 3, 1), impressions=-1)
     assert error.value.field == "impressions"
+
+
+def test_contact_update_changes_plain_fields_only():
+    from leads.services import contact_update
+
+    contact = contact_create(email="a@example.com", entered_at=T0, via=Via.API)
+    contact_create(email="taken@example.com", via=Via.API)
+    contact_update(contact=contact, first_name="Ada", email=" ADA@example.com ")
+    contact.refresh_from_db()
+    assert (contact.first_name, contact.email) == ("Ada", "ADA@example.com")
+    with pytest.raises(IdempotencyConflict):
+        contact_update(contact=contact, email="Taken@Example.com")
+    with pytest.raises(InvalidInput):
+        contact_update(contact=contact, stage="customer")
+    contact.refresh_from_db()
+    assert contact.stage == "follower"
