@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from decimal import Decimal
 from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
 
-from campaigns.models import Cost
-from leads.models import Via
-from leads.services import contact_create, purchase_record
-from tests.factories import CampaignFactory, CouponFactory, UserFactory, channel
+from tests.factories import UserFactory
 from tests.reports.browser import chromium  # noqa: F401  (fixture)
 
 pytestmark = [
@@ -35,41 +31,6 @@ pytestmark = [
 UTC = dt.UTC
 PERIOD = "?preset=custom&start=2026-03-01&end=2026-03-31"
 PASSWORD = "pw-for-tests-1"
-
-
-@pytest.fixture
-def scenario(reference_data):
-    pins = CampaignFactory(
-        name="Spring pins", channel=channel("pinterest"), starts_on=dt.date(2026, 2, 1)
-    )
-    b2b = CampaignFactory(
-        name="B2B posts", channel=channel("linkedin"), starts_on=dt.date(2026, 2, 1)
-    )
-    Cost.objects.create(campaign=pins, incurred_on=dt.date(2026, 3, 5), amount=Decimal("400.00"))
-    Cost.objects.create(campaign=b2b, incurred_on=dt.date(2026, 3, 10), amount=Decimal("200.00"))
-    CouponFactory(code="PIN10", campaign=pins)
-    ada = contact_create(
-        email="ada@example.com",
-        first_name="Ada",
-        source_campaign=b2b,
-        entered_at=dt.datetime(2026, 3, 2, 10, tzinfo=UTC),
-        via=Via.API,
-    )
-    purchase_record(
-        contact=ada,
-        amount="100.00",
-        coupon="pin10",
-        occurred_at=dt.datetime(2026, 3, 20, 12, tzinfo=UTC),
-        via=Via.API,
-    )
-    purchase_record(
-        email="walkin@example.com",
-        amount="50.00",
-        coupon="PIN10",
-        occurred_at=dt.datetime(2026, 3, 15, 9, tzinfo=UTC),
-        via=Via.API,
-    )
-    return {"pins": pins, "b2b": b2b}
 
 
 @pytest.fixture
