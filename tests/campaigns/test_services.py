@@ -1,0 +1,88 @@
+"""The campaigns lookups the lead services lean on: aliases, coupon codes, phones, utm, engagement."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from campaigns.errors import InvalidInput
+from campaigns.models import EngagementStat
+from campaigns.services import (
+    campaign_by_tracking_phone,
+    campaign_by_utm,
+    channel_resolve,
+    coupon_by_code,
+    engagement_upsert,
+)
+from tests.factories import CampaignFactory, CouponFactory, channel
+
+pytestmark = pytest.mark.django_db
+
+DAY = dt.date(2026, 3, 2)
+
+
+@pytest.mark.parametrize(
+    "source,slug",
+    [
+        ("l.facebook.com", "facebook"),
+        ("t.co", "x"),
+        ("lnkd.in", "linkedin"),
+        ("FACEBOOK", "facebook"),
+        ("blog.example.org", "referral"),
+        ("", "direct"),
+        (None, "direct"),
+        ("   ", "direct"),
+    ],
+)
+def test_channel_resolve(source, slug):
+    assert channel_resolve(source=source).slug == slug
+
+
+def test_coupon_code_is_found_in_any_case_and_unknown_is_invalid_input():
+    coupon = CouponFactory(code="LINK10")
+    assert coupon_by_code(" link10 ") == coupon
+    with pytest.raises(InvalidInput) as refused:
+        coupon_by_code("NOPE")
+    assert refused.value.field == "coupon"
+
+
+def test_tracking_phone_lookup_ignores_formatting():
+    campaign = CampaignFactory(tracking_phone="+15550100100")
+    assert campaign_by_tracking_phone("+1 (555) 010-0100") == campaign
+    assert campaign_by_tracking_phone("+1.555.010.0100") == campaign
+    with pytest.raises(InvalidInput) as refused:
+        campaign_by_tracking_phone("+1 555 999 9999")
+    assert refused.value.field == "tracking_phone"
+    with pytest.raises(InvalidInput):
+        campaign_by_tracking_phone("")
+
+
+def test_utm_campaign_prefers_the_campaign_on_the_touch_channel():
+    on_facebook = CampaignFactory(utm_campaign="spring", channel=channel("facebook"))
+    on_linkedin = CampaignFactory(utm_campaign="spring", channel=channel("linkedin"))
+    assert campaign_by_utm(utm_campaign="SPRING", channel=channel("linkedin")) == on_linkedin
+    assert campaign_by_utm(utm_campaign="spring", channel=channel("facebook")) == on_facebook
+    assert campaign_by_utm(utm_campaign="", channel=None) is None
+    assert campaign_by_utm(utm_campaign="autumn", channel=None) is None
+
+
+def test_engagement_upsert_keeps_one_row_per_campaign_and_day_and_replaces_it():
+    campaign = CampaignFactory()
+    engagement_upsert(campaign=campaign, date=DAY, impressions=1000, clicks=40)
+    row = engagement_upsert(campaign=campaign, date=DAY, impressions=1200)
+
+    assert EngagementStat.objects.filter(campaign=campaign, date=DAY).count() == 1
+    # The second write replaces the day: clicks not sent again are 0, not the old 40.
+    assert (row.impressions, row.clicks) == (1200, 0)
+    engagement_upsert(campaign=campaign, date=DAY + dt.timedelta(days=1), impressions=5)
+    assert EngagementStat.objects.filter(campaign=campaign).count() == 2
+
+
+@pytest.mark.parametrize("figures,field", [({"clicks": -1}, "clicks"), ({"impresions": 3}, None)])
+def test_engagement_upsert_refuses_bad_figures(figures, field):
+    campaign = CampaignFactory()
+    with pytest.raises(InvalidInput) as refused:
+        engagement_upsert(campaign=campaign, date=DAY, **figures)
+    assert refused.value.field == field
+    assert not EngagementStat.objects.exists()
