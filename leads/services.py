@@ -357,13 +357,12 @@ def contact_update(*, contact: Contact, **fields: Any) -> Contact:
             raise IdempotencyConflict(
                 "Another contact has this email (emails ignore case).", field="email"
             )
+    referred_by = fields.get("referred_by")
+    if referred_by is not None and referred_by.pk == contact.pk:
+        raise InvalidInput("A contact cannot refer itself.", field="referred_by")
     with transaction.atomic():
         for name, value in fields.items():
-            setattr(
-                contact,
-                name,
-                value if value is not None or name in ("owner", "referred_by") else "",
-            )
+            setattr(contact, name, value)
         if email is not None:
             contact.email = email
         contact.save(update_fields=[*fields, "updated_at"])

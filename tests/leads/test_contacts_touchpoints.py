@@ -182,5 +182,7 @@ def test_contact_update_changes_plain_fields_only():
         contact_update(contact=contact, email="Taken@Example.com")
     with pytest.raises(InvalidInput):
         contact_update(contact=contact, stage="customer")
+    with pytest.raises(InvalidInput):
+        contact_update(contact=contact, referred_by=contact)
     contact.refresh_from_db()
     assert contact.stage == "follower"
