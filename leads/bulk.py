@@ -1,31 +1,41 @@
-"""Bulk ingestion of contact and touch events: the rules of `leads.services`, per batch.
+"""Bulk ingestion of contact, touch and purchase events: the rules of `leads.services`, per batch.
 
-`contact_create` and `touchpoint_record` make a handful of queries per call; a batch of 1,000
-events through them spends its time on round trips. These functions apply the same rules to
-many events at once: references (channels and aliases, campaigns, contacts, external ids,
-emails in use) are looked up once per batch and rows go in with `bulk_create`. Events that need
-more (a coupon, an owner, a referral, a tracking phone) take the per-event path instead.
+`contact_create`, `touchpoint_record` and `purchase_record` make a handful of queries per call;
+a batch of 1,000 events through them spends its time on round trips. These functions apply the
+same rules to many events at once: references (channels and aliases, campaigns, coupons,
+contacts, external ids, emails in use) are looked up once per batch and rows go in with
+`bulk_create`. Events that need more (a contact with a coupon, an owner or a referral, a touch
+by tracking phone, a purchase by a walk-in customer) take the per-event path instead.
 
-Both return, per input index, (status, id, code, errors) with status "created", "unchanged" or
-"error", as the per-event path does.
+Each returns, per input index, (status, id, code, errors) with status "created", "unchanged" or
+"error", as the per-event path does, or "defer" for an event the per-event path must take.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from rest_framework import serializers
 
-from campaigns.errors import IdempotencyConflict
-from campaigns.models import Campaign, Channel, ChannelAlias
+from campaigns.errors import CouponRefused, IdempotencyConflict
+from campaigns.models import Campaign, Channel, ChannelAlias, Coupon
 from campaigns.services import normalize_source
-from leads.models import Contact, Stage, StageChange, Touchpoint, Via
-from leads.serializers import ContactInput, TouchpointInput
-from leads.services import FUTURE_TOLERANCE, _stamp_up_to, contact_replay
+from leads.models import Contact, Purchase, Stage, StageChange, Touchpoint, Via
+from leads.serializers import ContactInput, PurchaseInput, TouchpointInput
+from leads.services import (
+    FUTURE_TOLERANCE,
+    STAMP_NAMES,
+    _check_coupon_valid,
+    _same_purchase,
+    _stamp_up_to,
+    contact_replay,
+)
 from reports.services import mark_stale_for
 
 Result = tuple[str, int | None, int, dict[str, list[str]] | None]
@@ -51,12 +61,30 @@ class BulkTouchInput(TouchpointInput):
         return attrs
 
 
+class BulkPurchaseInput(PurchaseInput):
+    """PurchaseInput whose contact and coupon are plain values, resolved once per batch."""
+
+    contact = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+    def validate_coupon(self, value: str) -> str:
+        return value.strip()
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.get("contact") and not attrs.get("email"):
+            raise serializers.ValidationError({"contact": ["Give a contact id or an email."]})
+        return attrs
+
+
 def takes_contact(event: dict[str, Any]) -> bool:
     return not any(event.get(k) for k in ("coupon", "owner", "referred_by"))
 
 
 def takes_touch(event: dict[str, Any]) -> bool:
     return not event.get("tracking_phone")
+
+
+def takes_purchase(event: dict[str, Any]) -> bool:
+    return True  # walk-ins are found out once emails are looked up: answered "defer"
 
 
 class References:
@@ -229,8 +257,7 @@ def contacts_create_bulk(
             )
         for index, contact, _, _, _ in new:
             results[index] = ("created", contact.pk, 201, None)
-        for day in {timezone.localdate(c.entered_at) for _, c, _, kind, _ in new if kind}:
-            mark_stale_for(day)
+        mark_stale_for(*(c.entered_at for _, c, _, kind, _ in new if kind))
     return results
 
 
@@ -339,8 +366,231 @@ def touchpoints_record_bulk(items: list[tuple[int, dict]]) -> dict[int, Result]:
             Touchpoint.objects.bulk_create([t for _, t in new])
         for index, touch in new:
             results[index] = ("created", touch.pk, 201, None)
-        for day in {timezone.localdate(t.occurred_at) for _, t in new}:
-            mark_stale_for(day)
+        mark_stale_for(*(t.occurred_at for _, t in new))
     for index, previous in repeats:
         results[index] = ("unchanged", previous.pk, 200, None)
     return results
+
+
+def purchases_record_bulk(
+    items: list[tuple[int, dict]], *, by, via: str = Via.API
+) -> dict[int, Result]:
+    """Purchases from validated `BulkPurchaseInput` data, with `purchase_record`'s rules.
+
+    The contact is an id or an email (a contact made earlier in the batch counts); an email no
+    contact has is a walk-in customer, answered "defer" for the per-event path. Coupons must be
+    valid at the purchase time; each coupon's redemptions are taken with one conditional UPDATE
+    for the whole batch, and when its cap cannot cover them all its purchases are deferred, so
+    the per-event path grants redemptions one by one up to the cap. Every buyer becomes a
+    customer (one StageChange, at its first purchase of the batch); the earliest purchase wins
+    the customer stamp; the first coupon a contact uses becomes its coupon.
+    """
+    results: dict[int, Result] = {}
+    ids = {d["contact"] for _, d in items if d.get("contact")}
+    emails = {d["email"].lower() for _, d in items if d.get("email") and not d.get("contact")}
+    email_of = (
+        dict(
+            Contact.objects.filter(pk__in=ids)
+            .annotate(email_lower=Lower("email"))
+            .values_list("id", "email_lower")
+        )
+        if ids
+        else {}
+    )
+    by_email = (
+        dict(
+            Contact.objects.exclude(email="")
+            .annotate(email_lower=Lower("email"))
+            .filter(email_lower__in=emails)
+            .values_list("email_lower", "id")
+        )
+        if emails
+        else {}
+    )
+    codes = {d["coupon"].lower() for _, d in items if d.get("coupon")}
+    coupons = (
+        {
+            c.code_lower: c
+            for c in Coupon.objects.select_related("campaign")
+            .annotate(code_lower=Lower("code"))
+            .filter(code_lower__in=codes)
+        }
+        if codes
+        else {}
+    )
+    external_ids = [d["external_id"] for _, d in items if d.get("external_id")]
+    stored = (
+        {
+            p.external_id: p
+            for p in Purchase.objects.select_related("contact").filter(external_id__in=external_ids)
+        }
+        if external_ids
+        else {}
+    )
+
+    new: list[tuple[int, Purchase]] = []
+    repeats: list[tuple[int, str]] = []  # same order twice in the batch: the first one's answer
+    pending: dict[str, Purchase] = {}
+    for index, data in items:
+        email = (data.get("email") or "").lower()
+        if data.get("contact"):
+            contact_id = data["contact"]
+            if contact_id not in email_of:
+                results[index] = _error("contact", f"Unknown contact {contact_id}.")
+                continue
+            if email and email_of[contact_id] != email:
+                results[index] = _error("email", "Does not match the contact's email.")
+                continue
+        else:
+            contact_id = by_email.get(email)
+            if contact_id is None:
+                results[index] = ("defer", None, 0, None)
+                continue
+        coupon = None
+        if data.get("coupon"):
+            coupon = coupons.get(data["coupon"].lower())
+            if coupon is None:
+                results[index] = _error("coupon", f"Unknown coupon code {data['coupon']!r}.")
+                continue
+        occurred_at = data.get("occurred_at") or timezone.now()
+        if _in_future(occurred_at):
+            results[index] = _error("occurred_at", "Must not be in the future.")
+            continue
+        purchase = Purchase(
+            contact_id=contact_id,
+            amount=data["amount"].quantize(Decimal("0.01")),
+            discount=(data.get("discount") or Decimal(0)).quantize(Decimal("0.01")),
+            occurred_at=occurred_at,
+            coupon=coupon,
+            external_id=data.get("external_id") or None,
+            note=(data.get("note") or "")[:300],
+        )
+        try:
+            if purchase.external_id in stored:
+                existing = stored[purchase.external_id]
+                _same_purchase(
+                    existing,
+                    Contact(pk=contact_id),
+                    email,
+                    purchase.amount,
+                    purchase.discount,
+                    occurred_at,
+                    coupon,
+                )
+                results[index] = ("unchanged", existing.pk, 200, None)
+                continue
+            if purchase.external_id in pending:
+                previous = pending[purchase.external_id]
+                _same_purchase(
+                    previous,
+                    Contact(pk=contact_id),
+                    email,
+                    purchase.amount,
+                    purchase.discount,
+                    occurred_at,
+                    coupon,
+                )
+                repeats.append((index, purchase.external_id))
+                continue
+            if coupon is not None:
+                _check_coupon_valid(coupon, occurred_at)
+        except (IdempotencyConflict, CouponRefused) as exc:
+            results[index] = ("error", None, exc.status_code, exc.as_dict())
+            continue
+        if purchase.external_id:
+            pending[purchase.external_id] = purchase
+        new.append((index, purchase))
+
+    with transaction.atomic():
+        new = _redeem_bulk(new, results)
+        if new:
+            _purchases_insert([p for _, p in new], by=by, via=via)
+    for index, purchase in new:
+        results[index] = ("created", purchase.pk, 201, None)
+    for index, external_id in repeats:
+        first = pending[external_id]
+        results[index] = (
+            ("unchanged", first.pk, 200, None) if first.pk else ("defer", None, 0, None)
+        )
+    mark_stale_for(*(p.occurred_at for _, p in new))
+    return results
+
+
+def _redeem_bulk(
+    new: list[tuple[int, Purchase]], results: dict[int, Result]
+) -> list[tuple[int, Purchase]]:
+    """Take each coupon's redemptions for the batch in one conditional UPDATE; a coupon whose
+    cap cannot cover them all sends its purchases to the per-event path ("defer")."""
+    wanted: dict[int, int] = {}
+    for _, purchase in new:
+        if purchase.coupon_id:
+            wanted[purchase.coupon_id] = wanted.get(purchase.coupon_id, 0) + 1
+    refused = set()
+    for coupon_id, count in sorted(wanted.items()):
+        updated = (
+            Coupon.objects.filter(pk=coupon_id, active=True)
+            .filter(
+                Q(max_redemptions__isnull=True) | Q(redemptions__lte=F("max_redemptions") - count)
+            )
+            .update(redemptions=F("redemptions") + count)
+        )
+        if updated != 1:
+            refused.add(coupon_id)
+    for index, purchase in new:
+        if purchase.coupon_id in refused:
+            results[index] = ("defer", None, 0, None)
+    return [(i, p) for i, p in new if p.coupon_id not in refused]
+
+
+def _purchases_insert(purchases: list[Purchase], *, by, via: str) -> None:
+    """Insert the purchases with their coupon touches, and make every buyer a customer."""
+    Purchase.objects.bulk_create(purchases)
+    Touchpoint.objects.bulk_create(
+        [
+            Touchpoint(
+                contact_id=p.contact_id,
+                channel_id=p.coupon.campaign.channel_id,
+                campaign_id=p.coupon.campaign_id,
+                kind=Touchpoint.Kind.COUPON,
+                occurred_at=p.occurred_at,
+                source=p.coupon.code,
+                metadata={"purchase_id": p.pk},
+            )
+            for p in purchases
+            if p.coupon_id
+        ]
+    )
+    by_contact: dict[int, list[Purchase]] = {}
+    for purchase in purchases:
+        by_contact.setdefault(purchase.contact_id, []).append(purchase)
+    contacts = Contact.objects.select_for_update().filter(pk__in=by_contact).order_by("pk")
+    now = timezone.now()
+    changes, changed = [], []
+    for contact in contacts:
+        bought = by_contact[contact.pk]
+        before = (contact.stage, contact.coupon_id, *(getattr(contact, n) for n in STAMP_NAMES))
+        if contact.stage != Stage.CUSTOMER:
+            changes.append(
+                StageChange(
+                    contact=contact,
+                    from_stage=contact.stage,
+                    to_stage=Stage.CUSTOMER,
+                    at=bought[0].occurred_at,
+                    changed_by=by,
+                    via=via,
+                )
+            )
+            contact.stage = Stage.CUSTOMER
+        for purchase in bought:
+            _stamp_up_to(contact, Stage.CUSTOMER, purchase.occurred_at)
+        if contact.coupon_id is None:
+            contact.coupon_id = next((p.coupon_id for p in bought if p.coupon_id), None)
+        if before != (
+            contact.stage,
+            contact.coupon_id,
+            *(getattr(contact, n) for n in STAMP_NAMES),
+        ):
+            contact.updated_at = now
+            changed.append(contact)
+    Contact.objects.bulk_update(changed, ["stage", "coupon", *STAMP_NAMES, "updated_at"])
+    StageChange.objects.bulk_create(changes)

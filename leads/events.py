@@ -26,9 +26,12 @@ from campaigns.services import ENGAGEMENT_FIELDS, engagement_upsert
 from leads.apis import record_contact, record_purchase, record_touch
 from leads.bulk import (
     BulkContactInput,
+    BulkPurchaseInput,
     BulkTouchInput,
     contacts_create_bulk,
+    purchases_record_bulk,
     takes_contact,
+    takes_purchase,
     takes_touch,
     touchpoints_record_bulk,
 )
@@ -204,15 +207,22 @@ BULK = {
         lambda items, user: contacts_create_bulk(items, by=user),
     ),
     "touch": (BulkTouchInput, takes_touch, lambda items, user: touchpoints_record_bulk(items)),
+    "purchase": (
+        BulkPurchaseInput,
+        takes_purchase,
+        lambda items, user: purchases_record_bulk(items, by=user),
+    ),
 }
+PHASES = ("contact", "touch", "purchase", None)
 
 
 def apply_batch(events: list, user) -> list[dict]:
-    """Contacts first, then touches, then purchases and engagement, so that a batch may create a
-    contact and report its touches and orders together. Plain contacts and touches go through
-    the bulk services; anything else through the per-event path."""
+    """Contacts first, then touches, then purchases, then engagement, so that a batch may create
+    a contact and report its touches and orders together. Plain contacts, touches and purchases
+    go through the bulk services; anything else (and what a bulk service defers, such as a
+    walk-in customer) through the per-event path, after the bulk write of its phase."""
     results = [_preflight(i, event, user) for i, event in enumerate(events)]
-    for phase in ("contact", "touch", None):
+    for phase in PHASES:
         todo = [
             r
             for r in results
@@ -243,10 +253,16 @@ def apply_batch(events: list, user) -> list[dict]:
                 for index, _ in bulk_items:
                     apply_event(results[index], events[index], user)
                 continue
+            deferred = []
             for index, (status_, row_id, code, errors) in outcome.items():
+                if status_ == "defer":
+                    deferred.append(index)
+                    continue
                 results[index].update(status=status_, id=row_id, code=code)
                 if errors:
                     results[index]["errors"] = errors
+            for index in sorted(deferred):
+                apply_event(results[index], events[index], user)
     return results
 
 

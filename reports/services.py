@@ -130,11 +130,12 @@ def reports_mark_stale(*, days: Iterable[dt.date]) -> int:
     return len(ids)
 
 
-def mark_stale_for(moment: dt.datetime | dt.date) -> None:
-    """Called by the write paths: data dated before today may already be in a saved report."""
-    day = timezone.localdate(moment) if isinstance(moment, dt.datetime) else moment
-    if day < timezone.localdate():
-        reports_mark_stale(days=[day])
+def mark_stale_for(*moments: dt.datetime | dt.date) -> None:
+    """Called by the write paths: data dated before today may already be in a saved report.
+    Bulk paths pass every moment of a batch at once: one look-up for them all."""
+    today = timezone.localdate()
+    days = {timezone.localdate(m) if isinstance(m, dt.datetime) else m for m in moments}
+    reports_mark_stale(days=[day for day in days if day < today])
 
 
 def periodic_reports(*, granularity: str, today: dt.date | None = None) -> list[Report]:

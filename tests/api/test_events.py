@@ -228,3 +228,146 @@ def test_unknown_references_in_bulk_events(api):
         "email",
     ]
     assert not Contact.objects.exists()
+
+
+def _purchase(external_id: str, email: str, at: str, **extra) -> dict:
+    return {
+        "type": "purchase",
+        "external_id": external_id,
+        "email": email,
+        "amount": "40.00",
+        "occurred_at": at,
+        **extra,
+    }
+
+
+def _follower(external_id: str, email: str) -> dict:
+    return {
+        "type": "contact",
+        "external_id": external_id,
+        "email": email,
+        "source_channel": "instagram",
+        "entered_at": "2026-03-01T10:00:00Z",
+    }
+
+
+def test_bulk_purchases_record_what_the_single_endpoint_records(api, campaign):
+    # Two orders by one follower in one batch, the later one sent first, the earlier with a
+    # coupon: one move to customer (at the first order of the batch, as two calls would make
+    # it), the customer stamp at the earliest order, the coupon counted once, its touch
+    # recorded and the coupon kept as the contact's.
+    events = [
+        _follower("f-1", "ada@example.com"),
+        _purchase("o-late", "ada@example.com", "2026-03-20T10:00:00Z"),
+        _purchase("o-early", "ADA@example.com", "2026-03-10T10:00:00Z", coupon="insta10"),
+    ]
+    body = api.post("/api/v1/events/", {"events": events}, format="json").json()
+    assert [r["status"] for r in body["results"]] == ["created"] * 3
+    contact = Contact.objects.get(email="ada@example.com")
+    assert contact.stage == "customer" and contact.coupon.code == "INSTA10"
+    assert contact.became_customer_at.isoformat() == "2026-03-10T10:00:00+00:00"
+    assert contact.became_lead_at.isoformat() == "2026-03-10T10:00:00+00:00"
+    moves = list(contact.stage_changes.order_by("id").values_list("from_stage", "to_stage", "at"))
+    assert [(f, t, at.isoformat()) for f, t, at in moves] == [
+        ("", "follower", "2026-03-01T10:00:00+00:00"),
+        ("follower", "customer", "2026-03-20T10:00:00+00:00"),
+    ]
+    early = Purchase.objects.get(external_id="o-early")
+    coupon_touch = Touchpoint.objects.get(contact=contact, kind="coupon")
+    assert coupon_touch.campaign == campaign and coupon_touch.metadata == {"purchase_id": early.pk}
+    assert coupon_touch.occurred_at == early.occurred_at and coupon_touch.source == "INSTA10"
+    assert early.coupon.redemptions == 1
+
+    # The same orders through the single endpoint, for another follower: the same records.
+    api.post("/api/v1/events/", {"events": [_follower("f-2", "bob@example.com")]}, format="json")
+    for event in (
+        _purchase("s-late", "bob@example.com", "2026-03-20T10:00:00Z"),
+        _purchase("s-early", "bob@example.com", "2026-03-10T10:00:00Z", coupon="insta10"),
+    ):
+        payload = {k: v for k, v in event.items() if k != "type"}
+        assert api.post("/api/v1/purchases/", payload, format="json").status_code == 201
+    bob = Contact.objects.get(email="bob@example.com")
+    fields = ("stage", "entered_at", "became_lead_at", "became_qualified_at", "became_customer_at")
+    assert [getattr(bob, f) for f in fields] == [getattr(contact, f) for f in fields]
+    bob_moves = list(bob.stage_changes.order_by("id").values_list("from_stage", "to_stage", "at"))
+    assert bob_moves == moves
+
+
+def test_bulk_purchases_replays_duplicates_and_bad_references(api, campaign):
+    api.post("/api/v1/events/", {"events": [_follower("f-1", "ada@example.com")]}, format="json")
+    ada = Contact.objects.get()
+    order = _purchase("o-1", "ada@example.com", "2026-03-10T10:00:00Z")
+    events = [
+        order,
+        order,  # the same order twice: the first one's answer
+        {**order, "amount": "41.00"},  # same external_id, other content
+        {**order, "external_id": "o-2", "contact": ada.pk, "email": "other@example.com"},
+        {k: v for k, v in order.items() if k != "email"} | {"external_id": "o-3", "contact": 9999},
+        {**order, "external_id": "o-4", "coupon": "NOPE"},
+        {**order, "external_id": "o-5", "occurred_at": "2999-01-01T00:00:00Z"},
+        {**order, "external_id": "o-6", "email": "walk-in@example.com"},  # a walk-in customer
+    ]
+    body = api.post("/api/v1/events/", {"events": events}, format="json").json()
+    results = body["results"]
+    assert [(r["status"], r["code"]) for r in results] == [
+        ("created", 201),
+        ("unchanged", 200),
+        ("error", 409),
+        ("error", 400),
+        ("error", 400),
+        ("error", 400),
+        ("error", 400),
+        ("created", 201),
+    ]
+    assert results[1]["id"] == results[0]["id"]
+    assert [next(iter(r["errors"])) for r in results[2:7]] == [
+        "external_id",
+        "email",
+        "contact",
+        "coupon",
+        "occurred_at",
+    ]
+    walk_in = Contact.objects.get(email="walk-in@example.com")
+    assert walk_in.stage == "customer" and walk_in.purchases.get().pk == results[7]["id"]
+    # The batch again: nothing new.
+    again = api.post("/api/v1/events/", {"events": [order, events[7]]}, format="json").json()
+    assert [r["status"] for r in again["results"]] == ["unchanged", "unchanged"]
+    assert Purchase.objects.count() == 2
+
+
+def test_bulk_purchases_respect_the_coupon_cap(api, campaign):
+    # INSTA10 may be used 3 times and has been once: of four orders in one batch, two are
+    # granted and two refused, and the counter ends at the cap.
+    coupon = campaign.coupons.get()
+    coupon.max_redemptions, coupon.redemptions = 3, 1
+    coupon.save()
+    followers = [_follower(f"f-{i}", f"c{i}@example.com") for i in range(4)]
+    orders = [
+        _purchase(f"o-{i}", f"c{i}@example.com", "2026-03-10T10:00:00Z", coupon="INSTA10")
+        for i in range(4)
+    ]
+    body = api.post("/api/v1/events/", {"events": followers + orders}, format="json").json()
+    # The batch's UPDATE cannot take 4, so the orders go one by one: the first two get in.
+    results = body["results"][4:]
+    assert [r["code"] for r in results] == [201, 201, 400, 400]
+    assert "maximum number of times" in results[2]["errors"]["coupon"][0]
+    coupon.refresh_from_db()
+    assert coupon.redemptions == 3 and Purchase.objects.count() == 2
+    assert Touchpoint.objects.filter(kind="coupon").count() == 2
+
+
+def test_a_batch_of_purchases_costs_a_bounded_number_of_queries(
+    api, campaign, django_assert_max_num_queries
+):
+    followers = [_follower(f"f-{i}", f"c{i}@example.com") for i in range(50)]
+    api.post("/api/v1/events/", {"events": followers}, format="json")
+    orders = [
+        _purchase(f"o-{i}", f"c{i}@example.com", "2026-03-10T10:00:00Z", coupon="INSTA10")
+        for i in range(50)
+    ]
+    # Look-ups, one redemption UPDATE per coupon, the inserts, the lock and the stage writes,
+    # whatever the batch size.
+    with django_assert_max_num_queries(25):
+        body = api.post("/api/v1/events/", {"events": orders}, format="json").json()
+    assert body["created"] == 50
+    assert Contact.objects.filter(stage="customer").count() == 50
