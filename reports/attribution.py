@@ -1,4 +1,4 @@
-"""Attribution of purchase revenue to touches, in one SQL statement per figure family.
+"""Attribution of purchase revenue to touches, in one SQL statement for every grouping.
 
 For a purchase P of contact C, its touches are every touchpoint of C at or before P's time and
 within the lookback window (P's coupon touch is one of them: the purchase service records it at
@@ -10,29 +10,45 @@ equally; position_based gives 40% to the first and the last and shares 20% among
 ones (one touch: all; two: half each); time_decay weighs each touch 2^(-age / 7 days), age in
 fractional days, normalised. Shares are computed in integer cents: each share is floored and
 the remainder cents go to the largest share (ties: the earlier touch), so a purchase's shares
-add up to its amount exactly. The integer models use integer arithmetic throughout.
+add up to its amount exactly. Under the four integer models the largest share is always the
+first touch's (or the only non-zero one), so the remainder has a closed form and needs no
+window; time_decay ranks its floored shares.
 
-The statements run on PostgreSQL and SQLite alike (CTEs and window functions); only the date
-arithmetic differs between the two.
+One statement gathers each purchase's touches once and returns one row per (channel, campaign)
+with everything both groupings need: credited cents and customers, and the assists counted
+twice, once for campaigns and once for channels (a channel that closed a purchase through one
+of its campaigns did not assist it, whichever other of its campaigns also touched it). Grouping
+by channel is then a sum over the channel's rows. Purchases with no touch at all come back in
+the row whose channel is NULL: the unattributed row.
+
+On PostgreSQL each purchase reads its contact's touches up to its time from the
+(contact_id, occurred_at) index and ranks them on the spot (a handful of rows) inside a lateral
+subquery; SQLite joins all purchases to their touches and ranks them with windows partitioned
+by purchase. The layers of ranking and flags are the same text in both.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db import connection, transaction
 
 from reports.models import Attribution
 
-# Shares of each touch, as (numerator, denominator) expressions over the ranked touches r.
+# Each touch's share of the purchase's cents as (numerator, denominator), and the sum of the
+# floored shares, over the ranked touches (n touches, this one at pos).
 INTEGER_WEIGHTS = {
-    Attribution.FIRST_TOUCH: ("CASE WHEN pos = 1 THEN 1 ELSE 0 END", "1"),
-    Attribution.LAST_TOUCH: ("CASE WHEN pos = n THEN 1 ELSE 0 END", "1"),
-    Attribution.LINEAR: ("1", "n"),
+    Attribution.FIRST_TOUCH: ("CASE WHEN pos = 1 THEN 1 ELSE 0 END", "1", "cents"),
+    Attribution.LAST_TOUCH: ("CASE WHEN pos = n THEN 1 ELSE 0 END", "1", "cents"),
+    Attribution.LINEAR: ("1", "n", "n * (cents / n)"),
     # n >= 3: ends 2(n-2)/5(n-2) = 40% each, middles 1/5(n-2) each = 20% in all.
     Attribution.POSITION_BASED: (
         "CASE WHEN n <= 2 THEN 1 WHEN pos = 1 OR pos = n THEN 2 * (n - 2) ELSE 1 END",
         "CASE WHEN n = 1 THEN 1 WHEN n = 2 THEN 2 ELSE 5 * (n - 2) END",
+        "CASE WHEN n = 1 THEN cents WHEN n = 2 THEN 2 * (cents / 2)"
+        " ELSE 2 * ((2 * cents) / 5) + (n - 2) * (cents / (5 * (n - 2))) END",
     ),
 }
 TIME_DECAY_HALF_LIFE_DAYS = 7
@@ -42,6 +58,7 @@ PURCHASES = """
     p AS (
         SELECT pu.id, pu.contact_id, pu.occurred_at,
                CAST(ROUND(pu.amount * 100) AS BIGINT) AS cents,
+               CAST(ROUND(pu.discount * 100) AS BIGINT) AS discount_cents,
                CASE WHEN EXISTS (
                    SELECT 1 FROM leads_purchase q
                    WHERE q.contact_id = pu.contact_id
@@ -51,9 +68,71 @@ PURCHASES = """
         WHERE pu.occurred_at >= %(lo)s AND pu.occurred_at < %(hi)s
     )"""
 
-# Portable: join every purchase to its contact's touches, then rank them with window functions.
+
+def _layers(model: str, source: str, by: str) -> str:
+    """Rank, credit and flag the touches of `source` (columns pid, cents, is_first, tid, t_at,
+    is_coupon, channel_id, campaign_id, age); `by` partitions the windows by purchase
+    ("pid", or "" when `source` holds one purchase's touches)."""
+    part = f"PARTITION BY {by}" if by else ""
+    part_ = f"PARTITION BY {by}, " if by else "PARTITION BY "
+    ranked = f"""
+        SELECT s.*, COUNT(*) OVER ({part}) AS n,
+               ROW_NUMBER() OVER ({part} ORDER BY t_at, is_coupon, tid) AS pos
+        FROM ({source}) s"""
+    if model == Attribution.TIME_DECAY:
+        # Floating point on purpose: POWER on PostgreSQL's numeric type is slow.
+        weight = f"POWER(CAST(2 AS DOUBLE PRECISION), -age / {TIME_DECAY_HALF_LIFE_DAYS})"
+        shared = f"""
+            SELECT y.*, CAST(FLOOR(cents * {weight} / SUM({weight}) OVER ({part}) + 1e-9)
+                AS BIGINT) AS share
+            FROM ({ranked}) y"""
+        credited = f"""
+            SELECT z.*, share + CASE WHEN ROW_NUMBER() OVER ({part} ORDER BY share DESC, pos) = 1
+                THEN cents - SUM(share) OVER ({part}) ELSE 0 END AS credit
+            FROM ({shared}) z"""
+    else:
+        wnum, wden, floored = INTEGER_WEIGHTS[model]
+        credited = f"""
+            SELECT y.*, (cents * {wnum}) / {wden}
+                + CASE WHEN pos = 1 THEN cents - {floored} ELSE 0 END AS credit
+            FROM ({ranked}) y"""
+    closers = f"""
+        SELECT w.*,
+               FIRST_VALUE(channel_id) OVER ({part} ORDER BY pos DESC) AS close_ch,
+               FIRST_VALUE(campaign_id) OVER ({part} ORDER BY pos DESC) AS close_cmp,
+               ROW_NUMBER() OVER ({part_}channel_id ORDER BY pos) AS ch_first,
+               ROW_NUMBER() OVER ({part_}channel_id, campaign_id ORDER BY pos) AS cmp_first
+        FROM ({credited}) w"""
+    closes = f"""
+        SELECT c.*,
+               (channel_id IS NULL OR channel_id = close_ch) AS closes_ch,
+               (channel_id IS NULL OR (channel_id = close_ch AND COALESCE(campaign_id = close_cmp,
+                   campaign_id IS NULL AND close_cmp IS NULL))) AS closes_cmp
+        FROM ({closers}) c"""
+    return f"""
+        SELECT a.*,
+               CASE WHEN ch_first = 1 AND NOT closes_ch THEN 1 ELSE 0 END AS ch_assist,
+               CASE WHEN cmp_first = 1 AND NOT closes_cmp THEN 1 ELSE 0 END AS cmp_assist,
+               MAX(CASE WHEN NOT closes_ch THEN 1 ELSE 0 END) OVER ({part}) AS ch_any,
+               MAX(CASE WHEN NOT closes_cmp THEN 1 ELSE 0 END) OVER ({part}) AS cmp_any
+        FROM ({closes}) a"""
+
+
+# Portable: join every purchase to its contact's touches (a purchase with none keeps one row,
+# its touch NULL), then rank them with windows partitioned by purchase.
 GENERIC_TOUCHES = """
-    WITH {purchases},
+    SELECT p.id AS pid, p.cents, p.is_first, p.discount_cents, t.id AS tid, t.occurred_at AS t_at,
+           CASE WHEN t.kind = 'coupon' THEN 1 ELSE 0 END AS is_coupon,
+           t.channel_id, t.campaign_id,
+           (julianday(p.occurred_at) - julianday(t.occurred_at)) AS age
+    FROM p
+    LEFT JOIN ft ON ft.contact_id = p.contact_id
+    -- julianday() reads the UTC text SQLite stores; 1e-9 day (86 microseconds) absorbs float
+    -- rounding, so a touch exactly `lookback` days before still counts.
+    LEFT JOIN leads_touchpoint t ON t.contact_id = p.contact_id AND t.occurred_at <= p.occurred_at
+        AND (julianday(t.occurred_at) >= julianday(p.occurred_at) - %(lookback)s - 1e-9 OR t.id = ft.id)
+"""
+FIRST_TOUCHES = """
     ft AS (
         SELECT contact_id, id FROM (
             SELECT t.contact_id, t.id,
@@ -61,119 +140,111 @@ GENERIC_TOUCHES = """
             FROM leads_touchpoint t
             WHERE t.contact_id IN (SELECT contact_id FROM p)
         ) firsts WHERE rn = 1
-    ),
-    pt AS (
-        SELECT p.id AS pid, p.cents, p.is_first, t.id AS tid, t.occurred_at AS t_at,
+    )"""
+
+# PostgreSQL: one purchase's touches up to its time, in the window or the earliest one (the
+# contact's first touch ever: if any touch precedes the purchase, the first-ever touch does too).
+POSTGRES_TOUCHES = """
+    SELECT p.id AS pid, p.cents, p.is_first, x.tid, x.t_at, x.is_coupon, x.channel_id,
+           x.campaign_id, x.age
+    FROM (
+        SELECT t.id AS tid, t.occurred_at AS t_at,
                CASE WHEN t.kind = 'coupon' THEN 1 ELSE 0 END AS is_coupon,
                t.channel_id, t.campaign_id,
-               (julianday(p.occurred_at) - julianday(t.occurred_at)) AS age
-        FROM p
-        JOIN leads_touchpoint t ON t.contact_id = p.contact_id
-        LEFT JOIN ft ON ft.contact_id = p.contact_id
-        -- julianday() reads the UTC text SQLite stores; 1e-9 day (86 microseconds) absorbs
-        -- float rounding, so a touch exactly `lookback` days before still counts.
-        WHERE t.occurred_at <= p.occurred_at
-          AND (julianday(t.occurred_at) >= julianday(p.occurred_at) - %(lookback)s - 1e-9 OR t.id = ft.id)
-    ),
-    r AS (
-        SELECT pt.*,
-               COUNT(*) OVER (PARTITION BY pid) AS n,
-               ROW_NUMBER() OVER (PARTITION BY pid ORDER BY t_at, is_coupon, tid) AS pos
-        FROM pt
-    )"""
+               CAST(EXTRACT(EPOCH FROM (p.occurred_at - t.occurred_at)) AS DOUBLE PRECISION)
+                   / 86400 AS age,
+               ROW_NUMBER() OVER (ORDER BY t.occurred_at, t.id) AS nth
+        FROM leads_touchpoint t
+        WHERE t.contact_id = p.contact_id AND t.occurred_at <= p.occurred_at
+    ) x
+    WHERE x.nth = 1 OR x.t_at >= p.occurred_at - make_interval(days => %(lookback)s)
+"""
 
-# PostgreSQL: each purchase reads its contact's touches up to its time from the
-# (contact_id, occurred_at) index, ranks them on the spot (a handful of rows), and keeps those in
-# the window plus the earliest one, which is the contact's first touch ever: if any touch
-# precedes the purchase, the first-ever touch does too.
-POSTGRES_TOUCHES = """
-    WITH {purchases},
-    r AS (
-        SELECT pt.*,
-               COUNT(*) OVER (PARTITION BY pid) AS n,
-               ROW_NUMBER() OVER (PARTITION BY pid ORDER BY t_at, is_coupon, tid) AS pos
-        FROM (
-            SELECT p.id AS pid, p.cents, p.is_first, t.*
-            FROM p CROSS JOIN LATERAL (
-                SELECT x.tid, x.t_at, x.is_coupon, x.channel_id, x.campaign_id, x.age FROM (
-                    SELECT t.id AS tid, t.occurred_at AS t_at,
-                           CASE WHEN t.kind = 'coupon' THEN 1 ELSE 0 END AS is_coupon,
-                           t.channel_id, t.campaign_id,
-                           CAST(EXTRACT(EPOCH FROM (p.occurred_at - t.occurred_at)) AS DOUBLE PRECISION)
-                               / 86400 AS age,
-                           ROW_NUMBER() OVER (ORDER BY t.occurred_at, t.id) AS nth
-                    FROM leads_touchpoint t
-                    WHERE t.contact_id = p.contact_id AND t.occurred_at <= p.occurred_at
-                ) x
-                WHERE x.nth = 1 OR x.t_at >= p.occurred_at - make_interval(days => %(lookback)s)
-            ) t
-        ) pt
-    )"""
+SUMS = """
+    SELECT channel_id, campaign_id,
+           SUM(COALESCE(credit, cents)),
+           SUM(CASE WHEN is_first = 1 THEN COALESCE(credit, cents) * 1.0 / cents ELSE 0 END),
+           SUM(COALESCE(cmp_assist, 0)), SUM(COALESCE(cmp_assist, 0) * cents),
+           SUM(COALESCE(ch_assist, 0)), SUM(COALESCE(ch_assist, 0) * cents),
+           SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN COALESCE(cmp_any, 0) ELSE 0 END),
+           SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN COALESCE(cmp_any, 0) * cents ELSE 0 END),
+           SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN COALESCE(ch_any, 0) ELSE 0 END),
+           SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN COALESCE(ch_any, 0) * cents ELSE 0 END),
+           SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN 1 ELSE 0 END),
+           SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN is_first ELSE 0 END),
+           SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN discount_cents ELSE 0 END)
+    FROM {rows}
+    GROUP BY channel_id, campaign_id
+"""
 
 
-def _touches_sql() -> str:
-    """CTEs p (purchases of the period, in cents, flagged when first of their contact) and r
-    (each purchase's touches with their count n and their rank pos)."""
-    template = POSTGRES_TOUCHES if connection.vendor == "postgresql" else GENERIC_TOUCHES
-    return template.format(purchases=PURCHASES)
+def report_sql(model: str) -> str:
+    """The statement: per (channel, campaign), credited cents, customers, campaign assists
+    (count, cents), channel assists (count, cents); then, each purchase counted once (in the row
+    of its first touch), the purchases with any campaign assist and with any channel assist
+    (count, cents), and the purchases, first purchases and discount cents."""
+    if connection.vendor == "postgresql":
+        rows = f"""p LEFT JOIN LATERAL (
+            SELECT pos, credit, ch_assist, cmp_assist, ch_any, cmp_any, channel_id, campaign_id
+            FROM ({_layers(model, POSTGRES_TOUCHES, "")}) ranked
+        ) t ON TRUE"""
+        sums = SUMS.replace("channel_id, campaign_id", "t.channel_id, t.campaign_id")
+        return f"WITH {PURCHASES} {sums.format(rows=rows)}"
+    rows = f"({_layers(model, GENERIC_TOUCHES, 'pid')}) ranked"
+    return f"WITH {PURCHASES}, {FIRST_TOUCHES} {SUMS.format(rows=rows)}"
 
 
-def report_sql(model: str, group_cols: str) -> str:
-    """One statement for both figure families that need each purchase's touches, so they are
-    gathered once. Rows: ("credit", channel, campaign, cents, customers) per group, plus the
-    unattributed row (channel -1: purchases with no touch at all); ("assist", channel, campaign,
-    purchases, cents) per group that touched a purchase without closing it, plus (channel -1)
-    the purchases with any assist at all, for the totals row."""
-    if model == Attribution.TIME_DECAY:
-        # Floating point on purpose: POWER on PostgreSQL's numeric type is slow.
-        weight = f"POWER(CAST(2 AS DOUBLE PRECISION), -age / {TIME_DECAY_HALF_LIFE_DAYS})"
-        share = "CAST(FLOOR(cents * wnum / wden + 1e-9) AS BIGINT)"
-        weighted = (
-            f"SELECT r.*, {weight} AS wnum, SUM({weight}) OVER (PARTITION BY pid) AS wden FROM r"
-        )
-    else:
-        wnum, wden = INTEGER_WEIGHTS[model]
-        share = "(cents * wnum) / wden"
-        weighted = f"SELECT r.*, {wnum} AS wnum, {wden} AS wden FROM r"
-    by_campaign = "campaign_id" in group_cols
-    null_group = ", NULL" if by_campaign else ""
-    same_campaign = (
-        " AND (l.campaign_id = t.campaign_id OR (l.campaign_id IS NULL AND t.campaign_id IS NULL))"
-        if by_campaign
-        else ""
-    )
-    return f"""{_touches_sql()},
-    w AS ({weighted}),
-    s AS (SELECT w.*, {share} AS share FROM w),
-    f AS (
-        SELECT s.*,
-               cents - SUM(share) OVER (PARTITION BY pid) AS remainder,
-               ROW_NUMBER() OVER (PARTITION BY pid ORDER BY share DESC, pos) AS srank
-        FROM s
-    ),
-    credited AS (
-        SELECT f.*, share + CASE WHEN srank = 1 THEN remainder ELSE 0 END AS credit FROM f
-    ),
-    closer AS (SELECT pid, channel_id, campaign_id FROM r WHERE pos = n),
-    touched AS (SELECT DISTINCT pid, cents, {group_cols} FROM r),
-    assists AS (
-        SELECT t.* FROM touched t
-        WHERE NOT EXISTS (
-            SELECT 1 FROM closer l WHERE l.pid = t.pid AND l.channel_id = t.channel_id{same_campaign}
-        )
-    )
-    SELECT 'credit', {group_cols}, SUM(credit) * 1.0,
-           SUM(CASE WHEN is_first = 1 THEN credit * 1.0 / cents ELSE 0 END)
-    FROM credited GROUP BY {group_cols}
-    UNION ALL
-    SELECT 'credit', -1{null_group}, COALESCE(SUM(cents), 0) * 1.0, COALESCE(SUM(is_first), 0) * 1.0
-    FROM p WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.pid = p.id)
-    UNION ALL
-    SELECT 'assist', {group_cols}, COUNT(*) * 1.0, SUM(cents) * 1.0 FROM assists GROUP BY {group_cols}
-    UNION ALL
-    SELECT 'assist', -1{null_group}, COUNT(*) * 1.0, COALESCE(SUM(cents), 0) * 1.0
-    FROM (SELECT DISTINCT pid, cents FROM assists) a
-    """
+@dataclass
+class Credit:
+    """What one group earned from the period's purchases."""
+
+    cents: int = 0
+    customers: Decimal = Decimal(0)
+    assists: int = 0
+    assisted_cents: int = 0
+
+
+@dataclass
+class Attributed:
+    """Both groupings of one model's credit; channel_id None keys the unattributed row."""
+
+    by_campaign: dict[tuple[int | None, int | None], Credit] = field(default_factory=dict)
+    by_channel: dict[int | None, Credit] = field(default_factory=dict)
+    # Purchases with any assist (count, cents), per grouping.
+    any_assist_campaign: tuple[int, int] = (0, 0)
+    any_assist_channel: tuple[int, int] = (0, 0)
+    # Every purchase of the period, whatever the model: count, cents, first purchases, discounts.
+    purchases: int = 0
+    cents: int = 0
+    first_purchases: int = 0
+    discount_cents: int = 0
+
+
+def attribute(*, model: str, lo: dt.datetime, hi: dt.datetime, lookback_days: int) -> Attributed:
+    """Run the statement for purchases in [lo, hi) and fold its rows into both groupings."""
+    out = Attributed()
+    any_cmp, any_cmp_cents, any_ch, any_ch_cents = 0, 0, 0, 0
+    for row in run(report_sql(model), lo=lo, hi=hi, lookback_days=lookback_days):
+        channel_id, campaign_id = row[0], row[1]
+        cents, customers = int(row[2] or 0), Decimal(str(row[3] or 0))
+        cmp_n, cmp_cents, ch_n, ch_cents = (int(v or 0) for v in row[4:8])
+        any_cmp += int(row[8] or 0)
+        any_cmp_cents += int(row[9] or 0)
+        any_ch += int(row[10] or 0)
+        any_ch_cents += int(row[11] or 0)
+        out.purchases += int(row[12] or 0)
+        out.cents += cents
+        out.first_purchases += int(row[13] or 0)
+        out.discount_cents += int(row[14] or 0)
+        out.by_campaign[(channel_id, campaign_id)] = Credit(cents, customers, cmp_n, cmp_cents)
+        channel = out.by_channel.setdefault(channel_id, Credit())
+        channel.cents += cents
+        channel.customers += customers
+        channel.assists += ch_n
+        channel.assisted_cents += ch_cents
+    out.any_assist_campaign = (any_cmp, any_cmp_cents)
+    out.any_assist_channel = (any_ch, any_ch_cents)
+    return out
 
 
 def run(sql: str, *, lo: dt.datetime, hi: dt.datetime, lookback_days: int) -> list[tuple]:

@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from campaigns.errors import InvalidInput
@@ -87,15 +88,22 @@ def per(numerator: Decimal, denominator: Decimal) -> str | None:
 class Groups:
     """Keys, labels and channels of the groups, from the two small catalogue tables."""
 
-    def __init__(self, group_by: str) -> None:
+    def __init__(
+        self,
+        group_by: str,
+        channels: dict[int, Channel] | None = None,
+        campaigns: dict[int, Campaign] | None = None,
+    ) -> None:
         self.group_by = group_by
-        self.channels = {c.pk: c for c in Channel.objects.all()}
-        self.campaigns = (
-            {c.pk: c for c in Campaign.objects.all()} if group_by == GroupBy.CAMPAIGN else {}
+        self.channels = (
+            channels if channels is not None else {c.pk: c for c in Channel.objects.all()}
         )
+        if campaigns is None and group_by == GroupBy.CAMPAIGN:
+            campaigns = {c.pk: c for c in Campaign.objects.all()}
+        self.campaigns = campaigns or {}
 
-    def key(self, channel_id: int, campaign_id: int | None = None) -> str:
-        if channel_id == -1:
+    def key(self, channel_id: int | None, campaign_id: int | None = None) -> str:
+        if channel_id is None or channel_id == -1:
             return UNATTRIBUTED
         if self.group_by == GroupBy.CHANNEL:
             return self.channels[channel_id].slug
@@ -144,116 +152,141 @@ def roi_report(
     lookback_days: int = 90,
 ) -> dict:
     """Every ROI figure of the period per group, an unattributed row, and the totals."""
-    model = attribution
-    validate(
-        start=start, end=end, group_by=group_by, attribution=model, lookback_days=lookback_days
-    )
-    lo, hi = period_bounds(start, end)
-    groups = Groups(group_by)
-    group_cols = "channel_id" if group_by == GroupBy.CHANNEL else "channel_id, campaign_id"
-
-    credited: dict[str, dict] = defaultdict(lambda: {"cents": 0, "customers": Decimal(0)})
-    assisted: dict[str, dict] = {}
-    assisted_total = {"conversions": 0, "cents": 0}
-    rows = attribution_sql.run(
-        attribution_sql.report_sql(model, group_cols),
-        lo=lo,
-        hi=hi,
+    return roi_reports(
+        start=start,
+        end=end,
+        group_bys=[group_by],
+        attribution=attribution,
         lookback_days=lookback_days,
-    )
-    for row in rows:
-        family, channel_id = row[0], row[1]
-        campaign_id = row[2] if group_by == GroupBy.CAMPAIGN else None
-        first, second = Decimal(str(row[-2] or 0)), Decimal(str(row[-1] or 0))
-        if family == "assist":
-            figures = {"conversions": int(first), "cents": int(second)}
-            if channel_id == -1:
-                assisted_total = figures
-            else:
-                assisted[groups.key(channel_id, campaign_id)] = figures
-            continue
-        key = groups.key(channel_id, campaign_id)
-        if key == UNATTRIBUTED and not first:
-            continue
-        credited[key]["cents"] += int(first)
-        credited[key]["customers"] += second
+    )[group_by]
 
-    costs = _keyed(
-        groups,
-        Cost.objects.filter(incurred_on__gte=start, incurred_on__lte=end)
-        .values(*_group_values(group_by, "campaign__channel_id", "campaign_id"))
-        .annotate(cost=Sum("amount"))
-        .order_by(),
-        "campaign__channel_id",
-        "campaign_id",
-    )
-    reached = _keyed(
-        groups,
-        Contact.objects.filter(
-            Q(entered_at__gte=lo, entered_at__lt=hi)
-            | Q(became_lead_at__gte=lo, became_lead_at__lt=hi)
-            | Q(became_qualified_at__gte=lo, became_qualified_at__lt=hi)
+
+def roi_reports(
+    *,
+    start: dt.date,
+    end: dt.date,
+    group_bys: Sequence[str] = (GroupBy.CHANNEL, GroupBy.CAMPAIGN),
+    attribution: str = Attribution.LAST_TOUCH,
+    lookback_days: int = 90,
+) -> dict[str, dict]:
+    """`roi_report` for several groupings at once, from the same queries: each figure family is
+    read once per (channel, campaign) and folded into channels in Python."""
+    model = attribution
+    for group_by in group_bys:
+        validate(
+            start=start, end=end, group_by=group_by, attribution=model, lookback_days=lookback_days
         )
-        .values(*_group_values(group_by, "source_channel_id", "source_campaign_id"))
-        .annotate(
-            followers=Count("id", filter=Q(entered_at__gte=lo, entered_at__lt=hi)),
-            leads=Count("id", filter=Q(became_lead_at__gte=lo, became_lead_at__lt=hi)),
-            qualified=Count(
-                "id", filter=Q(became_qualified_at__gte=lo, became_qualified_at__lt=hi)
+    lo, hi = period_bounds(start, end)
+    channels = {c.pk: c for c in Channel.objects.all()}
+    campaigns = {c.pk: c for c in Campaign.objects.all()} if GroupBy.CAMPAIGN in group_bys else {}
+    credit = attribution_sql.attribute(model=model, lo=lo, hi=hi, lookback_days=lookback_days)
+    families = {
+        "costs": (
+            list(
+                Cost.objects.filter(incurred_on__gte=start, incurred_on__lte=end)
+                .values("campaign__channel_id", "campaign_id")
+                .annotate(cost=Sum("amount"))
+                .order_by()
             ),
+            "campaign__channel_id",
+            "campaign_id",
+        ),
+        "reached": (
+            list(
+                Contact.objects.filter(
+                    Q(entered_at__gte=lo, entered_at__lt=hi)
+                    | Q(became_lead_at__gte=lo, became_lead_at__lt=hi)
+                    | Q(became_qualified_at__gte=lo, became_qualified_at__lt=hi)
+                )
+                .values("source_channel_id", "source_campaign_id")
+                .annotate(
+                    followers=Count("id", filter=Q(entered_at__gte=lo, entered_at__lt=hi)),
+                    leads=Count("id", filter=Q(became_lead_at__gte=lo, became_lead_at__lt=hi)),
+                    qualified=Count(
+                        "id", filter=Q(became_qualified_at__gte=lo, became_qualified_at__lt=hi)
+                    ),
+                )
+                .order_by()
+            ),
+            "source_channel_id",
+            "source_campaign_id",
+        ),
+        "engagement": (
+            list(
+                EngagementStat.objects.filter(date__gte=start, date__lte=end)
+                .values("campaign__channel_id", "campaign_id")
+                .annotate(
+                    impressions=Sum("impressions"),
+                    reactions=Sum("reactions"),
+                    comments=Sum("comments"),
+                    shares=Sum("shares"),
+                    clicks=Sum("clicks"),
+                    followers_gained=Sum("followers_gained"),
+                )
+                .order_by()
+            ),
+            "campaign__channel_id",
+            "campaign_id",
+        ),
+        "discounts": (
+            list(
+                Purchase.objects.filter(
+                    occurred_at__gte=lo, occurred_at__lt=hi, coupon__isnull=False
+                )
+                .values("coupon__campaign__channel_id", "coupon__campaign_id")
+                .annotate(discounts=Sum("discount"))
+                .order_by()
+            ),
+            "coupon__campaign__channel_id",
+            "coupon__campaign_id",
+        ),
+    }
+    reports = {}
+    for group_by in group_bys:
+        groups = Groups(group_by, channels, campaigns)
+        keyed = {name: _keyed(groups, *family) for name, family in families.items()}
+        reports[group_by] = _assemble(
+            groups, credit, keyed, start=start, end=end, model=model, lookback_days=lookback_days
         )
-        .order_by(),
-        "source_channel_id",
-        "source_campaign_id",
-    )
-    engagement = _keyed(
-        groups,
-        EngagementStat.objects.filter(date__gte=start, date__lte=end)
-        .values(*_group_values(group_by, "campaign__channel_id", "campaign_id"))
-        .annotate(
-            impressions=Sum("impressions"),
-            reactions=Sum("reactions"),
-            comments=Sum("comments"),
-            shares=Sum("shares"),
-            clicks=Sum("clicks"),
-            followers_gained=Sum("followers_gained"),
-        )
-        .order_by(),
-        "campaign__channel_id",
-        "campaign_id",
-    )
-    discounts = _keyed(
-        groups,
-        Purchase.objects.filter(occurred_at__gte=lo, occurred_at__lt=hi, coupon__isnull=False)
-        .values(*_group_values(group_by, "coupon__campaign__channel_id", "coupon__campaign_id"))
-        .annotate(discounts=Sum("discount"))
-        .order_by(),
-        "coupon__campaign__channel_id",
-        "coupon__campaign_id",
-    )
-    earlier = Purchase.objects.filter(contact_id=OuterRef("contact_id")).filter(
-        Q(occurred_at__lt=OuterRef("occurred_at"))
-        | Q(occurred_at=OuterRef("occurred_at"), id__lt=OuterRef("id"))
-    )
-    period = Purchase.objects.filter(occurred_at__gte=lo, occurred_at__lt=hi).aggregate(
-        revenue=Sum("amount"),
-        customers=Count("id", filter=~Q(Exists(earlier))),
-        discounts=Sum("discount"),
-    )
+    return reports
 
-    keys = (
-        set(credited) | set(assisted) | set(costs) | set(reached) | set(engagement) | set(discounts)
-    )
+
+def _assemble(
+    groups: Groups,
+    credit: attribution_sql.Attributed,
+    keyed: dict[str, dict[str, dict]],
+    *,
+    start: dt.date,
+    end: dt.date,
+    model: str,
+    lookback_days: int,
+) -> dict:
+    """One grouping's rows and totals, from the credit and the keyed figure families."""
+    by_campaign = groups.group_by == GroupBy.CAMPAIGN
+    credited: dict[str, attribution_sql.Credit] = {}
+    source = credit.by_campaign if by_campaign else credit.by_channel
+    for group, figures in source.items():
+        key = groups.key(*group) if by_campaign else groups.key(group)
+        if key == UNATTRIBUTED and not figures.cents:
+            continue
+        credited[key] = figures
+    any_count, any_cents = credit.any_assist_campaign if by_campaign else credit.any_assist_channel
+    costs, reached = keyed["costs"], keyed["reached"]
+    engagement, discounts = keyed["engagement"], keyed["discounts"]
+    nothing = attribution_sql.Credit()
+
+    keys = set(credited) | set(costs) | set(reached) | set(engagement) | set(discounts)
     rows = []
     for key in keys:
         row = groups.describe(key)
+        figures = credited.get(key, nothing)
         row.update(
             _figures(
                 cost=Decimal(costs.get(key, {}).get("cost", 0)),
-                revenue=Decimal(credited.get(key, {}).get("cents", 0)) / 100,
-                customers=credited.get(key, {}).get("customers", Decimal(0)),
+                revenue=Decimal(figures.cents) / 100,
+                customers=figures.customers,
                 reached=reached.get(key, {}),
-                assisted=assisted.get(key, {}),
+                assisted={"conversions": figures.assists, "cents": figures.assisted_cents},
                 engagement=engagement.get(key, {}),
                 discounts=Decimal(discounts.get(key, {}).get("discounts", 0)),
             )
@@ -285,18 +318,18 @@ def roi_report(
             total_engagement[name] += value
     totals = _figures(
         cost=Decimal(sum((c.get("cost", 0) for c in costs.values()), Decimal(0))),
-        revenue=Decimal(period["revenue"] or 0),
-        customers=Decimal(period["customers"]),
+        revenue=Decimal(credit.cents) / 100,
+        customers=Decimal(credit.first_purchases),
         reached=total_reached,
-        assisted=assisted_total,
+        assisted={"conversions": any_count, "cents": any_cents},
         engagement=total_engagement,
-        discounts=Decimal(period["discounts"] or 0),
+        discounts=Decimal(credit.discount_cents) / 100,
     )
     totals.update(target_leads=None, target_cost_per_lead=None)
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
-        "group_by": group_by,
+        "group_by": groups.group_by,
         "attribution": model,
         "lookback_days": lookback_days,
         "currency": settings.DEFAULT_CURRENCY,

@@ -13,7 +13,7 @@ from campaigns.errors import InvalidInput
 from campaigns.models import Cost
 from leads.models import Contact, Purchase, Touchpoint, Via
 from leads.services import contact_create, contact_move_stage, purchase_record
-from reports.metrics import funnel_report, roi_report
+from reports.metrics import funnel_report, roi_report, roi_reports
 from reports.models import Attribution
 from tests.factories import (
     CampaignFactory,
@@ -281,6 +281,61 @@ def test_assisted_conversions_and_revenue():
             1,
             "80.00",
         )
+
+
+def test_assists_by_campaign_and_by_channel():
+    # One purchase of 60.00 on 10 March after: instagram "spring" (1 March), instagram
+    # "spring" again (2 March), instagram with no campaign (3 March), facebook (4 March),
+    # instagram "summer" (5 March, the closer).
+    # By campaign: spring, (no campaign: instagram) and facebook's (no campaign) assisted,
+    # once each (spring's two touches count once); summer closed: no assist. Totals: 1
+    # purchase with an assist, 60.00.
+    # By channel: instagram closed (through summer), so only facebook assisted.
+    # A second purchase of 15.00 touched by summer alone: no assist anywhere.
+    spring = CampaignFactory(channel=channel("instagram"), name="Spring")
+    summer = CampaignFactory(channel=channel("instagram"), name="Summer")
+    contact = ContactFactory(entered_at=at(3, 1))
+    for day, slug, campaign in (
+        (1, "instagram", spring),
+        (2, "instagram", spring),
+        (3, "instagram", None),
+        (4, "facebook", None),
+        (5, "instagram", summer),
+    ):
+        TouchpointFactory(
+            contact=contact, channel=channel(slug), campaign=campaign, occurred_at=at(3, day)
+        )
+    PurchaseFactory(contact=contact, amount=Decimal("60.00"), occurred_at=at(3, 10))
+    other = ContactFactory(entered_at=at(3, 1))
+    TouchpointFactory(
+        contact=other, channel=channel("instagram"), campaign=summer, occurred_at=at(3, 2)
+    )
+    PurchaseFactory(contact=other, amount=Decimal("15.00"), occurred_at=at(3, 3))
+    for model in MODELS:  # assists do not depend on the model
+        reports = roi_reports(**MARCH, attribution=model)
+        by_campaign, by_channel = reports["campaign"], reports["channel"]
+        assists = {
+            r["key"]: (r["assisted_conversions"], r["assisted_revenue"])
+            for r in by_campaign["rows"]
+        }
+        assert assists == {
+            str(spring.pk): (1, "60.00"),
+            "none:instagram": (1, "60.00"),
+            "none:facebook": (1, "60.00"),
+            str(summer.pk): (0, "0.00"),
+        }
+        assert (
+            by_campaign["totals"]["assisted_conversions"],
+            by_campaign["totals"]["assisted_revenue"],
+        ) == (1, "60.00")
+        assists = {
+            r["key"]: (r["assisted_conversions"], r["assisted_revenue"])
+            for r in by_channel["rows"]
+        }
+        assert assists == {"instagram": (0, "0.00"), "facebook": (1, "60.00")}
+        # Both groupings from the shared queries equal the one-grouping reports.
+        assert by_campaign == roi_report(**MARCH, group_by="campaign", attribution=model)
+        assert by_channel == roi_report(**MARCH, group_by="channel", attribution=model)
 
 
 def test_engagement_discounts_and_targets_by_campaign():
