@@ -329,8 +329,7 @@ def test_assists_by_campaign_and_by_channel():
             by_campaign["totals"]["assisted_revenue"],
         ) == (1, "60.00")
         assists = {
-            r["key"]: (r["assisted_conversions"], r["assisted_revenue"])
-            for r in by_channel["rows"]
+            r["key"]: (r["assisted_conversions"], r["assisted_revenue"]) for r in by_channel["rows"]
         }
         assert assists == {"instagram": (0, "0.00"), "facebook": (1, "60.00")}
         # Both groupings from the shared queries equal the one-grouping reports.
