@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Cost, EngagementStat
 from leads.models import Contact, Purchase, Touchpoint
-from reports.metrics import funnel_report, roi_report
+from reports.metrics import funnel_report, roi_matrix, roi_report, roi_reports
 from reports.models import Attribution, GroupBy
 from reports.periods import period_bounds
 
@@ -97,12 +97,8 @@ def preset_period(preset: str, *, on: dt.date | None = None) -> Period:
 
 def dashboard_data(*, period: Period, attribution: str) -> dict:
     """Headline cards with their change, the channel and campaign tables, and the charts' data."""
-    by_channel = roi_report(
-        start=period.start, end=period.end, group_by=GroupBy.CHANNEL, attribution=attribution
-    )
-    by_campaign = roi_report(
-        start=period.start, end=period.end, group_by=GroupBy.CAMPAIGN, attribution=attribution
-    )
+    reports = roi_reports(start=period.start, end=period.end, attribution=attribution)
+    by_channel, by_campaign = reports[GroupBy.CHANNEL], reports[GroupBy.CAMPAIGN]
     funnel = funnel_report(
         start=period.start, end=period.end, group_by=GroupBy.CHANNEL, attribution=attribution
     )
@@ -323,10 +319,13 @@ def period_label(p: Period) -> str:
 
 def attribution_data(*, period: Period, group_by: str = GroupBy.CHANNEL) -> dict:
     """Every model side by side: revenue credited to each group, and its assisted revenue."""
-    reports = {
-        model: roi_report(start=period.start, end=period.end, group_by=group_by, attribution=model)
-        for model in Attribution.values
-    }
+    matrix = roi_matrix(
+        start=period.start,
+        end=period.end,
+        group_bys=[group_by],
+        attributions=Attribution.values,
+    )
+    reports = {model: by_group[group_by] for model, by_group in matrix.items()}
     keys: dict[str, dict] = {}
     for model, report in reports.items():
         for row in report["rows"]:

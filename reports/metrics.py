@@ -169,17 +169,40 @@ def roi_reports(
     attribution: str = Attribution.LAST_TOUCH,
     lookback_days: int = 90,
 ) -> dict[str, dict]:
-    """`roi_report` for several groupings at once, from the same queries: each figure family is
-    read once per (channel, campaign) and folded into channels in Python."""
-    model = attribution
+    """`roi_report` for several groupings at once: {group_by: report}."""
+    return roi_matrix(
+        start=start,
+        end=end,
+        group_bys=group_bys,
+        attributions=[attribution],
+        lookback_days=lookback_days,
+    )[attribution]
+
+
+def roi_matrix(
+    *,
+    start: dt.date,
+    end: dt.date,
+    group_bys: Sequence[str],
+    attributions: Sequence[str],
+    lookback_days: int = 90,
+) -> dict[str, dict[str, dict]]:
+    """`roi_report` for several models and groupings of one period: {model: {group_by: report}}.
+
+    The figure families that do not depend on the model are read once per (channel, campaign)
+    and folded into channels in Python; each model costs one attribution statement."""
     for group_by in group_bys:
-        validate(
-            start=start, end=end, group_by=group_by, attribution=model, lookback_days=lookback_days
-        )
+        for model in attributions:
+            validate(
+                start=start,
+                end=end,
+                group_by=group_by,
+                attribution=model,
+                lookback_days=lookback_days,
+            )
     lo, hi = period_bounds(start, end)
     channels = {c.pk: c for c in Channel.objects.all()}
     campaigns = {c.pk: c for c in Campaign.objects.all()} if GroupBy.CAMPAIGN in group_bys else {}
-    credit = attribution_sql.attribute(model=model, lo=lo, hi=hi, lookback_days=lookback_days)
     families = {
         "costs": (
             list(
@@ -241,13 +264,25 @@ def roi_reports(
             "coupon__campaign_id",
         ),
     }
-    reports = {}
+    keyed = {}
     for group_by in group_bys:
         groups = Groups(group_by, channels, campaigns)
-        keyed = {name: _keyed(groups, *family) for name, family in families.items()}
-        reports[group_by] = _assemble(
-            groups, credit, keyed, start=start, end=end, model=model, lookback_days=lookback_days
-        )
+        keyed[group_by] = (groups, {n: _keyed(groups, *f) for n, f in families.items()})
+    reports: dict[str, dict[str, dict]] = {}
+    for model in attributions:
+        credit = attribution_sql.attribute(model=model, lo=lo, hi=hi, lookback_days=lookback_days)
+        reports[model] = {
+            group_by: _assemble(
+                groups,
+                credit,
+                figures,
+                start=start,
+                end=end,
+                model=model,
+                lookback_days=lookback_days,
+            )
+            for group_by, (groups, figures) in keyed.items()
+        }
     return reports
 
 
