@@ -35,6 +35,7 @@ from leads.services import (
     _same_purchase,
     _stamp_up_to,
     contact_replay,
+    purchases_affected,
 )
 from reports.services import mark_stale_for
 
@@ -366,7 +367,7 @@ def touchpoints_record_bulk(items: list[tuple[int, dict]]) -> dict[int, Result]:
             Touchpoint.objects.bulk_create([t for _, t in new])
         for index, touch in new:
             results[index] = ("created", touch.pk, 201, None)
-        mark_stale_for(*(t.occurred_at for _, t in new))
+        purchases_affected({t.contact_id for _, t in new}, min(t.occurred_at for _, t in new))
     for index, previous in repeats:
         results[index] = ("unchanged", previous.pk, 200, None)
     return results
@@ -512,7 +513,8 @@ def purchases_record_bulk(
         results[index] = (
             ("unchanged", first.pk, 200, None) if first.pk else ("defer", None, 0, None)
         )
-    mark_stale_for(*(p.occurred_at for _, p in new))
+    if new:
+        purchases_affected({p.contact_id for _, p in new}, min(p.occurred_at for _, p in new))
     return results
 
 

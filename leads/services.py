@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
 
 from campaigns.errors import (
@@ -108,6 +108,19 @@ def _check_force_permission(by: Actor | None) -> None:
         )
 
 
+def purchases_affected(contact_ids: Iterable[int], since: dt.datetime) -> None:
+    """Late data for these contacts from `since` on (a touch, a purchase, a merge): their
+    purchases from then on may be credited differently (a touch joins their windows, an earlier
+    purchase changes which one is first), so the days of those purchases are marked stale."""
+    days = (
+        Purchase.objects.filter(contact_id__in=list(contact_ids), occurred_at__gte=since)
+        .annotate(day=TruncDate("occurred_at"))
+        .values_list("day", flat=True)
+        .distinct()
+    )
+    mark_stale_for(*days)
+
+
 # --- stages -----------------------------------------------------------------------------------
 
 
@@ -178,6 +191,8 @@ def contact_move_stage(
             forced=backward,
             note=note[:300],
         )
+    # A dated move counts in the period of its stamp; a forced one un-counts the cleared stamps.
+    mark_stale_for(at, *(getattr(contact, n) for n in STAMP_NAMES if getattr(contact, n)))
     _copy_stage_fields(locked, contact)
     return change
 
@@ -302,6 +317,7 @@ def contact_create(
                 occurred_at=entered_at,
                 source=(source or "")[:200],
             )
+    mark_stale_for(entered_at)  # a contact entered in the past counts in past periods
     return contact
 
 
@@ -440,7 +456,7 @@ def touchpoint_record(
         if existing is None:
             raise
         return _same_or_conflict(existing, values, external_id), False
-    mark_stale_for(occurred_at)
+    purchases_affected([contact.pk], occurred_at)
     return touch, True
 
 
@@ -616,7 +632,7 @@ def purchase_record(
         return _same_purchase(
             existing, contact, email, amount, discount, occurred_at, coupon
         ), False
-    mark_stale_for(occurred_at)
+    purchases_affected([contact.pk], occurred_at)
     return purchase, True
 
 
@@ -749,6 +765,9 @@ def contact_merge(
         ContactMerge.objects.create(
             survivor=keep, merged_contact_id=other.pk, merged_fields=snapshot, merged_by=by, via=via
         )
+        # The other's counts leave its source; the survivor's purchases see new touches.
+        mark_stale_for(*(getattr(gone, n) for n in STAMP_NAMES if getattr(gone, n)))
+        purchases_affected([keep.pk], dt.datetime.min.replace(tzinfo=dt.UTC))
     return keep
 
 

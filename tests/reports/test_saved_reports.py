@@ -14,7 +14,7 @@ from django_celery_beat.models import PeriodicTask
 
 from campaigns.models import Cost
 from leads.models import Via
-from leads.services import contact_create, purchase_record
+from leads.services import contact_create, purchase_record, touchpoint_record
 from reports import services, tasks
 from reports.metrics import funnel_report, roi_report
 from reports.models import Report, ReportSubscription
@@ -174,6 +174,46 @@ def test_late_data_marks_reports_stale_and_regenerates_them(
         )
     report.refresh_from_db()
     assert report.data["roi"]["totals"]["cost"] == "500.00"
+
+
+def test_a_late_touch_marks_the_reports_of_the_purchases_it_now_precedes(
+    django_capture_on_commit_callbacks,
+):
+    # Ada (entered in January from instagram, no purchase before April) buys 30.00 on 10 April.
+    # A facebook touch dated 31 March arrives late: it joins the window of the April purchase,
+    # so the April report moves (linear: 15.00 each); March's figures do not, and the March
+    # report is left alone.
+    ada = contact_create(
+        email="ada@example.com",
+        source="instagram",
+        entered_at=dt.datetime(2026, 1, 5, tzinfo=UTC),
+        via=Via.API,
+    )
+    purchase_record(
+        contact=ada, amount="30.00", occurred_at=dt.datetime(2026, 4, 10, tzinfo=UTC), via=Via.API
+    )
+    reports = {}
+    for month, last in ((3, 31), (4, 30)):
+        reports[month] = services.report_request(
+            start=dt.date(2026, month, 1),
+            end=dt.date(2026, month, last),
+            attribution="linear",
+            enqueue=False,
+        )
+        services.report_generate(report_id=reports[month].pk)
+    march_done = Report.objects.get(pk=reports[3].pk).finished_at
+    with django_capture_on_commit_callbacks(execute=True):
+        touchpoint_record(
+            contact=ada,
+            channel=channel("facebook"),
+            occurred_at=dt.datetime(2026, 3, 31, 12, tzinfo=UTC),
+        )
+    april = Report.objects.get(pk=reports[4].pk)
+    assert {r["key"]: r["revenue"] for r in april.data["roi"]["rows"]} == {
+        "instagram": "15.00",
+        "facebook": "15.00",
+    }
+    assert Report.objects.get(pk=reports[3].pk).finished_at == march_done
 
 
 def test_tasks_retry_only_transient_errors():
