@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Channel, Cost, Coupon, EngagementStat
 from leads.models import STAGE_ORDER, Contact, Purchase, Stage, StageChange, Touchpoint, Via
+from reports.models import AttributedDay
 
 CENT = Decimal("0.01")
 DAY = 86_400
@@ -250,6 +251,8 @@ def seed(
         for coupon in coupons:
             coupon.redemptions = world.redemptions.get(coupon.pk, 0)
         Coupon.objects.bulk_update(coupons, ["redemptions"])
+        # Written in bulk, past the services' stale marks: cached figures no longer hold.
+        AttributedDay.objects.all().delete()
     return counts
 
 

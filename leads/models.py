@@ -226,7 +226,13 @@ class Touchpoint(models.Model):
     class Meta:
         ordering = ["-occurred_at", "-id"]
         indexes = [
-            models.Index(fields=["contact", "occurred_at"], name="touch_contact_time_idx"),
+            # Covering (PostgreSQL): attribution reads each purchase's touches from the index
+            # alone, already in order. Elsewhere the contact foreign key's index serves.
+            models.Index(
+                fields=["contact", "occurred_at", "id"],
+                include=["channel", "campaign", "kind"],
+                name="touch_contact_cover_idx",
+            ),
             models.Index(fields=["occurred_at", "id"], name="touch_time_idx"),
             models.Index(fields=["channel", "occurred_at"], name="touch_channel_time_idx"),
             models.Index(fields=["campaign", "occurred_at"], name="touch_campaign_time_idx"),

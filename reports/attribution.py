@@ -21,10 +21,9 @@ of its campaigns did not assist it, whichever other of its campaigns also touche
 by channel is then a sum over the channel's rows. Purchases with no touch at all come back in
 the row whose channel is NULL: the unattributed row.
 
-On PostgreSQL each purchase reads its contact's touches up to its time from the
-(contact_id, occurred_at) index and ranks them on the spot (a handful of rows) inside a lateral
-subquery; SQLite joins all purchases to their touches and ranks them with windows partitioned
-by purchase. The layers of ranking and flags are the same text in both.
+On PostgreSQL each purchase reads its contact's touches up to its time from a covering index
+inside a lateral subquery; SQLite joins all purchases to their touches. Both then rank and
+flag the touches with the same windows, partitioned by purchase.
 """
 
 from __future__ import annotations
@@ -34,8 +33,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.utils import timezone
 
-from reports.models import Attribution
+from reports.models import AttributedDay, Attribution, DayChange
+from reports.periods import period_bounds
 
 # Each touch's share of the purchase's cents as (numerator, denominator), and the sum of the
 # floored shares, over the ranked touches (n touches, this one at pos).
@@ -56,7 +57,7 @@ TIME_DECAY_HALF_LIFE_DAYS = 7
 
 PURCHASES = """
     p AS (
-        SELECT pu.id, pu.contact_id, pu.occurred_at,
+        SELECT pu.id, pu.contact_id, pu.occurred_at, {day} AS day,
                CAST(ROUND(pu.amount * 100) AS BIGINT) AS cents,
                CAST(ROUND(pu.discount * 100) AS BIGINT) AS discount_cents,
                CASE WHEN EXISTS (
@@ -121,7 +122,7 @@ def _layers(model: str, source: str, by: str) -> str:
 # Portable: join every purchase to its contact's touches (a purchase with none keeps one row,
 # its touch NULL), then rank them with windows partitioned by purchase.
 GENERIC_TOUCHES = """
-    SELECT p.id AS pid, p.cents, p.is_first, p.discount_cents, t.id AS tid, t.occurred_at AS t_at,
+    SELECT p.id AS pid, p.day, p.cents, p.is_first, p.discount_cents, t.id AS tid, t.occurred_at AS t_at,
            CASE WHEN t.kind = 'coupon' THEN 1 ELSE 0 END AS is_coupon,
            t.channel_id, t.campaign_id,
            (julianday(p.occurred_at) - julianday(t.occurred_at)) AS age
@@ -142,26 +143,29 @@ FIRST_TOUCHES = """
         ) firsts WHERE rn = 1
     )"""
 
-# PostgreSQL: one purchase's touches up to its time, in the window or the earliest one (the
-# contact's first touch ever: if any touch precedes the purchase, the first-ever touch does too).
+# PostgreSQL: each purchase's touches up to its time, read in order from the covering
+# (contact_id, occurred_at, id) index; those in the window, or the earliest one (the contact's
+# first touch ever: if any touch precedes the purchase, the first-ever touch does too).
 POSTGRES_TOUCHES = """
-    SELECT p.id AS pid, p.cents, p.is_first, x.tid, x.t_at, x.is_coupon, x.channel_id,
-           x.campaign_id, x.age
-    FROM (
-        SELECT t.id AS tid, t.occurred_at AS t_at,
-               CASE WHEN t.kind = 'coupon' THEN 1 ELSE 0 END AS is_coupon,
-               t.channel_id, t.campaign_id,
-               CAST(EXTRACT(EPOCH FROM (p.occurred_at - t.occurred_at)) AS DOUBLE PRECISION)
-                   / 86400 AS age,
-               ROW_NUMBER() OVER (ORDER BY t.occurred_at, t.id) AS nth
-        FROM leads_touchpoint t
-        WHERE t.contact_id = p.contact_id AND t.occurred_at <= p.occurred_at
-    ) x
-    WHERE x.nth = 1 OR x.t_at >= p.occurred_at - make_interval(days => %(lookback)s)
+    SELECT p.id AS pid, p.day, p.cents, p.is_first, p.discount_cents, x.tid, x.t_at, x.is_coupon,
+           x.channel_id, x.campaign_id, x.age
+    FROM p LEFT JOIN LATERAL (
+        SELECT * FROM (
+            SELECT t.id AS tid, t.occurred_at AS t_at,
+                   CASE WHEN t.kind = 'coupon' THEN 1 ELSE 0 END AS is_coupon,
+                   t.channel_id, t.campaign_id,
+                   CAST(EXTRACT(EPOCH FROM (p.occurred_at - t.occurred_at)) AS DOUBLE PRECISION)
+                       / 86400 AS age,
+                   ROW_NUMBER() OVER (ORDER BY t.occurred_at, t.id) AS nth
+            FROM leads_touchpoint t
+            WHERE t.contact_id = p.contact_id AND t.occurred_at <= p.occurred_at
+        ) y
+        WHERE y.nth = 1 OR y.t_at >= p.occurred_at - make_interval(days => %(lookback)s)
+    ) x ON TRUE
 """
 
 SUMS = """
-    SELECT channel_id, campaign_id,
+    SELECT day, channel_id, campaign_id,
            SUM(COALESCE(credit, cents)),
            SUM(CASE WHEN is_first = 1 THEN COALESCE(credit, cents) * 1.0 / cents ELSE 0 END),
            SUM(COALESCE(cmp_assist, 0)), SUM(COALESCE(cmp_assist, 0) * cents),
@@ -174,7 +178,7 @@ SUMS = """
            SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN is_first ELSE 0 END),
            SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN discount_cents ELSE 0 END)
     FROM {rows}
-    GROUP BY channel_id, campaign_id
+    GROUP BY day, channel_id, campaign_id
 """
 
 
@@ -183,15 +187,16 @@ def report_sql(model: str) -> str:
     (count, cents), channel assists (count, cents); then, each purchase counted once (in the row
     of its first touch), the purchases with any campaign assist and with any channel assist
     (count, cents), and the purchases, first purchases and discount cents."""
+    day, _ = connection.ops.datetime_cast_date_sql("pu.occurred_at", (), "TZ")
+    day = day.replace("%s", "%(tz)s", 1).replace("%s", "'UTC'", 1)
+    purchases = PURCHASES.replace("{day}", day)
     if connection.vendor == "postgresql":
-        rows = f"""p LEFT JOIN LATERAL (
-            SELECT pos, credit, ch_assist, cmp_assist, ch_any, cmp_any, channel_id, campaign_id
-            FROM ({_layers(model, POSTGRES_TOUCHES, "")}) ranked
-        ) t ON TRUE"""
-        sums = SUMS.replace("channel_id, campaign_id", "t.channel_id, t.campaign_id")
-        return f"WITH {PURCHASES} {sums.format(rows=rows)}"
+        # Materialized: p is read by the lateral join, and is_first must run once per purchase.
+        purchases = purchases.replace("p AS (", "p AS MATERIALIZED (")
+        rows = f"({_layers(model, POSTGRES_TOUCHES, 'pid')}) ranked"
+        return f"WITH {purchases} {SUMS.format(rows=rows)}"
     rows = f"({_layers(model, GENERIC_TOUCHES, 'pid')}) ranked"
-    return f"WITH {PURCHASES}, {FIRST_TOUCHES} {SUMS.format(rows=rows)}"
+    return f"WITH {purchases}, {FIRST_TOUCHES} {SUMS.format(rows=rows)}"
 
 
 @dataclass
@@ -220,23 +225,98 @@ class Attributed:
     discount_cents: int = 0
 
 
-def attribute(*, model: str, lo: dt.datetime, hi: dt.datetime, lookback_days: int) -> Attributed:
-    """Run the statement for purchases in [lo, hi) and fold its rows into both groupings."""
+def attribute(*, model: str, start: dt.date, end: dt.date, lookback_days: int) -> Attributed:
+    """The model's credit for purchases made from `start` to `end` (local days), in both
+    groupings. Closed days (before today) come from the AttributedDay cache where it is still
+    valid; the days missing from it are computed in one statement and stored; today and later
+    are always computed live."""
+    per_day: dict[dt.date, list] = {}
+    last_closed = min(end, timezone.localdate() - dt.timedelta(days=1))
+    if start <= last_closed:
+        per_day.update(_cached_days(model, start, last_closed, lookback_days))
+    if end > last_closed:
+        open_from = max(start, last_closed + dt.timedelta(days=1))
+        per_day.update(_compute_days(model, open_from, end, lookback_days))
+    return _fold(row for rows in per_day.values() for row in rows)
+
+
+def _cached_days(model: str, start: dt.date, end: dt.date, lookback_days: int) -> dict:
+    changed = dict(
+        DayChange.objects.filter(day__gte=start, day__lte=end).values_list("day", "changed_at")
+    )
+    per_day = {
+        day: rows
+        for day, rows, computed_at in AttributedDay.objects.filter(
+            model=model, lookback_days=lookback_days, day__gte=start, day__lte=end
+        ).values_list("day", "rows", "computed_at")
+        if day not in changed or computed_at > changed[day]
+    }
+    missing = [
+        day
+        for day in (start + dt.timedelta(days=i) for i in range((end - start).days + 1))
+        if day not in per_day
+    ]
+    if not missing:
+        return per_day
+    computed_at = timezone.now()
+    fresh = _compute_days(model, missing[0], missing[-1], lookback_days)
+    changed_since = set(
+        DayChange.objects.filter(day__in=missing, changed_at__gte=computed_at).values_list(
+            "day", flat=True
+        )
+    )
+    AttributedDay.objects.filter(model=model, lookback_days=lookback_days, day__in=missing).delete()
+    AttributedDay.objects.bulk_create(
+        [
+            AttributedDay(
+                model=model,
+                lookback_days=lookback_days,
+                day=day,
+                rows=fresh.get(day, []),
+                computed_at=computed_at,
+            )
+            for day in missing
+            if day not in changed_since
+        ],
+        ignore_conflicts=True,  # another report stored the same day meanwhile: the same rows
+    )
+    return per_day | {day: fresh.get(day, []) for day in missing}
+
+
+def _compute_days(model: str, start: dt.date, end: dt.date, lookback_days: int) -> dict:
+    """Run the statement for purchases of the local days `start`..`end`: {day: rows}, each
+    row JSON-ready: [channel_id, campaign_id, credited cents, customers (a decimal string),
+    then the eleven counts and cents of `report_sql`]."""
+    lo, hi = period_bounds(start, end)
+    per_day: dict[dt.date, list] = {}
+    for row in run(report_sql(model), lo=lo, hi=hi, lookback_days=lookback_days):
+        day = row[0] if isinstance(row[0], dt.date) else dt.date.fromisoformat(row[0])
+        values = [row[1], row[2], int(row[3] or 0), str(Decimal(str(row[4] or 0)))]
+        values += [int(v or 0) for v in row[5:]]
+        per_day.setdefault(day, []).append(values)
+    return per_day
+
+
+def _fold(rows) -> Attributed:
+    """Sum day rows into both groupings."""
     out = Attributed()
     any_cmp, any_cmp_cents, any_ch, any_ch_cents = 0, 0, 0, 0
-    for row in run(report_sql(model), lo=lo, hi=hi, lookback_days=lookback_days):
-        channel_id, campaign_id = row[0], row[1]
-        cents, customers = int(row[2] or 0), Decimal(str(row[3] or 0))
-        cmp_n, cmp_cents, ch_n, ch_cents = (int(v or 0) for v in row[4:8])
-        any_cmp += int(row[8] or 0)
-        any_cmp_cents += int(row[9] or 0)
-        any_ch += int(row[10] or 0)
-        any_ch_cents += int(row[11] or 0)
-        out.purchases += int(row[12] or 0)
+    for row in rows:
+        channel_id, campaign_id, cents, customers = row[0], row[1], row[2], Decimal(row[3])
+        cmp_n, cmp_cents, ch_n, ch_cents = row[4:8]
+        any_cmp += row[8]
+        any_cmp_cents += row[9]
+        any_ch += row[10]
+        any_ch_cents += row[11]
+        out.purchases += row[12]
         out.cents += cents
-        out.first_purchases += int(row[13] or 0)
-        out.discount_cents += int(row[14] or 0)
-        out.by_campaign[(channel_id, campaign_id)] = Credit(cents, customers, cmp_n, cmp_cents)
+        out.first_purchases += row[13]
+        out.discount_cents += row[14]
+        group = out.by_campaign.setdefault((channel_id, campaign_id), Credit())
+        group.cents += cents
+        group.customers += customers
+        group.assists += cmp_n
+        group.assisted_cents += cmp_cents
         channel = out.by_channel.setdefault(channel_id, Credit())
         channel.cents += cents
         channel.customers += customers
@@ -252,6 +332,7 @@ def run(sql: str, *, lo: dt.datetime, hi: dt.datetime, lookback_days: int) -> li
         "lo": connection.ops.adapt_datetimefield_value(lo),
         "hi": connection.ops.adapt_datetimefield_value(hi),
         "lookback": lookback_days,
+        "tz": timezone.get_current_timezone_name(),
     }
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -270,7 +270,9 @@ def roi_matrix(
         keyed[group_by] = (groups, {n: _keyed(groups, *f) for n, f in families.items()})
     reports: dict[str, dict[str, dict]] = {}
     for model in attributions:
-        credit = attribution_sql.attribute(model=model, lo=lo, hi=hi, lookback_days=lookback_days)
+        credit = attribution_sql.attribute(
+            model=model, start=start, end=end, lookback_days=lookback_days
+        )
         reports[model] = {
             group_by: _assemble(
                 groups,

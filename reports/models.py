@@ -90,3 +90,37 @@ class ReportSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.granularity}"
+
+
+class AttributedDay(models.Model):
+    """One closed day's attribution sums for one model and lookback (the rows of
+    `reports.attribution.report_sql` for that day's purchases): a cache in the database, so a
+    report over a long period sums days instead of re-ranking every purchase's touches. A row
+    is valid while no data of its day changed after it was computed (see DayChange)."""
+
+    model = models.CharField(max_length=20, choices=Attribution.choices)
+    lookback_days = models.PositiveSmallIntegerField()
+    day = models.DateField()
+    rows = models.JSONField(default=list)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "lookback_days", "day"], name="attributed_day_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} ({self.lookback_days} days) on {self.day}"
+
+
+class DayChange(models.Model):
+    """When data dated on a day last changed after the fact (a late touch, purchase, move...):
+    cached figures of that day computed before then are stale."""
+
+    day = models.DateField(primary_key=True)
+    changed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.day} changed at {self.changed_at:%Y-%m-%d %H:%M}"

@@ -22,7 +22,15 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from reports.metrics import funnel_report, roi_report, validate
-from reports.models import Attribution, Granularity, GroupBy, Report, ReportSubscription
+from reports.models import (
+    AttributedDay,
+    Attribution,
+    DayChange,
+    Granularity,
+    GroupBy,
+    Report,
+    ReportSubscription,
+)
 from reports.periods import last_day, last_iso_week, last_month
 
 log = logging.getLogger(__name__)
@@ -114,6 +122,7 @@ def reports_mark_stale(*, days: Iterable[dt.date]) -> int:
     days = sorted(set(days))
     if not days:
         return 0
+    _days_changed(days)
     covering = Q()
     for day in days:
         covering |= Q(start__lte=day, end__gte=day)
@@ -128,6 +137,24 @@ def reports_mark_stale(*, days: Iterable[dt.date]) -> int:
     for report_id in ids:
         _enqueue(report_id)
     return len(ids)
+
+
+def _days_changed(days: list[dt.date]) -> None:
+    """Drop the cached attribution of these days now, and stamp them changed once the write
+    commits: a report that read the data before the commit and stores its cache after the
+    delete is then still known stale (its computed_at precedes the stamp)."""
+    AttributedDay.objects.filter(day__in=days).delete()
+
+    def stamp() -> None:
+        now = timezone.now()
+        DayChange.objects.bulk_create(
+            [DayChange(day=day, changed_at=now) for day in days],
+            update_conflicts=True,
+            unique_fields=["day"],
+            update_fields=["changed_at"],
+        )
+
+    transaction.on_commit(stamp)
 
 
 def mark_stale_for(*moments: dt.datetime | dt.date) -> None:
