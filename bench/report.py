@@ -3,7 +3,9 @@
 For each model: roi_report() (every figure family: credited revenue and customers with exact
 cent rounding, assists, costs, contacts, engagement, discounts, totals) against one hand-written
 PostgreSQL statement that computes only the model's revenue per campaign (no rounding, no other
-figure), best of three runs each, in the same process. Read-only.
+figure), best of three runs each, in the same process. roi_report is timed cold (the model's
+attribution day cache emptied before each run: every day computed and stored) and cached (every
+closed day read from the cache). Writes only to the cache table.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/roi_bench DJANGO_DEBUG=1 \\
         .venv/bin/python bench/report.py --end 2026-11-22
@@ -28,6 +30,7 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 
 from reports.metrics import roi_report  # noqa: E402
+from reports.models import AttributedDay  # noqa: E402
 from reports.periods import period_bounds  # noqa: E402
 
 WEIGHTS = {
@@ -88,7 +91,9 @@ def main() -> None:
     print(
         f"{contacts:,} contacts, {touches:,} touchpoints, {purchases:,} purchases in {start}..{args.end}"
     )
-    print(f"{'model':<16}{'roi_report s':>13}{'hand SQL s':>12}{'ratio':>8}")
+    print(
+        f"{'model':<16}{'cold s':>8}{'ratio':>7}{'cached s':>10}{'ratio':>7}{'hand SQL s':>12}"
+    )
 
     def hand(model: str) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -97,15 +102,19 @@ def main() -> None:
             cursor.execute(HAND_WRITTEN.format(weight=WEIGHTS[model]), {"lo": lo, "hi": hi})
             cursor.fetchall()
 
+    def report(model: str, *, cold: bool) -> None:
+        if cold:
+            AttributedDay.objects.filter(model=model).delete()
+        roi_report(start=start, end=args.end, group_by="campaign", attribution=model)
+
     for model in WEIGHTS:
-        ours = best_of(
-            args.runs,
-            lambda m=model: roi_report(
-                start=start, end=args.end, group_by="campaign", attribution=m
-            ),
-        )
+        cold = best_of(args.runs, lambda m=model: report(m, cold=True))
+        cached = best_of(args.runs, lambda m=model: report(m, cold=False))
         theirs = best_of(args.runs, lambda m=model: hand(m))
-        print(f"{model:<16}{ours:>13.3f}{theirs:>12.3f}{ours / theirs:>8.2f}")
+        print(
+            f"{model:<16}{cold:>8.3f}{cold / theirs:>7.2f}"
+            f"{cached:>10.3f}{cached / theirs:>7.2f}{theirs:>12.3f}"
+        )
 
 
 if __name__ == "__main__":

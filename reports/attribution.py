@@ -76,9 +76,13 @@ def _layers(model: str, source: str, by: str) -> str:
     ("pid", or "" when `source` holds one purchase's touches)."""
     part = f"PARTITION BY {by}" if by else ""
     part_ = f"PARTITION BY {by}, " if by else "PARTITION BY "
+    # One sort for the rank and the closer (the last touch: the whole frame's last value).
+    order = f"{part} ORDER BY t_at, is_coupon, tid"
+    whole = "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
     ranked = f"""
-        SELECT s.*, COUNT(*) OVER ({part}) AS n,
-               ROW_NUMBER() OVER ({part} ORDER BY t_at, is_coupon, tid) AS pos
+        SELECT s.*, COUNT(*) OVER ({part}) AS n, ROW_NUMBER() OVER ({order}) AS pos,
+               LAST_VALUE(channel_id) OVER ({order} {whole}) AS close_ch,
+               LAST_VALUE(campaign_id) OVER ({order} {whole}) AS close_cmp
         FROM ({source}) s"""
     if model == Attribution.TIME_DECAY:
         # Floating point on purpose: POWER on PostgreSQL's numeric type is slow.
@@ -97,11 +101,11 @@ def _layers(model: str, source: str, by: str) -> str:
             SELECT y.*, (cents * {wnum}) / {wden}
                 + CASE WHEN pos = 1 THEN cents - {floored} ELSE 0 END AS credit
             FROM ({ranked}) y"""
+    # One more sort: each channel's and each campaign's first row in the purchase, so a group
+    # that touched a purchase several times counts it once.
     closers = f"""
         SELECT w.*,
-               FIRST_VALUE(channel_id) OVER ({part} ORDER BY pos DESC) AS close_ch,
-               FIRST_VALUE(campaign_id) OVER ({part} ORDER BY pos DESC) AS close_cmp,
-               ROW_NUMBER() OVER ({part_}channel_id ORDER BY pos) AS ch_first,
+               ROW_NUMBER() OVER ({part_}channel_id ORDER BY campaign_id, pos) AS ch_first,
                ROW_NUMBER() OVER ({part_}channel_id, campaign_id ORDER BY pos) AS cmp_first
         FROM ({credited}) w"""
     closes = f"""
