@@ -1,0 +1,83 @@
+"""Server time and queries of the marketers' pages, cold and cached, on a seeded database.
+
+Renders each page in-process with Django's test client (no network, no browser): the time is
+the server's, from the request to the rendered response. "cold" empties the attribution day
+cache first, so every day is computed (and stored); "cached" is the same request again. Best
+of three runs each. Writes only to the cache table.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/roi_bench DJANGO_DEBUG=1 \\
+        .venv/bin/python bench/pages.py --end 2026-11-22
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django
+
+django.setup()
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from campaigns.models import Campaign  # noqa: E402
+from reports.models import AttributedDay  # noqa: E402
+
+
+def timed(client: Client, url: str, runs: int, *, cold: bool) -> tuple[float, int]:
+    best, queries = float("inf"), 0
+    for _ in range(runs):
+        if cold:
+            AttributedDay.objects.all().delete()
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(url)
+            elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            raise SystemExit(f"{url}: {response.status_code}")
+        best, queries = min(best, elapsed), len(captured.captured_queries)
+    return best, queries
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--end", type=dt.date.fromisoformat, default=dt.date.today())  # noqa: DTZ011
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        raise SystemExit("Run it on PostgreSQL: set DATABASE_URL.")
+    user, _ = User.objects.get_or_create(
+        username="bench-pages", defaults={"is_superuser": True, "is_staff": True}
+    )
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+    year = f"start={args.end - dt.timedelta(days=364)}&end={args.end}"
+    month_end = args.end.replace(day=1) - dt.timedelta(days=1)
+    month = f"start={month_end.replace(day=1)}&end={month_end}"
+    campaign = Campaign.objects.order_by("pk").first()
+    pages = [
+        ("Dashboard, full year", f"/reports/?preset=custom&{year}"),
+        ("Dashboard, last month", f"/reports/?preset=custom&{month}"),
+        ("Attribution, full year", f"/reports/attribution/?preset=custom&{year}"),
+        ("Campaign page, last month", f"/reports/campaigns/{campaign.pk}/?preset=custom&{month}"),
+        ("CSV, campaigns, full year", f"/reports/export/campaigns.csv?preset=custom&{year}"),
+    ]
+    print(f"{'page':<28}{'queries':>8}{'cold s':>9}{'cached s':>10}")
+    for label, url in pages:
+        cold, queries = timed(client, url, args.runs, cold=True)
+        cached, _ = timed(client, url, args.runs, cold=False)
+        print(f"{label:<28}{queries:>8}{cold:>9.3f}{cached:>10.3f}")
+
+
+if __name__ == "__main__":
+    main()
