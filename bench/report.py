@@ -91,9 +91,7 @@ def main() -> None:
     print(
         f"{contacts:,} contacts, {touches:,} touchpoints, {purchases:,} purchases in {start}..{args.end}"
     )
-    print(
-        f"{'model':<16}{'cold s':>8}{'ratio':>7}{'cached s':>10}{'ratio':>7}{'hand SQL s':>12}"
-    )
+    print(f"{'model':<16}{'cold s':>8}{'ratio':>7}{'cached s':>10}{'ratio':>7}{'hand SQL s':>12}")
 
     def hand(model: str) -> None:
         with transaction.atomic(), connection.cursor() as cursor:

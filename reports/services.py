@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from reports import attribution
 from reports.metrics import funnel_report, roi_report, validate
 from reports.models import (
     AttributedDay,
@@ -165,10 +166,25 @@ def mark_stale_for(*moments: dt.datetime | dt.date) -> None:
     reports_mark_stale(days=[day for day in days if day < today])
 
 
+def attribution_warm(*, start: dt.date, end: dt.date, lookback_days: int = 90) -> int:
+    """Fill the attribution day cache of every model for the closed days from `start` to `end`
+    (days already cached are only read); returns how many models were warmed. Run for
+    yesterday by the daily reports, and by `manage.py warm_attribution` after a bulk load."""
+    end = min(end, timezone.localdate() - dt.timedelta(days=1))
+    if end < start:
+        return 0
+    for model in Attribution.values:
+        attribution.attribute(model=model, start=start, end=end, lookback_days=lookback_days)
+    return len(Attribution.values)
+
+
 def periodic_reports(*, granularity: str, today: dt.date | None = None) -> list[Report]:
     """The daily / weekly / monthly reports (by channel and by campaign, last touch), generated
-    now, in the calling worker, and delivered to the subscribers."""
+    now, in the calling worker, and delivered to the subscribers. The daily run first caches
+    yesterday's attribution under every model, so report pages over past periods stay warm."""
     start, end = PERIODS[granularity](today or timezone.localdate())
+    if granularity == Granularity.DAILY:
+        attribution_warm(start=start, end=end)
     made = []
     for group_by in (GroupBy.CHANNEL, GroupBy.CAMPAIGN):
         report = report_request(

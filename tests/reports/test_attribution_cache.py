@@ -1,0 +1,100 @@
+"""The attribution day cache: filled by reports, dropped by late data, never served stale."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from leads.models import Via
+from leads.services import contact_create, purchase_record, touchpoint_record
+from reports.metrics import roi_report
+from reports.models import AttributedDay, Attribution, DayChange
+from reports.services import attribution_warm
+from tests.factories import channel
+
+pytestmark = pytest.mark.django_db
+
+UTC = dt.UTC
+MARCH = {"start": dt.date(2026, 3, 1), "end": dt.date(2026, 3, 31)}
+
+
+def revenue(report: dict) -> dict[str, str]:
+    return {r["key"]: r["revenue"] for r in report["rows"] if r["revenue"] != "0.00"}
+
+
+@pytest.fixture
+def buyer():
+    """Ada: entered from instagram on 1 March, bought 40.00 on 10 March."""
+    ada = contact_create(
+        email="ada@example.com",
+        source="instagram",
+        entered_at=dt.datetime(2026, 3, 1, tzinfo=UTC),
+        via=Via.API,
+    )
+    purchase_record(
+        contact=ada, amount="40.00", occurred_at=dt.datetime(2026, 3, 10, tzinfo=UTC), via=Via.API
+    )
+    return ada
+
+
+def test_a_report_caches_every_closed_day_and_reads_them_back(buyer):
+    first = roi_report(**MARCH, attribution="linear")
+    days = AttributedDay.objects.filter(model="linear", lookback_days=90)
+    assert days.count() == 31  # every day of March, the empty ones too
+    assert days.get(day=dt.date(2026, 3, 10)).rows[0][2] == 4000  # 40.00 in cents
+    assert roi_report(**MARCH, attribution="linear") == first
+
+
+def test_late_data_drops_the_days_it_changes(buyer, django_capture_on_commit_callbacks):
+    # Cached: instagram 40.00. A facebook touch on 5 March arrives late: linear splits 20 / 20.
+    assert revenue(roi_report(**MARCH, attribution="linear")) == {"instagram": "40.00"}
+    with django_capture_on_commit_callbacks(execute=True):
+        touchpoint_record(
+            contact=buyer,
+            channel=channel("facebook"),
+            occurred_at=dt.datetime(2026, 3, 5, tzinfo=UTC),
+        )
+    assert not AttributedDay.objects.filter(day=dt.date(2026, 3, 10)).exists()
+    assert DayChange.objects.filter(day=dt.date(2026, 3, 10)).exists()
+    assert revenue(roi_report(**MARCH, attribution="linear")) == {
+        "instagram": "20.00",
+        "facebook": "20.00",
+    }
+
+
+def test_a_day_computed_before_its_last_change_is_not_served(buyer):
+    # A report read the data, then a write to 10 March committed and stamped the day, then the
+    # report stored its (stale) rows: they are older than the stamp, so they are ignored.
+    roi_report(**MARCH, attribution="linear")
+    stale = AttributedDay.objects.get(model="linear", day=dt.date(2026, 3, 10))
+    stale.rows = [[stale.rows[0][0], None, 99900, "1", *[0] * 11]]
+    stale.computed_at = timezone.now() - dt.timedelta(minutes=1)
+    stale.save()
+    DayChange.objects.create(day=dt.date(2026, 3, 10), changed_at=timezone.now())
+    assert revenue(roi_report(**MARCH, attribution="linear")) == {"instagram": "40.00"}
+    fresh = AttributedDay.objects.get(model="linear", day=dt.date(2026, 3, 10))
+    assert fresh.rows[0][2] == 4000 and fresh.computed_at > stale.computed_at
+
+
+def test_today_is_never_cached(buyer):
+    today = timezone.localdate()
+    roi_report(start=today - dt.timedelta(days=2), end=today)
+    cached = set(AttributedDay.objects.values_list("day", flat=True))
+    assert cached == {today - dt.timedelta(days=2), today - dt.timedelta(days=1)}
+
+
+def test_warming_fills_every_model(buyer):
+    assert attribution_warm(**MARCH) == len(Attribution.values)
+    assert AttributedDay.objects.count() == 31 * len(Attribution.values)
+    call_command("warm_attribution", "--days", "3")
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    assert AttributedDay.objects.filter(day=yesterday).count() == len(Attribution.values)
+    # The cached figures are the live ones.
+    live = roi_report(**MARCH, attribution="time_decay")
+    AttributedDay.objects.all().delete()
+    assert roi_report(**MARCH, attribution="time_decay") == live
+    assert Decimal(live["totals"]["revenue"]) == Decimal("40.00")
