@@ -367,6 +367,7 @@ def touchpoints_record_bulk(items: list[tuple[int, dict]]) -> dict[int, Result]:
             Touchpoint.objects.bulk_create([t for _, t in new])
         for index, touch in new:
             results[index] = ("created", touch.pk, 201, None)
+        mark_stale_for(*(t.occurred_at for _, t in new))
         purchases_affected({t.contact_id for _, t in new}, min(t.occurred_at for _, t in new))
     for index, previous in repeats:
         results[index] = ("unchanged", previous.pk, 200, None)
@@ -567,7 +568,7 @@ def _purchases_insert(purchases: list[Purchase], *, by, via: str) -> None:
         by_contact.setdefault(purchase.contact_id, []).append(purchase)
     contacts = Contact.objects.select_for_update().filter(pk__in=by_contact).order_by("pk")
     now = timezone.now()
-    changes, changed = [], []
+    changes, changed, stamp_days = [], [], []
     for contact in contacts:
         bought = by_contact[contact.pk]
         before = (contact.stage, contact.coupon_id, *(getattr(contact, n) for n in STAMP_NAMES))
@@ -594,5 +595,9 @@ def _purchases_insert(purchases: list[Purchase], *, by, via: str) -> None:
         ):
             contact.updated_at = now
             changed.append(contact)
+            # The funnel counts of the stamps' days and the contact's cohort move, as with
+            # contact_move_stage.
+            stamp_days += [d for d in before[2:] if d] + [getattr(contact, n) for n in STAMP_NAMES]
     Contact.objects.bulk_update(changed, ["stage", "coupon", *STAMP_NAMES, "updated_at"])
     StageChange.objects.bulk_create(changes)
+    mark_stale_for(*(d for d in stamp_days if d))

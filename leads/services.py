@@ -456,6 +456,7 @@ def touchpoint_record(
         if existing is None:
             raise
         return _same_or_conflict(existing, values, external_id), False
+    mark_stale_for(occurred_at)  # its own day: calls and touches are shown per period
     purchases_affected([contact.pk], occurred_at)
     return touch, True
 
@@ -766,7 +767,9 @@ def contact_merge(
             survivor=keep, merged_contact_id=other.pk, merged_fields=snapshot, merged_by=by, via=via
         )
         # The other's counts leave its source; the survivor's purchases see new touches.
-        mark_stale_for(*(getattr(gone, n) for n in STAMP_NAMES if getattr(gone, n)))
+        mark_stale_for(
+            *(getattr(c, n) for c in (gone, keep, survivor) for n in STAMP_NAMES if getattr(c, n))
+        )
         purchases_affected([keep.pk], dt.datetime.min.replace(tzinfo=dt.UTC))
     return keep
 
