@@ -164,6 +164,21 @@ CELERY_RESULT_BACKEND = REDIS_URL
 # Eager (in-process) without a broker; the test suite also stays eager with one, except the
 # real-worker tests, which switch it off for their duration.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", REDIS_URL is None)
+
+# The report pages' figures for closed periods are cached (reports.dashboard.period_cached) and
+# checked against the days changed since; shared through Redis when there is one.
+REPORT_CACHE_SECONDS = env_int("REPORT_CACHE_SECONDS", 24 * 3600)
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "social-roi",
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -7,18 +7,24 @@ the API's answer) or from a grouped query here; nothing loops over purchases or 
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from campaigns.models import Campaign, Cost, EngagementStat
 from leads.models import Contact, Purchase, Touchpoint
 from reports.metrics import funnel_report, roi_matrix, roi_report, roi_reports
-from reports.models import Attribution, GroupBy
+from reports.models import Attribution, DayChange, GroupBy
 from reports.periods import period_bounds
 
+T = TypeVar("T")
 PRESETS = {
     "last_week": "Last week",
     "last_month": "Last month",
@@ -95,8 +101,56 @@ def preset_period(preset: str, *, on: dt.date | None = None) -> Period:
     return Period(end.replace(day=1), end, "last_month")
 
 
+CATALOGUE_KEY = "reports:catalogue"
+
+
+def catalogue_changed(**kwargs) -> None:
+    """A channel, campaign or coupon was saved or deleted: names and targets in cached page
+    figures may be out of date, so every cached key changes (signal receiver)."""
+    cache.set(CATALOGUE_KEY, time.time_ns(), None)
+
+
+def period_cached(
+    name: str, first: dt.date, last: dt.date, params: tuple, compute: Callable[[], T]
+) -> T:
+    """`compute()`'s figures for data dated `first`..`last`, cached while that span is closed
+    (before today) and no day of it changed after they were computed.
+
+    Late data stamps its days in `DayChange` once it commits (the stale marks of
+    `reports.services`), and a stamp newer than the cached figures voids them; `computed_at` is
+    taken before computing, so a write that commits meanwhile voids them too.
+    """
+    seconds = settings.REPORT_CACHE_SECONDS
+    if not seconds or last >= today():
+        return compute()
+    version = cache.get(CATALOGUE_KEY, 0)
+    key = "reports:" + ":".join(str(p) for p in (name, version, first, last, *params))
+    hit = cache.get(key)
+    if hit is not None:
+        computed_at, value = hit
+        if not DayChange.objects.filter(
+            day__gte=first, day__lte=last, changed_at__gte=computed_at
+        ).exists():
+            return value
+    computed_at = timezone.now()
+    value = compute()
+    cache.set(key, (computed_at, value), seconds)
+    return value
+
+
 def dashboard_data(*, period: Period, attribution: str) -> dict:
     """Headline cards with their change, the channel and campaign tables, and the charts' data."""
+    trail = period.trail(12)
+    return period_cached(
+        "dashboard",
+        trail[0].start,
+        period.end,
+        (attribution, period.preset),
+        lambda: _dashboard_data(period=period, attribution=attribution),
+    )
+
+
+def _dashboard_data(*, period: Period, attribution: str) -> dict:
     reports = roi_reports(start=period.start, end=period.end, attribution=attribution)
     by_channel, by_campaign = reports[GroupBy.CHANNEL], reports[GroupBy.CAMPAIGN]
     funnel = funnel_report(
@@ -319,6 +373,16 @@ def period_label(p: Period) -> str:
 
 def attribution_data(*, period: Period, group_by: str = GroupBy.CHANNEL) -> dict:
     """Every model side by side: revenue credited to each group, and its assisted revenue."""
+    return period_cached(
+        "attribution",
+        period.start,
+        period.end,
+        (group_by,),
+        lambda: _attribution_data(period=period, group_by=group_by),
+    )
+
+
+def _attribution_data(*, period: Period, group_by: str) -> dict:
     matrix = roi_matrix(
         start=period.start,
         end=period.end,

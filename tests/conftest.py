@@ -67,6 +67,14 @@ def _service_markers(request):
         require_redis()
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached page figures of one test's data must not answer another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def reference_data(db):
     """The channels and role groups the data migrations made, back after a flush.

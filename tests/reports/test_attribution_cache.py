@@ -14,7 +14,7 @@ from leads.services import contact_create, purchase_record, touchpoint_record
 from reports.metrics import roi_report
 from reports.models import AttributedDay, Attribution, DayChange
 from reports.services import attribution_warm
-from tests.factories import channel
+from tests.factories import CampaignFactory, channel
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +98,45 @@ def test_warming_fills_every_model(buyer):
     AttributedDay.objects.all().delete()
     assert roi_report(**MARCH, attribution="time_decay") == live
     assert Decimal(live["totals"]["revenue"]) == Decimal("40.00")
+
+
+def test_page_figures_of_a_closed_period_are_cached_until_its_data_changes(
+    buyer, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    from reports.dashboard import Period, attribution_data, dashboard_data
+
+    march = Period(dt.date(2026, 3, 1), dt.date(2026, 3, 31), "last_month")
+    first = dashboard_data(period=march, attribution="linear")
+    assert first["channels"]["totals"]["revenue"] == "40.00"
+    with django_assert_max_num_queries(1):  # is any day of the span newer than the figures?
+        assert dashboard_data(period=march, attribution="linear") == first
+    # A late purchase dated in March: the cached figures are void.
+    with django_capture_on_commit_callbacks(execute=True):
+        purchase_record(
+            contact=buyer,
+            amount="10.00",
+            occurred_at=dt.datetime(2026, 3, 20, tzinfo=UTC),
+            via=Via.API,
+        )
+    again = dashboard_data(period=march, attribution="linear")
+    assert again["channels"]["totals"]["revenue"] == "50.00"
+    # Renaming a campaign voids every cached page (labels and targets come from the catalogue).
+    models = attribution_data(period=march)
+    assert attribution_data(period=march) == models
+    campaign = CampaignFactory(channel=channel("instagram"), name="Spring")
+    campaign.name = "Spring sale"
+    campaign.save()
+    with django_assert_max_num_queries(50) as fresh:
+        attribution_data(period=march)
+    assert len(fresh.captured_queries) > 1
+
+
+def test_open_periods_are_never_cached(buyer, django_assert_max_num_queries):
+    from reports.dashboard import Period, dashboard_data
+
+    today = timezone.localdate()
+    period = Period(today - dt.timedelta(days=6), today, "custom")
+    dashboard_data(period=period, attribution="linear")
+    with django_assert_max_num_queries(100) as second:
+        dashboard_data(period=period, attribution="linear")
+    assert len(second.captured_queries) > 5
