@@ -32,6 +32,7 @@ from leads.services import (
     contact_erase,
     contact_merge,
     contact_move_stage,
+    contact_source_changed,
     contacts_move_stage,
     purchase_record,
     touchpoint_record,
@@ -278,6 +279,8 @@ class ContactAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Contact, form, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
+            if {"source_channel", "source_campaign"} & set(form.changed_data):
+                contact_source_changed(obj)
             return
         data = form.cleaned_data
         created = contact_create(

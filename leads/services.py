@@ -385,6 +385,12 @@ def contact_update(*, contact: Contact, **fields: Any) -> Contact:
     return contact
 
 
+def contact_source_changed(contact: Contact) -> None:
+    """A contact's source channel or campaign was edited (the admin's change form): its counts
+    move between source groups on the days of its stamps."""
+    mark_stale_for(*(getattr(contact, n) for n in STAMP_NAMES if getattr(contact, n)))
+
+
 def contact_assign_owner(*, contacts: Any, owner: Actor | None) -> int:
     """Give the contacts (a queryset) to `owner`; one UPDATE."""
     return contacts.update(owner=owner, updated_at=timezone.now())

@@ -140,3 +140,17 @@ def test_open_periods_are_never_cached(buyer, django_assert_max_num_queries):
     with django_assert_max_num_queries(100) as second:
         dashboard_data(period=period, attribution="linear")
     assert len(second.captured_queries) > 5
+
+
+def test_a_source_edit_voids_the_days_of_the_contacts_stamps(
+    buyer, django_capture_on_commit_callbacks
+):
+    from leads.services import contact_source_changed
+
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_source_changed(buyer)
+    # Entered on 1 March; lead, qualified and customer stamped by the purchase on 10 March.
+    assert set(DayChange.objects.values_list("day", flat=True)) == {
+        dt.date(2026, 3, 1),
+        dt.date(2026, 3, 10),
+    }
