@@ -35,7 +35,8 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from reports.models import AttributedDay, Attribution, DayChange
+from reports.daycache import day_rows
+from reports.models import AttributedDay, Attribution
 from reports.periods import period_bounds
 
 # Each touch's share of the purchase's cents as (numerator, denominator), and the sum of the
@@ -234,57 +235,14 @@ def attribute(*, model: str, start: dt.date, end: dt.date, lookback_days: int) -
     groupings. Closed days (before today) come from the AttributedDay cache where it is still
     valid; the days missing from it are computed in one statement and stored; today and later
     are always computed live."""
-    per_day: dict[dt.date, list] = {}
-    last_closed = min(end, timezone.localdate() - dt.timedelta(days=1))
-    if start <= last_closed:
-        per_day.update(_cached_days(model, start, last_closed, lookback_days))
-    if end > last_closed:
-        open_from = max(start, last_closed + dt.timedelta(days=1))
-        per_day.update(_compute_days(model, open_from, end, lookback_days))
+    per_day = day_rows(
+        AttributedDay,
+        {"model": model, "lookback_days": lookback_days},
+        start,
+        end,
+        lambda first, last: _compute_days(model, first, last, lookback_days),
+    )
     return _fold(row for rows in per_day.values() for row in rows)
-
-
-def _cached_days(model: str, start: dt.date, end: dt.date, lookback_days: int) -> dict:
-    changed = dict(
-        DayChange.objects.filter(day__gte=start, day__lte=end).values_list("day", "changed_at")
-    )
-    per_day = {
-        day: rows
-        for day, rows, computed_at in AttributedDay.objects.filter(
-            model=model, lookback_days=lookback_days, day__gte=start, day__lte=end
-        ).values_list("day", "rows", "computed_at")
-        if day not in changed or computed_at > changed[day]
-    }
-    missing = [
-        day
-        for day in (start + dt.timedelta(days=i) for i in range((end - start).days + 1))
-        if day not in per_day
-    ]
-    if not missing:
-        return per_day
-    computed_at = timezone.now()
-    fresh = _compute_days(model, missing[0], missing[-1], lookback_days)
-    changed_since = set(
-        DayChange.objects.filter(day__in=missing, changed_at__gte=computed_at).values_list(
-            "day", flat=True
-        )
-    )
-    AttributedDay.objects.filter(model=model, lookback_days=lookback_days, day__in=missing).delete()
-    AttributedDay.objects.bulk_create(
-        [
-            AttributedDay(
-                model=model,
-                lookback_days=lookback_days,
-                day=day,
-                rows=fresh.get(day, []),
-                computed_at=computed_at,
-            )
-            for day in missing
-            if day not in changed_since
-        ],
-        ignore_conflicts=True,  # another report stored the same day meanwhile: the same rows
-    )
-    return per_day | {day: fresh.get(day, []) for day in missing}
 
 
 def _compute_days(model: str, start: dt.date, end: dt.date, lookback_days: int) -> dict:
