@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Channel, Cost, Coupon, EngagementStat
 from leads.models import STAGE_ORDER, Contact, Purchase, Stage, StageChange, Touchpoint, Via
-from reports.models import AttributedDay
+from reports.models import AttributedDay, ContactDay
 
 CENT = Decimal("0.01")
 DAY = 86_400
@@ -253,6 +253,7 @@ def seed(
         Coupon.objects.bulk_update(coupons, ["redemptions"])
         # Written in bulk, past the services' stale marks: cached figures no longer hold.
         AttributedDay.objects.all().delete()
+        ContactDay.objects.all().delete()
     return counts
 
 

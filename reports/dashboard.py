@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Cost, EngagementStat
 from leads.models import Contact, Purchase, Touchpoint
+from reports.counts import contact_days, sum_days
 from reports.metrics import funnel_report, roi_matrix, roi_report, roi_reports
 from reports.models import Attribution, DayChange, GroupBy
 from reports.periods import period_bounds
@@ -330,25 +331,21 @@ def roi_trend(periods: list[Period]) -> list[dict]:
 
 
 def cohort_trend(periods: list[Period]) -> list[dict]:
-    """Of the contacts that entered in each period, the share that reached lead and customer by now."""
-    aggregates = {}
-    for i, (lo, hi) in _bounds(periods):
-        entered = Q(entered_at__gte=lo, entered_at__lt=hi)
-        aggregates[f"n{i}"] = Count("id", filter=entered)
-        aggregates[f"l{i}"] = Count("id", filter=entered & Q(became_lead_at__isnull=False))
-        aggregates[f"c{i}"] = Count("id", filter=entered & Q(became_customer_at__isnull=False))
-    counts = Contact.objects.aggregate(**aggregates)
+    """Of the contacts that entered in each period, the share that reached lead and customer by
+    now: sums of the cached day counts (reports.counts)."""
+    per_day = contact_days(periods[0].start, periods[-1].end)
     rows = []
-    for i, p in enumerate(periods):
-        n = counts[f"n{i}"]
+    for p in periods:
+        groups = sum_days(per_day, p.start, p.end).values()
+        n = sum(g["followers"] for g in groups)
+        lead = sum(g["reached_lead"] for g in groups)
+        customer = sum(g["reached_customer"] for g in groups)
         rows.append(
             {
                 "label": period_label(p),
                 "entered": n,
-                "lead_share": (Decimal(counts[f"l{i}"]) / n).quantize(Decimal("0.0001"))
-                if n
-                else None,
-                "customer_share": (Decimal(counts[f"c{i}"]) / n).quantize(Decimal("0.0001"))
+                "lead_share": (Decimal(lead) / n).quantize(Decimal("0.0001")) if n else None,
+                "customer_share": (Decimal(customer) / n).quantize(Decimal("0.0001"))
                 if n
                 else None,
             }

@@ -34,13 +34,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from campaigns.errors import InvalidInput
 from campaigns.models import Campaign, Channel, Cost, EngagementStat
-from leads.models import Contact, Purchase
+from leads.models import Purchase
 from reports import attribution as attribution_sql
+from reports.counts import contact_counts
 from reports.models import Attribution, GroupBy
 from reports.periods import period_bounds
 
@@ -215,22 +216,17 @@ def roi_matrix(
             "campaign_id",
         ),
         "reached": (
-            list(
-                Contact.objects.filter(
-                    Q(entered_at__gte=lo, entered_at__lt=hi)
-                    | Q(became_lead_at__gte=lo, became_lead_at__lt=hi)
-                    | Q(became_qualified_at__gte=lo, became_qualified_at__lt=hi)
-                )
-                .values("source_channel_id", "source_campaign_id")
-                .annotate(
-                    followers=Count("id", filter=Q(entered_at__gte=lo, entered_at__lt=hi)),
-                    leads=Count("id", filter=Q(became_lead_at__gte=lo, became_lead_at__lt=hi)),
-                    qualified=Count(
-                        "id", filter=Q(became_qualified_at__gte=lo, became_qualified_at__lt=hi)
-                    ),
-                )
-                .order_by()
-            ),
+            [
+                {
+                    "source_channel_id": channel_id,
+                    "source_campaign_id": campaign_id,
+                    "followers": figures["followers"],
+                    "leads": figures["leads"],
+                    "qualified": figures["qualified"],
+                }
+                for (channel_id, campaign_id), figures in contact_counts(start, end).items()
+                if figures["followers"] or figures["leads"] or figures["qualified"]
+            ],
             "source_channel_id",
             "source_campaign_id",
         ),
@@ -487,32 +483,13 @@ def funnel_report(
     )
     lo, hi = period_bounds(start, end)
     groups = Groups(group_by)
-    window = {
-        "followers": ("entered_at", Q(entered_at__gte=lo, entered_at__lt=hi)),
-        "leads": ("became_lead_at", Q(became_lead_at__gte=lo, became_lead_at__lt=hi)),
-        "qualified": (
-            "became_qualified_at",
-            Q(became_qualified_at__gte=lo, became_qualified_at__lt=hi),
-        ),
-        "customers": (
-            "became_customer_at",
-            Q(became_customer_at__gte=lo, became_customer_at__lt=hi),
-        ),
-    }
-    entered = window["followers"][1]
-    any_in_period = Q()
-    for _, condition in window.values():
-        any_in_period |= condition
     counts = _keyed(
         groups,
-        Contact.objects.filter(any_in_period)
-        .values(*_group_values(group_by, "source_channel_id", "source_campaign_id"))
-        .annotate(
-            **{name: Count("id", filter=condition) for name, (_, condition) in window.items()},
-            reached_lead=Count("id", filter=entered & Q(became_lead_at__isnull=False)),
-            reached_customer=Count("id", filter=entered & Q(became_customer_at__isnull=False)),
-        )
-        .order_by(),
+        [
+            {"source_channel_id": channel_id, "source_campaign_id": campaign_id, **figures}
+            for (channel_id, campaign_id), figures in contact_counts(start, end).items()
+            if any(figures[name] for name in ("followers", "leads", "qualified", "customers"))
+        ],
         "source_channel_id",
         "source_campaign_id",
     )

@@ -124,3 +124,16 @@ class DayChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} changed at {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class ContactDay(models.Model):
+    """One closed day's contact counts per source (channel, campaign): contacts entered, and
+    of them how many reached lead and customer so far; contacts stamped lead, qualified and
+    customer that day. A cache like AttributedDay, voided by the same day stamps."""
+
+    day = models.DateField(unique=True)
+    rows = models.JSONField(default=list)
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"contacts on {self.day}"

@@ -26,6 +26,7 @@ from reports.metrics import funnel_report, roi_report, validate
 from reports.models import (
     AttributedDay,
     Attribution,
+    ContactDay,
     DayChange,
     Granularity,
     GroupBy,
@@ -141,10 +142,11 @@ def reports_mark_stale(*, days: Iterable[dt.date]) -> int:
 
 
 def _days_changed(days: list[dt.date]) -> None:
-    """Drop the cached attribution of these days now, and stamp them changed once the write
+    """Drop the cached attribution and contact counts of these days now, and stamp them changed once the write
     commits: a report that read the data before the commit and stores its cache after the
     delete is then still known stale (its computed_at precedes the stamp)."""
     AttributedDay.objects.filter(day__in=days).delete()
+    ContactDay.objects.filter(day__in=days).delete()
 
     def stamp() -> None:
         now = timezone.now()

@@ -154,3 +154,28 @@ def test_a_source_edit_voids_the_days_of_the_contacts_stamps(
         dt.date(2026, 3, 1),
         dt.date(2026, 3, 10),
     }
+
+
+def test_contact_counts_are_cached_per_day_and_follow_later_moves(
+    django_capture_on_commit_callbacks,
+):
+    from leads.services import contact_move_stage
+    from reports.counts import contact_counts
+    from reports.metrics import funnel_report
+    from reports.models import ContactDay
+
+    bob = contact_create(
+        email="bob@example.com",
+        source="facebook",
+        entered_at=dt.datetime(2026, 3, 2, tzinfo=UTC),
+        via=Via.API,
+    )
+    facebook = (channel("facebook").pk, None)
+    assert contact_counts(**MARCH)[facebook]["followers"] == 1
+    assert ContactDay.objects.filter(day__gte=dt.date(2026, 3, 1)).count() == 31
+    assert funnel_report(**MARCH)["totals"]["reached_lead_share"] == "0.0000"
+    # Bob becomes a lead today: his March cohort day is voided, the share moves.
+    with django_capture_on_commit_callbacks(execute=True):
+        contact_move_stage(contact=bob, stage="lead", via=Via.API)
+    assert not ContactDay.objects.filter(day=dt.date(2026, 3, 2)).exists()
+    assert funnel_report(**MARCH)["totals"]["reached_lead_share"] == "1.0000"
