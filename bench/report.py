@@ -4,7 +4,8 @@ For each model: roi_report() (every figure family: credited revenue and customer
 cent rounding, assists, costs, contacts, engagement, discounts, totals) against one hand-written
 PostgreSQL statement that computes only the model's revenue per campaign (no rounding, no other
 figure), best of three runs each, in the same process. roi_report is timed cold (the model's
-attribution day cache emptied before each run: every day computed and stored) and cached (every
+attribution day cache and the contact counts cache emptied before each run: every day computed
+and stored) and cached (every
 closed day read from the cache). Writes only to the cache table.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/roi_bench DJANGO_DEBUG=1 \\
@@ -30,7 +31,7 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 
 from reports.metrics import roi_report  # noqa: E402
-from reports.models import AttributedDay  # noqa: E402
+from reports.models import AttributedDay, ContactDay  # noqa: E402
 from reports.periods import period_bounds  # noqa: E402
 
 WEIGHTS = {
@@ -103,6 +104,7 @@ def main() -> None:
     def report(model: str, *, cold: bool) -> None:
         if cold:
             AttributedDay.objects.filter(model=model).delete()
+            ContactDay.objects.all().delete()
         roi_report(start=start, end=args.end, group_by="campaign", attribution=model)
 
     for model in WEIGHTS:
