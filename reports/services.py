@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from reports import attribution
+from reports.counts import contact_days
 from reports.metrics import funnel_report, roi_report, validate
 from reports.models import (
     AttributedDay,
@@ -169,12 +170,14 @@ def mark_stale_for(*moments: dt.datetime | dt.date) -> None:
 
 
 def attribution_warm(*, start: dt.date, end: dt.date, lookback_days: int = 90) -> int:
-    """Fill the attribution day cache of every model for the closed days from `start` to `end`
-    (days already cached are only read); returns how many models were warmed. Run for
-    yesterday by the daily reports, and by `manage.py warm_attribution` after a bulk load."""
+    """Fill the day caches (contact counts, and attribution under every model) for the closed
+    days from `start` to `end` (days already cached are only read); returns how many models
+    were warmed. Run for yesterday by the daily reports, and by `manage.py warm_attribution`
+    after a bulk load."""
     end = min(end, timezone.localdate() - dt.timedelta(days=1))
     if end < start:
         return 0
+    contact_days(start, end)
     for model in Attribution.values:
         attribution.attribute(model=model, start=start, end=end, lookback_days=lookback_days)
     return len(Attribution.values)

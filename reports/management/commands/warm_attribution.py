@@ -1,4 +1,4 @@
-"""Fill the attribution day cache for the last N closed days, under every model."""
+"""Fill the day caches (contact counts, attribution under every model) for the last N days."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from reports.services import attribution_warm
 
 class Command(BaseCommand):
     help = (
-        "Compute and cache each closed day's attribution under every model (after a bulk load "
-        "or a restore), so the first report pages over long periods are fast."
+        "Compute and cache each closed day's contact counts and attribution under every model "
+        "(after a bulk load or a restore), so the first report pages over long periods are fast."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
