@@ -33,6 +33,7 @@ def day_rows(
 ) -> Rows:
     """{day: rows} for every day from `start` to `end` that has rows; `keys` select the cache
     rows (e.g. the attribution model), `compute(first, last)` reads the data of a day range."""
+    keys = {**keys, "time_zone": timezone.get_current_timezone_name()}
     per_day: Rows = {}
     last_closed = min(end, timezone.localdate() - dt.timedelta(days=1))
     if start <= last_closed:

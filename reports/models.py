@@ -100,6 +100,8 @@ class AttributedDay(models.Model):
 
     model = models.CharField(max_length=20, choices=Attribution.choices)
     lookback_days = models.PositiveSmallIntegerField()
+    # Days are local days: rows made under another TIME_ZONE are other days.
+    time_zone = models.CharField(max_length=64, default="UTC")
     day = models.DateField()
     rows = models.JSONField(default=list)
     computed_at = models.DateTimeField()
@@ -107,7 +109,8 @@ class AttributedDay(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["model", "lookback_days", "day"], name="attributed_day_unique"
+                fields=["model", "lookback_days", "time_zone", "day"],
+                name="attributed_day_unique_tz",
             )
         ]
 
@@ -131,9 +134,15 @@ class ContactDay(models.Model):
     of them how many reached lead and customer so far; contacts stamped lead, qualified and
     customer that day. A cache like AttributedDay, voided by the same day stamps."""
 
-    day = models.DateField(unique=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    day = models.DateField()
     rows = models.JSONField(default=list)
     computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["time_zone", "day"], name="contact_day_unique_tz")
+        ]
 
     def __str__(self) -> str:
         return f"contacts on {self.day}"

@@ -180,3 +180,11 @@ def test_contact_counts_are_cached_per_day_and_follow_later_moves(
         contact_move_stage(contact=bob, stage="lead", via=Via.API)
     assert not ContactDay.objects.filter(day=dt.date(2026, 3, 2)).exists()
     assert funnel_report(**MARCH)["totals"]["reached_lead_share"] == "1.0000"
+
+
+def test_days_are_cached_per_time_zone(buyer):
+    roi_report(**MARCH, attribution="linear")
+    with timezone.override("America/New_York"):
+        roi_report(**MARCH, attribution="linear")
+    zones = AttributedDay.objects.values_list("time_zone", flat=True)
+    assert sorted(set(zones)) == ["America/New_York", "UTC"] and len(zones) == 62
