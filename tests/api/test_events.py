@@ -371,3 +371,33 @@ def test_a_batch_of_purchases_costs_a_bounded_number_of_queries(
         body = api.post("/api/v1/events/", {"events": orders}, format="json").json()
     assert body["created"] == 50
     assert Contact.objects.filter(stage="customer").count() == 50
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"email": "a@example.com", "amount": "5.00"},
+        {"email": "a@example.com", "amount": "5.00", "discount": "1.00", "note": "x"},
+        {"contact": 3, "amount": "-1"},
+        {"amount": "5.00", "occurred_at": "2026-02-30T10:00:00Z"},
+    ],
+)
+def test_validating_only_the_given_fields_answers_as_drf_does(payload):
+    # The bulk serializers skip absent optional fields without a default; the answer (values,
+    # defaults, errors) is the one DRF gives walking every field.
+    from rest_framework import serializers
+
+    from leads.bulk import BulkPurchaseInput
+
+    class EveryField(BulkPurchaseInput):
+        @property
+        def _writable_fields(self):
+            return serializers.Serializer._writable_fields.fget(self)
+
+    def answer(serializer):
+        try:
+            return serializer.run_validation(dict(payload))
+        except serializers.ValidationError as exc:
+            return exc.detail
+
+    assert answer(BulkPurchaseInput()) == answer(EveryField())
