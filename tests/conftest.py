@@ -59,11 +59,12 @@ def require_redis() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(autouse=True)
-def _service_markers(request):
-    if request.node.get_closest_marker("postgres"):
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Service checks before any fixture: a transactional test skipped after its database
+    fixture was set up would restore its serialized rows on top of the existing ones."""
+    if item.get_closest_marker("postgres"):
         require_postgres()
-    if request.node.get_closest_marker("redis"):
+    if item.get_closest_marker("redis"):
         require_redis()
 
 
