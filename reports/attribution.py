@@ -230,18 +230,24 @@ class Attributed:
     discount_cents: int = 0
 
 
-def attribute(*, model: str, start: dt.date, end: dt.date, lookback_days: int) -> Attributed:
-    """The model's credit for purchases made from `start` to `end` (local days), in both
-    groupings. Closed days (before today) come from the AttributedDay cache where it is still
-    valid; the days missing from it are computed in one statement and stored; today and later
-    are always computed live."""
-    per_day = day_rows(
+def credit_days(*, model: str, start: dt.date, end: dt.date, lookback_days: int) -> dict:
+    """{day: rows} of the model's credit for purchases of the local days `start`..`end` (the
+    row layout of `_compute_days`), from the day cache where it is still valid."""
+    return day_rows(
         AttributedDay,
         {"model": model, "lookback_days": lookback_days},
         start,
         end,
         lambda first, last: _compute_days(model, first, last, lookback_days),
     )
+
+
+def attribute(*, model: str, start: dt.date, end: dt.date, lookback_days: int) -> Attributed:
+    """The model's credit for purchases made from `start` to `end` (local days), in both
+    groupings. Closed days (before today) come from the AttributedDay cache where it is still
+    valid; the days missing from it are computed in one statement and stored; today and later
+    are always computed live."""
+    per_day = credit_days(model=model, start=start, end=end, lookback_days=lookback_days)
     return _fold(row for rows in per_day.values() for row in rows)
 
 

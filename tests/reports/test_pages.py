@@ -252,3 +252,24 @@ def test_a_marketer_without_staff_can_log_in_on_the_login_page(client, db):
         reverse("login"), {"username": "maria", "password": "pw-for-tests-1", "next": "/reports/"}
     )
     assert response.status_code == 302 and response["Location"] == "/reports/"
+
+
+@pytest.mark.parametrize("model", ["last_touch", "time_decay"])
+def test_campaign_trend_equals_the_campaigns_row_of_each_periods_report(
+    scenario, model, django_assert_max_num_queries
+):
+    from reports.dashboard import campaign_trend
+
+    # B2B posts: 200.00 of cost in March; Ada, from B2B, bought 100.00 with the pins coupon.
+    campaign = scenario["b2b"]
+    periods = Period(dt.date(2026, 3, 1), dt.date(2026, 3, 31), "last_month").trail(12)
+    with django_assert_max_num_queries(12):  # whatever the number of periods
+        trend = campaign_trend(campaign=campaign, periods=periods, attribution=model)
+    for period, point in zip(periods, trend, strict=True):
+        report = roi_report(
+            start=period.start, end=period.end, group_by="campaign", attribution=model
+        )
+        row = next((r for r in report["rows"] if r["key"] == str(campaign.pk)), None)
+        expected = (row["cost"], row["revenue"], row["roi"]) if row else ("0.00", "0.00", None)
+        assert (point["cost"], point["revenue"], point["roi"]) == expected
+    assert trend[-1]["cost"] == "200.00"
