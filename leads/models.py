@@ -70,12 +70,26 @@ class Contact(models.Model):
     last_name = models.CharField(max_length=100, blank=True, default="")
     company = models.CharField(max_length=200, blank=True, default="")
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.FOLLOWER)
-    source_channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="contacts")
+    # Foreign keys without an index of their own lead a (key, -id) index below instead: every
+    # index costs each insert, and a contact has many.
+    source_channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, related_name="contacts", db_index=False
+    )
     source_campaign = models.ForeignKey(
-        Campaign, on_delete=models.PROTECT, null=True, blank=True, related_name="contacts"
+        Campaign,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contacts",
+        db_index=False,
     )
     coupon = models.ForeignKey(
-        Coupon, on_delete=models.PROTECT, null=True, blank=True, related_name="contacts"
+        Coupon,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contacts",
+        db_index=False,
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -83,12 +97,13 @@ class Contact(models.Model):
         null=True,
         blank=True,
         related_name="owned_contacts",
+        db_index=False,
     )
     referred_by = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals"
     )
     notes = models.TextField(blank=True, default="")
-    external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    external_id = models.CharField(max_length=200, null=True, blank=True)
     entered_at = models.DateTimeField(default=timezone.now)
     became_lead_at = models.DateTimeField(null=True, blank=True)
     became_qualified_at = models.DateTimeField(null=True, blank=True)
@@ -105,6 +120,8 @@ class Contact(models.Model):
             ("erase_contact", "Can erase a contact's personal data"),
         ]
         constraints = [
+            # A constraint rather than unique=True: no second, LIKE-pattern index on PostgreSQL.
+            models.UniqueConstraint(fields=["external_id"], name="contact_external_id_unique"),
             models.UniqueConstraint(
                 Lower("email"),
                 condition=~Q(email=""),
@@ -169,7 +186,9 @@ class Contact(models.Model):
 class StageChange(models.Model):
     """One move of a contact along the funnel. Append-only: never updated, never edited."""
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="stage_changes")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="stage_changes", db_index=False
+    )
     from_stage = models.CharField(
         max_length=20, choices=Stage.choices, blank=True, default="", help_text="Empty on entry"
     )
@@ -211,15 +230,23 @@ class Touchpoint(models.Model):
         COUPON = "coupon", "Coupon"
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="touchpoints")
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="touchpoints")
+    # Led by the (key, occurred_at) indexes below.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, related_name="touchpoints", db_index=False
+    )
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.PROTECT, null=True, blank=True, related_name="touchpoints"
+        Campaign,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="touchpoints",
+        db_index=False,
     )
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.VISIT)
     occurred_at = models.DateTimeField()
     # The raw utm_source / referrer as the integration sent it, kept even when it resolved.
     source = models.CharField(max_length=200, blank=True, default="")
-    external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    external_id = models.CharField(max_length=200, null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -237,20 +264,31 @@ class Touchpoint(models.Model):
             models.Index(fields=["channel", "occurred_at"], name="touch_channel_time_idx"),
             models.Index(fields=["campaign", "occurred_at"], name="touch_campaign_time_idx"),
         ]
+        constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="touch_external_id_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.channel_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
 class Purchase(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="purchases")
+    # Led by the (key, occurred_at) indexes below.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="purchases", db_index=False
+    )
     amount = models.DecimalField(**MONEY, help_text="What was paid (net of any discount).")
     discount = models.DecimalField(**MONEY, default=ZERO, validators=[MinValueValidator(ZERO)])
     occurred_at = models.DateTimeField()
     coupon = models.ForeignKey(
-        Coupon, on_delete=models.PROTECT, null=True, blank=True, related_name="purchases"
+        Coupon,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="purchases",
+        db_index=False,
     )
-    external_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    external_id = models.CharField(max_length=200, null=True, blank=True)
     note = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -261,6 +299,7 @@ class Purchase(models.Model):
             models.CheckConstraint(
                 condition=Q(discount__gte=0), name="purchase_discount_not_negative"
             ),
+            models.UniqueConstraint(fields=["external_id"], name="purchase_external_id_unique"),
         ]
         indexes = [
             models.Index(fields=["occurred_at", "id"], name="purchase_time_idx"),
