@@ -103,7 +103,8 @@ class Contact(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals"
     )
     notes = models.TextField(blank=True, default="")
-    external_id = models.CharField(max_length=200, null=True, blank=True)
+    # NULL when unset, so that the unique constraint binds real ids only.
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     entered_at = models.DateTimeField(default=timezone.now)
     became_lead_at = models.DateTimeField(null=True, blank=True)
     became_qualified_at = models.DateTimeField(null=True, blank=True)
@@ -246,7 +247,8 @@ class Touchpoint(models.Model):
     occurred_at = models.DateTimeField()
     # The raw utm_source / referrer as the integration sent it, kept even when it resolved.
     source = models.CharField(max_length=200, blank=True, default="")
-    external_id = models.CharField(max_length=200, null=True, blank=True)
+    # NULL when unset, so that the unique constraint binds real ids only.
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -288,7 +290,8 @@ class Purchase(models.Model):
         related_name="purchases",
         db_index=False,
     )
-    external_id = models.CharField(max_length=200, null=True, blank=True)
+    # NULL when unset, so that the unique constraint binds real ids only.
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     note = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
