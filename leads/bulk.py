@@ -388,8 +388,8 @@ def touchpoints_record_bulk(items: list[tuple[int, dict]]) -> dict[int, Result]:
             Touchpoint.objects.bulk_create([t for _, t in new])
         for index, touch in new:
             results[index] = ("created", touch.pk, 201, None)
-        mark_stale_for(*(t.occurred_at for _, t in new))
-        purchases_affected({t.contact_id for _, t in new}, min(t.occurred_at for _, t in new))
+        moments = [t.occurred_at for _, t in new]
+        purchases_affected({t.contact_id for _, t in new}, min(moments), *moments)
     for index, previous in repeats:
         results[index] = ("unchanged", previous.pk, 200, None)
     return results
@@ -488,32 +488,16 @@ def purchases_record_bulk(
             external_id=data.get("external_id") or None,
             note=(data.get("note") or "")[:300],
         )
+        external_id = purchase.external_id
+        earlier = (stored.get(external_id) or pending.get(external_id)) if external_id else None
         try:
-            if purchase.external_id in stored:
-                existing = stored[purchase.external_id]
-                _same_purchase(
-                    existing,
-                    Contact(pk=contact_id),
-                    email,
-                    purchase.amount,
-                    purchase.discount,
-                    occurred_at,
-                    coupon,
-                )
-                results[index] = ("unchanged", existing.pk, 200, None)
-                continue
-            if purchase.external_id in pending:
-                previous = pending[purchase.external_id]
-                _same_purchase(
-                    previous,
-                    Contact(pk=contact_id),
-                    email,
-                    purchase.amount,
-                    purchase.discount,
-                    occurred_at,
-                    coupon,
-                )
-                repeats.append((index, purchase.external_id))
+            if earlier is not None:
+                values = (purchase.amount, purchase.discount, occurred_at, coupon)
+                _same_purchase(earlier, Contact(pk=contact_id), email, *values)
+                if external_id in stored:
+                    results[index] = ("unchanged", earlier.pk, 200, None)
+                else:  # sent twice in this batch: the first one's answer, once it has one
+                    repeats.append((index, external_id))
                 continue
             if coupon is not None:
                 _check_coupon_valid(coupon, occurred_at)
@@ -524,10 +508,11 @@ def purchases_record_bulk(
             pending[purchase.external_id] = purchase
         new.append((index, purchase))
 
+    stamp_days: list[dt.datetime] = []
     with transaction.atomic():
         new = _redeem_bulk(new, results)
         if new:
-            _purchases_insert([p for _, p in new], by=by, via=via)
+            stamp_days = _purchases_insert([p for _, p in new], by=by, via=via)
     for index, purchase in new:
         results[index] = ("created", purchase.pk, 201, None)
     for index, external_id in repeats:
@@ -536,7 +521,8 @@ def purchases_record_bulk(
             ("unchanged", first.pk, 200, None) if first.pk else ("defer", None, 0, None)
         )
     if new:
-        purchases_affected({p.contact_id for _, p in new}, min(p.occurred_at for _, p in new))
+        contact_ids = {p.contact_id for _, p in new}
+        purchases_affected(contact_ids, min(p.occurred_at for _, p in new), *stamp_days)
     return results
 
 
@@ -566,8 +552,10 @@ def _redeem_bulk(
     return [(i, p) for i, p in new if p.coupon_id not in refused]
 
 
-def _purchases_insert(purchases: list[Purchase], *, by, via: str) -> None:
-    """Insert the purchases with their coupon touches, and make every buyer a customer."""
+def _purchases_insert(purchases: list[Purchase], *, by, via: str) -> list[dt.datetime]:
+    """Insert the purchases with their coupon touches, and make every buyer a customer;
+    returns the stamps set or moved, whose days' funnel counts and cohorts changed (as with
+    contact_move_stage)."""
     Purchase.objects.bulk_create(purchases)
     Touchpoint.objects.bulk_create(
         [
@@ -616,12 +604,10 @@ def _purchases_insert(purchases: list[Purchase], *, by, via: str) -> None:
         ):
             contact.updated_at = now
             changed.append(contact)
-            # The funnel counts of the stamps' days and the contact's cohort move, as with
-            # contact_move_stage.
             stamp_days += [d for d in before[2:] if d] + [getattr(contact, n) for n in STAMP_NAMES]
     _contacts_save_stages(changed)
     StageChange.objects.bulk_create(changes)
-    mark_stale_for(*(d for d in stamp_days if d))
+    return [d for d in stamp_days if d]
 
 
 def _contacts_save_stages(contacts: list[Contact]) -> None:

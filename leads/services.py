@@ -108,17 +108,20 @@ def _check_force_permission(by: Actor | None) -> None:
         )
 
 
-def purchases_affected(contact_ids: Iterable[int], since: dt.datetime) -> None:
+def purchases_affected(
+    contact_ids: Iterable[int], since: dt.datetime, *also: dt.datetime | dt.date
+) -> None:
     """Late data for these contacts from `since` on (a touch, a purchase, a merge): their
     purchases from then on may be credited differently (a touch joins their windows, an earlier
-    purchase changes which one is first), so the days of those purchases are marked stale."""
+    purchase changes which one is first), so the days of those purchases are marked stale,
+    with the moments `also` gives (the write's own days), in one mark."""
     days = (
         Purchase.objects.filter(contact_id__in=list(contact_ids), occurred_at__gte=since)
         .annotate(day=TruncDate("occurred_at"))
         .values_list("day", flat=True)
         .distinct()
     )
-    mark_stale_for(*days)
+    mark_stale_for(*days, *also)
 
 
 # --- stages -----------------------------------------------------------------------------------
@@ -462,8 +465,8 @@ def touchpoint_record(
         if existing is None:
             raise
         return _same_or_conflict(existing, values, external_id), False
-    mark_stale_for(occurred_at)  # its own day: calls and touches are shown per period
-    purchases_affected([contact.pk], occurred_at)
+    # Its own day too: calls and touches are shown per period.
+    purchases_affected([contact.pk], occurred_at, occurred_at)
     return touch, True
 
 
@@ -773,10 +776,11 @@ def contact_merge(
             survivor=keep, merged_contact_id=other.pk, merged_fields=snapshot, merged_by=by, via=via
         )
         # The other's counts leave its source; the survivor's purchases see new touches.
-        mark_stale_for(
-            *(getattr(c, n) for c in (gone, keep, survivor) for n in STAMP_NAMES if getattr(c, n))
+        purchases_affected(
+            [keep.pk],
+            dt.datetime.min.replace(tzinfo=dt.UTC),
+            *(getattr(c, n) for c in (gone, keep, survivor) for n in STAMP_NAMES if getattr(c, n)),
         )
-        purchases_affected([keep.pk], dt.datetime.min.replace(tzinfo=dt.UTC))
     return keep
 
 

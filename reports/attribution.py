@@ -179,7 +179,6 @@ SUMS = """
            SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN COALESCE(cmp_any, 0) * cents ELSE 0 END),
            SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN COALESCE(ch_any, 0) ELSE 0 END),
            SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN COALESCE(ch_any, 0) * cents ELSE 0 END),
-           SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN 1 ELSE 0 END),
            SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN is_first ELSE 0 END),
            SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN discount_cents ELSE 0 END)
     FROM {rows}
@@ -191,7 +190,7 @@ def report_sql(model: str) -> str:
     """The statement: per (channel, campaign), credited cents, customers, campaign assists
     (count, cents), channel assists (count, cents); then, each purchase counted once (in the row
     of its first touch), the purchases with any campaign assist and with any channel assist
-    (count, cents), and the purchases, first purchases and discount cents."""
+    (count, cents), and the first purchases and the discount cents."""
     day, _ = connection.ops.datetime_cast_date_sql("pu.occurred_at", (), "TZ")
     day = day.replace("%s", "%(tz)s", 1).replace("%s", "'UTC'", 1)
     purchases = PURCHASES.replace("{day}", day)
@@ -223,8 +222,7 @@ class Attributed:
     # Purchases with any assist (count, cents), per grouping.
     any_assist_campaign: tuple[int, int] = (0, 0)
     any_assist_channel: tuple[int, int] = (0, 0)
-    # Every purchase of the period, whatever the model: count, cents, first purchases, discounts.
-    purchases: int = 0
+    # Every purchase of the period, whatever the model: cents, first purchases, discounts.
     cents: int = 0
     first_purchases: int = 0
     discount_cents: int = 0
@@ -254,7 +252,7 @@ def attribute(*, model: str, start: dt.date, end: dt.date, lookback_days: int) -
 def _compute_days(model: str, start: dt.date, end: dt.date, lookback_days: int) -> dict:
     """Run the statement for purchases of the local days `start`..`end`: {day: rows}, each
     row JSON-ready: [channel_id, campaign_id, credited cents, customers (a decimal string),
-    then the eleven counts and cents of `report_sql`]."""
+    then the ten counts and cents of `report_sql`]."""
     lo, hi = period_bounds(start, end)
     per_day: dict[dt.date, list] = {}
     for row in run(report_sql(model), lo=lo, hi=hi, lookback_days=lookback_days):
@@ -276,10 +274,9 @@ def _fold(rows) -> Attributed:
         any_cmp_cents += row[9]
         any_ch += row[10]
         any_ch_cents += row[11]
-        out.purchases += row[12]
         out.cents += cents
-        out.first_purchases += row[13]
-        out.discount_cents += row[14]
+        out.first_purchases += row[12]
+        out.discount_cents += row[13]
         group = out.by_campaign.setdefault((channel_id, campaign_id), Credit())
         group.cents += cents
         group.customers += customers

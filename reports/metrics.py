@@ -128,10 +128,6 @@ class Groups:
         }
 
 
-def _group_values(group_by: str, channel_field: str, campaign_field: str) -> list[str]:
-    return [channel_field] if group_by == GroupBy.CHANNEL else [channel_field, campaign_field]
-
-
 def _keyed(groups: Groups, rows, channel_field: str, campaign_field: str) -> dict[str, dict]:
     """Rows of a grouped ORM query, summed per group key (campaigns of a channel fold together
     when grouping by channel)."""
