@@ -9,9 +9,10 @@ from django.db.models import DecimalField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
+from campaigns import services
+from campaigns.admin_base import ServiceAdmin, ServiceInline
 from campaigns.models import Campaign, Channel, ChannelAlias, Cost, Coupon, EngagementStat
 from leads.models import Purchase
-from reports.services import mark_stale_for
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 ZERO = Decimal("0.00")
@@ -23,36 +24,76 @@ def _sum_of(queryset, field: str) -> Coalesce:
     return Coalesce(Subquery(total, output_field=MONEY), ZERO, output_field=MONEY)
 
 
-class ChannelAliasInline(admin.TabularInline):
+def _changed(form) -> dict:
+    return {name: form.cleaned_data[name] for name in form.changed_data}
+
+
+class ChannelAliasInline(ServiceInline):
     model = ChannelAlias
     extra = 1
 
+    def create(self, parent: Channel, values: dict) -> ChannelAlias:
+        return services.alias_save(channel=parent, **values)
+
+    def update(self, obj: ChannelAlias, values: dict) -> ChannelAlias:
+        return services.alias_save(alias=obj, **values)
+
+    def remove(self, obj: ChannelAlias) -> None:
+        services.alias_delete(alias=obj)
+
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(ServiceAdmin):
     list_display = ("name", "slug", "kind")
     list_filter = ("kind",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     inlines = (ChannelAliasInline,)
 
+    def create(self, request: HttpRequest, form) -> Channel:
+        return services.channel_save(**form.cleaned_data)
 
-class CostInline(admin.TabularInline):
+    def update(self, request: HttpRequest, obj: Channel, form) -> Channel:
+        return services.channel_save(channel=obj, **_changed(form))
+
+    def remove(self, request: HttpRequest, obj: Channel) -> None:
+        services.channel_delete(channel=obj)
+
+
+class CostInline(ServiceInline):
     model = Cost
     extra = 1
     fields = ("incurred_on", "category", "amount", "note")
     ordering = ("-incurred_on",)
 
+    def create(self, parent: Campaign, values: dict) -> Cost:
+        return services.cost_create(campaign=parent, **values)
 
-class CouponInline(admin.TabularInline):
+    def update(self, obj: Cost, values: dict) -> Cost:
+        return services.cost_update(cost=obj, **values)
+
+    def remove(self, obj: Cost) -> None:
+        services.cost_delete(cost=obj)
+
+
+class CouponInline(ServiceInline):
     model = Coupon
     extra = 0
     fields = ("code", "active", "valid_from", "valid_until", "max_redemptions", "redemptions")
     readonly_fields = ("redemptions",)
 
+    def create(self, parent: Campaign, values: dict) -> Coupon:
+        return services.coupon_save(campaign=parent, **values)
+
+    def update(self, obj: Coupon, values: dict) -> Coupon:
+        return services.coupon_save(coupon=obj, **values)
+
+    def remove(self, obj: Coupon) -> None:
+        services.coupon_delete(coupon=obj)
+
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(ServiceAdmin):
     list_display = (
         "name",
         "channel",
@@ -77,13 +118,14 @@ class CampaignAdmin(admin.ModelAdmin):
         ("Totals", {"fields": ("total_cost", "coupon_revenue", "costs_by_category")}),
     )
 
-    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
-        super().save_formset(request, form, formset, change)
-        if formset.model is Cost:
-            for day in {
-                c.incurred_on for c in formset.new_objects + [c for c, _ in formset.changed_objects]
-            }:
-                mark_stale_for(day)
+    def create(self, request: HttpRequest, form) -> Campaign:
+        return services.campaign_create(**form.cleaned_data)
+
+    def update(self, request: HttpRequest, obj: Campaign, form) -> Campaign:
+        return services.campaign_update(campaign=obj, **_changed(form))
+
+    def remove(self, request: HttpRequest, obj: Campaign) -> None:
+        services.campaign_delete(campaign=obj)
 
     def get_queryset(self, request: HttpRequest):
         costs = Cost.objects.filter(campaign=OuterRef("pk")).values("campaign")
@@ -118,7 +160,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(Cost)
-class CostAdmin(admin.ModelAdmin):
+class CostAdmin(ServiceAdmin):
     list_display = ("incurred_on", "campaign", "category", "amount", "note")
     list_select_related = ("campaign",)
     list_filter = ("category", "campaign", "incurred_on")
@@ -127,13 +169,18 @@ class CostAdmin(admin.ModelAdmin):
     date_hierarchy = "incurred_on"
     ordering = ("-incurred_on", "-id")
 
-    def save_model(self, request: HttpRequest, obj: Cost, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        mark_stale_for(obj.incurred_on)
+    def create(self, request: HttpRequest, form) -> Cost:
+        return services.cost_create(**form.cleaned_data)
+
+    def update(self, request: HttpRequest, obj: Cost, form) -> Cost:
+        return services.cost_update(cost=obj, **_changed(form))
+
+    def remove(self, request: HttpRequest, obj: Cost) -> None:
+        services.cost_delete(cost=obj)
 
 
 @admin.register(Coupon)
-class CouponAdmin(admin.ModelAdmin):
+class CouponAdmin(ServiceAdmin):
     list_display = (
         "code",
         "campaign",
@@ -149,9 +196,18 @@ class CouponAdmin(admin.ModelAdmin):
     autocomplete_fields = ("campaign",)
     readonly_fields = ("redemptions",)
 
+    def create(self, request: HttpRequest, form) -> Coupon:
+        return services.coupon_save(**form.cleaned_data)
+
+    def update(self, request: HttpRequest, obj: Coupon, form) -> Coupon:
+        return services.coupon_save(coupon=obj, **_changed(form))
+
+    def remove(self, request: HttpRequest, obj: Coupon) -> None:
+        services.coupon_delete(coupon=obj)
+
 
 @admin.register(EngagementStat)
-class EngagementStatAdmin(admin.ModelAdmin):
+class EngagementStatAdmin(ServiceAdmin):
     list_display = (
         "date",
         "campaign",
@@ -168,3 +224,15 @@ class EngagementStatAdmin(admin.ModelAdmin):
     autocomplete_fields = ("campaign",)
     date_hierarchy = "date"
     ordering = ("-date", "campaign")
+
+    def create(self, request: HttpRequest, form) -> EngagementStat:
+        data = dict(form.cleaned_data)
+        return services.engagement_upsert(
+            campaign=data.pop("campaign"), date=data.pop("date"), **data
+        )
+
+    def update(self, request: HttpRequest, obj: EngagementStat, form) -> EngagementStat:
+        return services.engagement_update(stat=obj, **_changed(form))
+
+    def remove(self, request: HttpRequest, obj: EngagementStat) -> None:
+        services.engagement_delete(stat=obj)

@@ -18,9 +18,20 @@ from campaigns.serializers import (
     CouponSerializer,
     EngagementSerializer,
 )
-from campaigns.services import ENGAGEMENT_FIELDS, engagement_upsert
+from campaigns.services import (
+    ENGAGEMENT_FIELDS,
+    campaign_create,
+    campaign_delete,
+    campaign_update,
+    channel_save,
+    cost_create,
+    cost_delete,
+    cost_update,
+    coupon_delete,
+    coupon_save,
+    engagement_upsert,
+)
 from config.api import AtomicWritesMixin
-from reports.services import mark_stale_for
 
 CHANNEL_EXAMPLE = OpenApiExample(
     "Pinterest",
@@ -102,6 +113,12 @@ class ChannelViewSet(
     lookup_field = "slug"
     lookup_value_regex = "[-a-zA-Z0-9_]+"
 
+    def perform_create(self, serializer) -> None:
+        serializer.instance = channel_save(**serializer.validated_data)
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = channel_save(channel=serializer.instance, **serializer.validated_data)
+
 
 @extend_schema_view(
     list=extend_schema(**_examples(CAMPAIGN_EXAMPLE)),
@@ -116,17 +133,16 @@ class CampaignViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     serializer_class = CampaignSerializer
     filterset_class = CampaignFilter
 
+    def perform_create(self, serializer) -> None:
+        serializer.instance = campaign_create(**serializer.validated_data)
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = campaign_update(
+            campaign=serializer.instance, **serializer.validated_data
+        )
+
     def perform_destroy(self, instance: Campaign) -> None:
-        from django.db.models import ProtectedError
-
-        from campaigns.errors import Conflict
-
-        try:
-            instance.delete()
-        except ProtectedError:
-            raise Conflict(
-                "The campaign has contacts, touchpoints or coupons; it cannot be deleted."
-            ) from None
+        campaign_delete(campaign=instance)
 
 
 @extend_schema_view(
@@ -143,18 +159,13 @@ class CostViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     filterset_class = CostFilter
 
     def perform_create(self, serializer) -> None:
-        super().perform_create(serializer)
-        mark_stale_for(serializer.instance.incurred_on)
+        serializer.instance = cost_create(**serializer.validated_data)
 
     def perform_update(self, serializer) -> None:
-        before = serializer.instance.incurred_on
-        super().perform_update(serializer)
-        mark_stale_for(before)
-        mark_stale_for(serializer.instance.incurred_on)
+        serializer.instance = cost_update(cost=serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, instance: Cost) -> None:
-        super().perform_destroy(instance)
-        mark_stale_for(instance.incurred_on)
+        cost_delete(cost=instance)
 
 
 @extend_schema_view(
@@ -181,15 +192,14 @@ class CouponViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
         self.check_object_permissions(self.request, coupon)
         return coupon
 
+    def perform_create(self, serializer) -> None:
+        serializer.instance = coupon_save(**serializer.validated_data)
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = coupon_save(coupon=serializer.instance, **serializer.validated_data)
+
     def perform_destroy(self, instance: Coupon) -> None:
-        from django.db.models import ProtectedError
-
-        from campaigns.errors import Conflict
-
-        try:
-            instance.delete()
-        except ProtectedError:
-            raise Conflict("The coupon was used; deactivate it instead of deleting it.") from None
+        coupon_delete(coupon=instance)
 
 
 @extend_schema_view(

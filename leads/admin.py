@@ -22,19 +22,25 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from campaigns.admin_base import ServiceAdmin
 from campaigns.errors import DomainError
 from leads.admin_utils import CappedCountPaginator
 from leads.models import Contact, ContactMerge, Purchase, Stage, StageChange, Touchpoint, Via
 from leads.selectors import contacts_search
 from leads.services import (
+    EDITABLE_FIELDS,
     contact_assign_owner,
+    contact_change_source,
     contact_create,
+    contact_delete,
     contact_erase,
     contact_merge,
     contact_move_stage,
-    contact_source_changed,
+    contact_update,
     contacts_move_stage,
+    purchase_delete,
     purchase_record,
+    touchpoint_delete,
     touchpoint_record,
 )
 
@@ -154,7 +160,7 @@ def _service_error(request: HttpRequest, exc: DomainError) -> None:
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ServiceAdmin):
     list_display = (
         "display_name",
         "email",
@@ -276,14 +282,9 @@ class ContactAdmin(admin.ModelAdmin):
             reverse("admin:leads_contact_purchase", args=[obj.pk]),
         )
 
-    def save_model(self, request: HttpRequest, obj: Contact, form, change: bool) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-            if {"source_channel", "source_campaign"} & set(form.changed_data):
-                contact_source_changed(obj)
-            return
+    def create(self, request: HttpRequest, form) -> Contact:
         data = form.cleaned_data
-        created = contact_create(
+        return contact_create(
             email=data.get("email") or "",
             phone=data.get("phone") or "",
             handle=data.get("handle") or "",
@@ -303,18 +304,22 @@ class ContactAdmin(admin.ModelAdmin):
             by=request.user,
             via=Via.ADMIN,
         )
-        obj.pk = created.pk
-        obj._state.adding = False
-        obj.refresh_from_db()
 
-    def add_view(
-        self, request: HttpRequest, form_url: str = "", extra_context=None
-    ) -> HttpResponse:
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except DomainError as exc:
-            _service_error(request, exc)
-            return HttpResponseRedirect(request.get_full_path())
+    def update(self, request: HttpRequest, obj: Contact, form) -> Contact:
+        changed = set(form.changed_data)
+        plain = {name: form.cleaned_data[name] for name in changed if name in EDITABLE_FIELDS}
+        if plain:
+            contact_update(contact=obj, **plain)
+        if {"source_channel", "source_campaign"} & changed:
+            contact_change_source(
+                contact=obj,
+                source_channel=form.cleaned_data.get("source_channel"),
+                source_campaign=form.cleaned_data.get("source_campaign"),
+            )
+        return obj
+
+    def remove(self, request: HttpRequest, obj: Contact) -> None:
+        contact_delete(contact=obj)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         # Contacts are erased, not deleted: purchases and reports keep their figures.
@@ -499,8 +504,9 @@ class ContactAdmin(admin.ModelAdmin):
         return self._tool_page(request, contact, form, f"Record a purchase for {contact}")
 
 
-class ServiceWrittenAdmin(admin.ModelAdmin):
-    """Rows that are written only through a service: added here, never edited in place."""
+class ServiceWrittenAdmin(ServiceAdmin):
+    """Rows that are written only through a service: added here, never edited in place, and
+    deleted (by superusers correcting a mistake) through the service too."""
 
     paginator = CappedCountPaginator
     show_full_result_count = False
@@ -511,20 +517,6 @@ class ServiceWrittenAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_superuser
-
-    def add_view(
-        self, request: HttpRequest, form_url: str = "", extra_context=None
-    ) -> HttpResponse:
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except DomainError as exc:
-            _service_error(request, exc)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def _adopt(self, obj, created) -> None:
-        obj.pk = created.pk
-        obj._state.adding = False
-        obj.refresh_from_db()
 
 
 @admin.register(Touchpoint)
@@ -545,7 +537,7 @@ class TouchpointAdmin(ServiceWrittenAdmin):
         "metadata",
     )
 
-    def save_model(self, request: HttpRequest, obj: Touchpoint, form, change: bool) -> None:
+    def create(self, request: HttpRequest, form) -> Touchpoint:
         data = form.cleaned_data
         created, _ = touchpoint_record(
             contact=data["contact"],
@@ -557,7 +549,10 @@ class TouchpointAdmin(ServiceWrittenAdmin):
             external_id=data.get("external_id") or None,
             metadata=data.get("metadata") or {},
         )
-        self._adopt(obj, created)
+        return created
+
+    def remove(self, request: HttpRequest, obj: Touchpoint) -> None:
+        touchpoint_delete(touch=obj)
 
 
 @admin.register(Purchase)
@@ -570,7 +565,7 @@ class PurchaseAdmin(ServiceWrittenAdmin):
     autocomplete_fields = ("coupon",)
     fields = ("contact", "amount", "discount", "occurred_at", "coupon", "external_id", "note")
 
-    def save_model(self, request: HttpRequest, obj: Purchase, form, change: bool) -> None:
+    def create(self, request: HttpRequest, form) -> Purchase:
         data = form.cleaned_data
         created, _ = purchase_record(
             contact=data["contact"],
@@ -583,7 +578,10 @@ class PurchaseAdmin(ServiceWrittenAdmin):
             by=request.user,
             via=Via.ADMIN,
         )
-        self._adopt(obj, created)
+        return created
+
+    def remove(self, request: HttpRequest, obj: Purchase) -> None:
+        purchase_delete(purchase=obj)
 
 
 @admin.register(StageChange)

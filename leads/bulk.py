@@ -24,21 +24,22 @@ from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.fields import empty
 
+from campaigns.changes import declare_changed
 from campaigns.errors import CouponRefused, IdempotencyConflict
 from campaigns.models import Campaign, Channel, ChannelAlias, Coupon
 from campaigns.services import normalize_source
 from leads.models import Contact, Purchase, Stage, StageChange, Touchpoint, Via
 from leads.serializers import ContactInput, PurchaseInput, TouchpointInput
 from leads.services import (
-    FUTURE_TOLERANCE,
     STAMP_NAMES,
     _check_coupon_valid,
     _same_purchase,
     _stamp_up_to,
+    _stamps,
     contact_replay,
+    in_future,
     purchases_affected,
 )
-from reports.services import mark_stale_for
 
 Result = tuple[str, int | None, int, dict[str, list[str]] | None]
 
@@ -137,10 +138,6 @@ def _error(field: str, message: str, code: int = 400) -> Result:
     return ("error", None, code, {field: [message]})
 
 
-def _in_future(at: dt.datetime) -> bool:
-    return at > timezone.now() + FUTURE_TOLERANCE
-
-
 def contacts_create_bulk(
     items: list[tuple[int, dict]], *, by, via: str = Via.API
 ) -> dict[int, Result]:
@@ -205,7 +202,7 @@ def contacts_create_bulk(
             )
             continue
         entered_at = data.get("entered_at") or timezone.now()
-        if _in_future(entered_at):
+        if in_future(entered_at):
             results[index] = _error("entered_at", "Must not be in the future.")
             continue
         campaign = None
@@ -233,7 +230,7 @@ def contacts_create_bulk(
             last_name=data.get("last_name", ""),
             company=data.get("company", ""),
             notes=data.get("notes", ""),
-            source_channel=channel or refs.resolve(source),
+            source_channel=channel or (refs.resolve(source) if has_source else None),
             source_campaign=campaign,
             external_id=external_id,
             stage=stage,
@@ -277,9 +274,9 @@ def contacts_create_bulk(
                     if kind
                 ]
             )
+            declare_changed(moments=_stamps(*(c for _, c, _, _, _ in new)))
         for index, contact, _, _, _ in new:
             results[index] = ("created", contact.pk, 201, None)
-        mark_stale_for(*(c.entered_at for _, c, _, kind, _ in new if kind))
     return results
 
 
@@ -330,7 +327,7 @@ def touchpoints_record_bulk(items: list[tuple[int, dict]]) -> dict[int, Result]:
             results[index] = _error(*missing)
             continue
         occurred_at = data.get("occurred_at") or timezone.now()
-        if _in_future(occurred_at):
+        if in_future(occurred_at):
             results[index] = _error("occurred_at", "Must not be in the future.")
             continue
         channel = refs.by_slug.get(data["channel"]) if data.get("channel") else None
@@ -386,10 +383,10 @@ def touchpoints_record_bulk(items: list[tuple[int, dict]]) -> dict[int, Result]:
     if new:
         with transaction.atomic():
             Touchpoint.objects.bulk_create([t for _, t in new])
+            moments = [t.occurred_at for _, t in new]
+            purchases_affected({t.contact_id for _, t in new}, min(moments), *moments)
         for index, touch in new:
             results[index] = ("created", touch.pk, 201, None)
-        moments = [t.occurred_at for _, t in new]
-        purchases_affected({t.contact_id for _, t in new}, min(moments), *moments)
     for index, previous in repeats:
         results[index] = ("unchanged", previous.pk, 200, None)
     return results
@@ -476,7 +473,7 @@ def purchases_record_bulk(
                 results[index] = _error("coupon", f"Unknown coupon code {data['coupon']!r}.")
                 continue
         occurred_at = data.get("occurred_at") or timezone.now()
-        if _in_future(occurred_at):
+        if in_future(occurred_at):
             results[index] = _error("occurred_at", "Must not be in the future.")
             continue
         purchase = Purchase(
@@ -508,11 +505,12 @@ def purchases_record_bulk(
             pending[purchase.external_id] = purchase
         new.append((index, purchase))
 
-    stamp_days: list[dt.datetime] = []
     with transaction.atomic():
         new = _redeem_bulk(new, results)
         if new:
             stamp_days = _purchases_insert([p for _, p in new], by=by, via=via)
+            contact_ids = {p.contact_id for _, p in new}
+            purchases_affected(contact_ids, min(p.occurred_at for _, p in new), *stamp_days)
     for index, purchase in new:
         results[index] = ("created", purchase.pk, 201, None)
     for index, external_id in repeats:
@@ -520,9 +518,6 @@ def purchases_record_bulk(
         results[index] = (
             ("unchanged", first.pk, 200, None) if first.pk else ("defer", None, 0, None)
         )
-    if new:
-        contact_ids = {p.contact_id for _, p in new}
-        purchases_affected(contact_ids, min(p.occurred_at for _, p in new), *stamp_days)
     return results
 
 

@@ -18,12 +18,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
+from campaigns.changes import declare_changed
 from campaigns.models import Campaign, Channel, Cost, Coupon, EngagementStat
-from leads.models import STAGE_ORDER, Contact, Purchase, Stage, StageChange, Touchpoint, Via
-from reports.models import AttributedDay, ContactDay
+from leads.models import (
+    STAGE_ORDER,
+    Contact,
+    ContactMerge,
+    Purchase,
+    Stage,
+    StageChange,
+    Touchpoint,
+    Via,
+)
 
 CENT = Decimal("0.01")
 DAY = 86_400
@@ -222,8 +232,14 @@ def seed(
     """Write the demo data set; returns rows written per table."""
     rng = random.Random(seed_value)
     tz = timezone.get_current_timezone()
+    if end > timezone.localdate():
+        raise ValueError("The demo year must not end in the future.")
     year_start = dt.datetime.combine(end - dt.timedelta(days=364), dt.time.min, tzinfo=tz)
-    year_end = dt.datetime.combine(end, dt.time(23, 59, 59), tzinfo=tz)
+    # Nothing is dated in the future: a year that ends today ends now.
+    year_end = min(
+        dt.datetime.combine(end, dt.time(23, 59, 59), tzinfo=tz),
+        timezone.now().replace(microsecond=0) - dt.timedelta(seconds=1),
+    )
     world = World(
         rng=rng, start=year_start, end=year_end, channels={c.slug: c for c in Channel.objects.all()}
     )
@@ -251,10 +267,50 @@ def seed(
         for coupon in coupons:
             coupon.redemptions = world.redemptions.get(coupon.pk, 0)
         Coupon.objects.bulk_update(coupons, ["redemptions"])
-        # Written in bulk, past the services' stale marks: cached figures no longer hold.
-        AttributedDay.objects.all().delete()
-        ContactDay.objects.all().delete()
+        # Written in bulk rather than through the services: the whole year changed at once.
+        declare_changed(moments=_days(year_start.date(), year_end.date()), catalogue=True)
     return counts
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def flush() -> None:
+    """Delete every contact and campaign with what hangs on them (channels, aliases and users
+    stay), children before parents, one DELETE per table, and declare the days they covered.
+
+    `QuerySet.delete()` would first load every contact to cascade in Python (a million rows
+    at benchmark size); deleting the dependants first leaves nothing to cascade, so the raw
+    delete is safe, and a table we do not know about would still fail loudly on its FK.
+    """
+    with transaction.atomic():
+        spans = [
+            Contact.objects.aggregate(
+                first=Min("entered_at"),
+                last=Max("entered_at"),
+                lead=Max("became_lead_at"),
+                qualified=Max("became_qualified_at"),
+                customer=Max("became_customer_at"),
+            ),
+            Touchpoint.objects.aggregate(first=Min("occurred_at"), last=Max("occurred_at")),
+            Purchase.objects.aggregate(first=Min("occurred_at"), last=Max("occurred_at")),
+            Cost.objects.aggregate(first=Min("incurred_on"), last=Max("incurred_on")),
+            EngagementStat.objects.aggregate(first=Min("date"), last=Max("date")),
+        ]
+        ends = [
+            timezone.localdate(v) if isinstance(v, dt.datetime) else v
+            for span in spans
+            for v in span.values()
+            if v is not None
+        ]
+        for model in (ContactMerge, StageChange, Touchpoint, Purchase):
+            model.objects.all()._raw_delete(connection.alias)
+        Contact.objects.update(referred_by=None)
+        for model in (Contact, EngagementStat, Cost, Coupon, Campaign):
+            model.objects.all()._raw_delete(connection.alias)
+        days = _days(min(ends), max(ends)) if ends else []
+        declare_changed(moments=days, catalogue=True)
 
 
 def _campaigns(world: World, counts: dict[str, int]) -> None:
@@ -441,7 +497,7 @@ def _contacts_batch(world: World, offset: int, size: int, counts: dict[str, int]
                 else "",
                 phone=f"+1555{i:07d}" if rng.random() < 0.3 else "",
                 stage=stage,
-                source_channel=world.channels[slug],
+                source_channel=None if walk_in else world.channels[slug],
                 source_campaign=campaign,
                 coupon=None,
                 entered_at=entered,

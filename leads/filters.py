@@ -47,7 +47,10 @@ def before(field: str, label: str) -> django_filters.DateFilter:
 
 class ContactFilter(django_filters.FilterSet):
     stage = django_filters.ChoiceFilter(choices=Stage.choices)
-    source_channel = django_filters.CharFilter(field_name="source_channel__slug")
+    source_channel = django_filters.CharFilter(
+        method="filter_source_channel",
+        label='Channel slug, or "unattributed" for contacts whose source is unknown',
+    )
     source_campaign = IdFilter(field_name="source_campaign_id")
     owner = IdFilter(field_name="owner_id")
     coupon = django_filters.CharFilter(method="filter_coupon", label="Coupon code (any case)")
@@ -64,6 +67,11 @@ class ContactFilter(django_filters.FilterSet):
     class Meta:
         model = Contact
         fields = ("stage", "source_channel", "source_campaign", "coupon", "owner")
+
+    def filter_source_channel(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value.strip().lower() == "unattributed":
+            return queryset.filter(source_channel__isnull=True)
+        return queryset.filter(source_channel__slug=value)
 
     def filter_coupon(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.annotate(coupon_code_lower=Lower("coupon__code")).filter(
@@ -95,6 +103,11 @@ class PurchaseFilter(django_filters.FilterSet):
     class Meta:
         model = Purchase
         fields = ("contact", "coupon")
+
+    def filter_source_channel(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value.strip().lower() == "unattributed":
+            return queryset.filter(source_channel__isnull=True)
+        return queryset.filter(source_channel__slug=value)
 
     def filter_coupon(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.annotate(coupon_code_lower=Lower("coupon__code")).filter(

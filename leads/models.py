@@ -72,8 +72,14 @@ class Contact(models.Model):
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.FOLLOWER)
     # Foreign keys without an index of their own lead a (key, -id) index below instead: every
     # index costs each insert, and a contact has many.
+    # NULL: the source is unknown (a walk-in without a coupon): the unattributed row.
     source_channel = models.ForeignKey(
-        Channel, on_delete=models.PROTECT, related_name="contacts", db_index=False
+        Channel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contacts",
+        db_index=False,
     )
     source_campaign = models.ForeignKey(
         Campaign,

@@ -28,7 +28,12 @@ def text(max_length: int, **kwargs) -> NoNulCharField:
 
 class ContactOutput(serializers.ModelSerializer):
     email = serializers.CharField(read_only=True, help_text="Empty when unknown or erased.")
-    source_channel = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    source_channel = serializers.SlugRelatedField(
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="Null when the source is unknown (counted in the unattributed row).",
+    )
     coupon = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:

@@ -17,7 +17,9 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
 
+from campaigns.changes import declare_changed
 from campaigns.errors import (
+    Conflict,
     CouponRefused,
     IdempotencyConflict,
     InvalidInput,
@@ -41,13 +43,10 @@ from leads.models import (
     Touchpoint,
     Via,
 )
-from reports.services import mark_stale_for
 
 # Who did it: a user, or None for the system.
 Actor = AbstractBaseUser
 CENT = Decimal("0.01")
-# A move or event stamped further in the future than this is a client clock or input error.
-FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 PERSONAL_FIELDS = ("email", "phone", "handle", "first_name", "last_name", "company", "notes")
 
 
@@ -61,9 +60,15 @@ def _aware(value: dt.datetime | None, *, field: str, allow_future: bool = False)
         raise InvalidInput("Must be a date and time.", field=field)
     if timezone.is_naive(value):
         raise InvalidInput("Must include a time zone.", field=field)
-    if not allow_future and value > timezone.now() + FUTURE_TOLERANCE:
+    if not allow_future and in_future(value):
         raise InvalidInput("Must not be in the future.", field=field)
     return value
+
+
+def in_future(value: dt.datetime) -> bool:
+    """Nothing is dated after the moment it is recorded (SPEC §2), whatever the door: a client
+    whose clock runs ahead is told so, rather than its data counting in a period to come."""
+    return value > timezone.now()
 
 
 def _money(value: Any, *, field: str, positive: bool) -> Decimal:
@@ -109,19 +114,25 @@ def _check_force_permission(by: Actor | None) -> None:
 
 
 def purchases_affected(
-    contact_ids: Iterable[int], since: dt.datetime, *also: dt.datetime | dt.date
+    contact_ids: Iterable[int], since: dt.datetime, *also: dt.datetime | dt.date | None
 ) -> None:
-    """Late data for these contacts from `since` on (a touch, a purchase, a merge): their
-    purchases from then on may be credited differently (a touch joins their windows, an earlier
-    purchase changes which one is first), so the days of those purchases are marked stale,
-    with the moments `also` gives (the write's own days), in one mark."""
+    """Declare a change to these contacts' data from `since` on (a touch, a purchase, a merge,
+    a deletion): their purchases from then on may be credited differently (a touch joins their
+    windows, an earlier purchase changes which one is first), so the days of those purchases
+    change, with the moments `also` gives (the write's own days). Call inside the write's
+    transaction."""
     days = (
         Purchase.objects.filter(contact_id__in=list(contact_ids), occurred_at__gte=since)
         .annotate(day=TruncDate("occurred_at"))
         .values_list("day", flat=True)
         .distinct()
     )
-    mark_stale_for(*days, *also)
+    declare_changed(moments=[*days, *also])
+
+
+def _stamps(*contacts: Contact) -> list[dt.datetime]:
+    """Every stage stamp of these contacts: the days their funnel counts are dated on."""
+    return [getattr(c, n) for c in contacts for n in STAMP_NAMES if getattr(c, n)]
 
 
 # --- stages -----------------------------------------------------------------------------------
@@ -166,6 +177,7 @@ def contact_move_stage(
     at = _aware(at, field="at")
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        before = _stamps(locked)
         current = locked.stage_enum
         if target == current:
             _copy_stage_fields(locked, contact)
@@ -194,8 +206,9 @@ def contact_move_stage(
             forced=backward,
             note=note[:300],
         )
-    # A dated move counts in the period of its stamp; a forced one un-counts the cleared stamps.
-    mark_stale_for(at, *(getattr(contact, n) for n in STAMP_NAMES if getattr(contact, n)))
+        # A dated move counts in the period of its stamp; a forced one un-counts the cleared
+        # stamps; the entry day's cohort figures ("reached lead so far") change with either.
+        declare_changed(moments=[at, *before])
     _copy_stage_fields(locked, contact)
     return change
 
@@ -252,9 +265,9 @@ def contact_create(
     """Create a contact entering the funnel at `stage`, with its entry history and first touch.
 
     The source is the coupon's campaign, else the campaign, else the channel, else `source`
-    resolved through the channel aliases; with none of them the contact is `direct` and gets no
-    touchpoint (it has no marketing touch to credit). An email already in use, in any case, is
-    refused.
+    resolved through the channel aliases; with none of them the source is unknown (NULL): the
+    contact gets no touchpoint and counts in the `unattributed` row of every figure, like the
+    revenue it brings. An email already in use, in any case, is refused.
     """
     try:
         stage = Stage(stage)
@@ -272,7 +285,7 @@ def contact_create(
             )
         source_channel = source_campaign.channel
     has_source = source_channel is not None or bool((source or "").strip())
-    if source_channel is None:
+    if source_channel is None and has_source:
         source_channel = channel_resolve(source=source)
     if external_id is not None and external_id.strip() == "":
         external_id = None
@@ -320,7 +333,7 @@ def contact_create(
                 occurred_at=entered_at,
                 source=(source or "")[:200],
             )
-    mark_stale_for(entered_at)  # a contact entered in the past counts in past periods
+        declare_changed(moments=_stamps(contact))  # counted on the days of its stamps
     return contact
 
 
@@ -360,12 +373,15 @@ EDITABLE_FIELDS = (
     "notes",
     "owner",
     "referred_by",
+    "coupon",
+    "external_id",
 )
 
 
 def contact_update(*, contact: Contact, **fields: Any) -> Contact:
-    """Change a contact's plain fields. The stage and its stamps are not among them: they move
-    only through `contact_move_stage`, so the history records every move."""
+    """Change a contact's plain fields (no reported figure depends on them). The stage and its
+    stamps are not among them: they move only through `contact_move_stage`, so the history
+    records every move; the source moves through `contact_change_source`."""
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise InvalidInput(f"Not editable here: {', '.join(sorted(unknown))}.")
@@ -379,19 +395,48 @@ def contact_update(*, contact: Contact, **fields: Any) -> Contact:
     referred_by = fields.get("referred_by")
     if referred_by is not None and referred_by.pk == contact.pk:
         raise InvalidInput("A contact cannot refer itself.", field="referred_by")
-    with transaction.atomic():
-        for name, value in fields.items():
-            setattr(contact, name, value)
-        if email is not None:
-            contact.email = email
-        contact.save(update_fields=[*fields, "updated_at"])
+    if "external_id" in fields:
+        fields["external_id"] = (fields["external_id"] or "").strip() or None
+    try:
+        with transaction.atomic():
+            for name, value in fields.items():
+                setattr(contact, name, value)
+            if email is not None:
+                contact.email = email
+            contact.save(update_fields=[*fields, "updated_at"])
+    except IntegrityError:
+        raise IdempotencyConflict(
+            "Another contact has this email or external_id.", field="external_id"
+        ) from None
     return contact
 
 
-def contact_source_changed(contact: Contact) -> None:
-    """A contact's source channel or campaign was edited (the admin's change form): its counts
-    move between source groups on the days of its stamps."""
-    mark_stale_for(*(getattr(contact, n) for n in STAMP_NAMES if getattr(contact, n)))
+def contact_change_source(
+    *, contact: Contact, source_channel: Channel | None, source_campaign: Campaign | None
+) -> Contact:
+    """Correct where a contact came from (the admin's change form). Its funnel counts move
+    between source groups on the days of its stamps; its recorded touches stay as they were.
+    A campaign names its channel; with neither the source is unknown (unattributed)."""
+    if source_campaign is not None:
+        if source_channel is not None and source_channel.pk != source_campaign.channel_id:
+            raise InvalidInput(
+                f"Campaign {source_campaign.name!r} runs on {source_campaign.channel.slug}, "
+                f"not {source_channel.slug}.",
+                field="source_channel",
+            )
+        source_channel = source_campaign.channel
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        if (locked.source_channel_id, locked.source_campaign_id) == (
+            source_channel.pk if source_channel else None,
+            source_campaign.pk if source_campaign else None,
+        ):
+            return locked
+        locked.source_channel, locked.source_campaign = source_channel, source_campaign
+        locked.save(update_fields=["source_channel", "source_campaign", "updated_at"])
+        declare_changed(moments=_stamps(locked))
+    contact.source_channel, contact.source_campaign = source_channel, source_campaign
+    return locked
 
 
 def contact_assign_owner(*, contacts: Any, owner: Actor | None) -> int:
@@ -459,14 +504,14 @@ def touchpoint_record(
     try:
         with transaction.atomic():
             touch.save()
+            # Its own day too: calls and touches are shown per period.
+            purchases_affected([contact.pk], occurred_at, occurred_at)
     except IntegrityError:
         # The same event arrived twice at once and the other copy won: answer as a replay.
         existing = Touchpoint.objects.filter(external_id=external_id).first()
         if existing is None:
             raise
         return _same_or_conflict(existing, values, external_id), False
-    # Its own day too: calls and touches are shown per period.
-    purchases_affected([contact.pk], occurred_at, occurred_at)
     return touch, True
 
 
@@ -630,6 +675,7 @@ def purchase_record(
                     Contact.objects.filter(pk=contact.pk, coupon__isnull=True).update(coupon=coupon)
                     contact.coupon = coupon
             _become_customer(contact=contact, at=occurred_at, by=by, via=via)
+            purchases_affected([contact.pk], occurred_at)
     except IntegrityError:
         if external_id is None:
             raise
@@ -642,7 +688,6 @@ def purchase_record(
         return _same_purchase(
             existing, contact, email, amount, discount, occurred_at, coupon
         ), False
-    purchases_affected([contact.pk], occurred_at)
     return purchase, True
 
 
@@ -655,8 +700,10 @@ def _become_customer(
         contact_move_stage(contact=contact, stage=Stage.CUSTOMER, at=at, by=by, via=via)
         return
     if locked.became_customer_at is None or locked.became_customer_at > at:
+        before = _stamps(locked)
         _stamp_up_to(locked, Stage.CUSTOMER, at)
         locked.save(update_fields=[*STAMP_NAMES, "updated_at"])
+        declare_changed(moments=[*before, *_stamps(locked)])
     _copy_stage_fields(locked, contact)
 
 
@@ -814,3 +861,85 @@ def contact_erase(*, contact: Contact, by: Actor | None, via: Via | str) -> Cont
             note="personal data erased",
         )
     return locked
+
+
+# --- deletions (superusers correcting a mistake) ------------------------------------------------
+
+
+def contact_delete(*, contact: Contact) -> None:
+    """Delete a contact recorded by mistake, with its touches and history. One with purchases
+    cannot go (reports would lose revenue): erase it instead."""
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().filter(pk=contact.pk).first()
+        if locked is None:
+            return
+        if Purchase.objects.filter(contact=locked).exists():
+            raise Conflict(
+                f"{locked} has purchases; erase the personal data instead of deleting.",
+                field="contact",
+            )
+        stamps = _stamps(locked)
+        locked.delete()
+        declare_changed(moments=stamps)
+
+
+def touchpoint_delete(*, touch: Touchpoint) -> None:
+    """Delete a touch recorded by mistake: the contact's purchases from then on lose it. A
+    purchase's coupon touch goes with its purchase only."""
+    with transaction.atomic():
+        locked = Touchpoint.objects.select_for_update().filter(pk=touch.pk).first()
+        if locked is None:
+            return
+        if locked.kind == Touchpoint.Kind.COUPON and _coupon_purchase(locked) is not None:
+            raise Conflict(
+                "This is a purchase's coupon touch: delete the purchase instead.", field="touch"
+            )
+        locked.delete()
+        purchases_affected([locked.contact_id], locked.occurred_at, locked.occurred_at)
+
+
+def _coupon_touch(purchase: Purchase) -> Touchpoint | None:
+    """The coupon touch a purchase recorded: named in its metadata, or (metadata erased, or
+    written in bulk by the demo) the contact's coupon touch on the coupon's campaign at the
+    purchase's time."""
+    touches = Touchpoint.objects.filter(contact_id=purchase.contact_id, kind=Touchpoint.Kind.COUPON)
+    named = touches.filter(metadata__purchase_id=purchase.pk).order_by("id").first()
+    if named is not None:
+        return named
+    return (
+        touches.filter(occurred_at=purchase.occurred_at, campaign__coupons=purchase.coupon_id)
+        .exclude(metadata__has_key="purchase_id")
+        .order_by("id")
+        .first()
+    )
+
+
+def _coupon_purchase(touch: Touchpoint) -> Purchase | None:
+    """The purchase whose coupon touch this is, if that purchase still exists."""
+    purchases = Purchase.objects.filter(contact_id=touch.contact_id, coupon__isnull=False)
+    if touch.metadata.get("purchase_id"):
+        return purchases.filter(pk=touch.metadata["purchase_id"]).first()
+    return (
+        purchases.filter(occurred_at=touch.occurred_at, coupon__campaign=touch.campaign_id)
+        .order_by("id")
+        .first()
+    )
+
+
+def purchase_delete(*, purchase: Purchase) -> None:
+    """Delete a purchase recorded by mistake (a test order), with its coupon touch and its
+    redemption. The contact stays a customer, as after a refund: stages only move forward."""
+    with transaction.atomic():
+        locked = Purchase.objects.select_for_update().filter(pk=purchase.pk).first()
+        if locked is None:
+            return
+        if locked.coupon_id:
+            coupon_touch = _coupon_touch(locked)
+            if coupon_touch is not None:
+                coupon_touch.delete()
+            Coupon.objects.filter(pk=locked.coupon_id, redemptions__gt=0).update(
+                redemptions=F("redemptions") - 1
+            )
+        locked.delete()
+        # Later purchases of the contact may now be its first one, or lose a coupon touch.
+        purchases_affected([locked.contact_id], locked.occurred_at, locked.occurred_at)

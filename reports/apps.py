@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_save
 
 
 class ReportsConfig(AppConfig):
@@ -7,12 +6,9 @@ class ReportsConfig(AppConfig):
     verbose_name = "Reports"
 
     def ready(self) -> None:
-        from campaigns.models import Campaign, Channel, Coupon
-        from reports.dashboard import catalogue_changed
+        from campaigns.changes import data_changed
+        from reports.changes import on_data_changed
 
-        # Labels and targets in cached page figures come from these.
-        for model in (Channel, Campaign, Coupon):
-            post_save.connect(catalogue_changed, sender=model, dispatch_uid=f"catalogue-{model}")
-            post_delete.connect(
-                catalogue_changed, sender=model, dispatch_uid=f"catalogue-del-{model}"
-            )
+        # The one change path: the services below declare what they changed; reports decides
+        # what that voids (day caches, page figures, saved reports).
+        data_changed.connect(on_data_changed, dispatch_uid="reports-data-changed")

@@ -7,7 +7,6 @@ the API's answer) or from a grouped query here; nothing loops over purchases or 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -110,13 +109,9 @@ def preset_period(preset: str, *, on: dt.date | None = None) -> Period:
     return Period(end.replace(day=1), end, "last_month")
 
 
+# Its value is part of every page key: `reports.changes.catalogue_changed` replaces it when a
+# name or a target changes, which voids every cached page at once.
 CATALOGUE_KEY = "reports:catalogue"
-
-
-def catalogue_changed(**kwargs) -> None:
-    """A channel, campaign or coupon was saved or deleted: names and targets in cached page
-    figures may be out of date, so every cached key changes (signal receiver)."""
-    cache.set(CATALOGUE_KEY, time.time_ns(), None)
 
 
 def period_cached(

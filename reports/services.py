@@ -12,12 +12,10 @@ import csv
 import datetime as dt
 import io
 import logging
-from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -25,10 +23,7 @@ from reports import attribution
 from reports.counts import contact_days
 from reports.metrics import funnel_report, roi_report, validate
 from reports.models import (
-    AttributedDay,
     Attribution,
-    ContactDay,
-    DayChange,
     Granularity,
     GroupBy,
     Report,
@@ -115,58 +110,6 @@ def report_generate(*, report_id: int) -> Report | None:
     )
     report.refresh_from_db()
     return report
-
-
-def reports_mark_stale(*, days: Iterable[dt.date]) -> int:
-    """Late data for these days: reports covering them are stale and regenerated after commit.
-
-    One UPDATE finds them; a report never silently disagrees with the live figures.
-    """
-    days = sorted(set(days))
-    if not days:
-        return 0
-    _days_changed(days)
-    covering = Q()
-    for day in days:
-        covering |= Q(start__lte=day, end__gte=day)
-    ids = list(
-        Report.objects.filter(
-            covering, status__in=[Report.Status.DONE, Report.Status.FAILED]
-        ).values_list("id", flat=True)
-    )
-    if not ids:
-        return 0
-    Report.objects.filter(pk__in=ids).update(stale=True, status=Report.Status.PENDING)
-    for report_id in ids:
-        _enqueue(report_id)
-    return len(ids)
-
-
-def _days_changed(days: list[dt.date]) -> None:
-    """Drop the cached attribution and contact counts of these days now, and stamp them changed once the write
-    commits: a report that read the data before the commit and stores its cache after the
-    delete is then still known stale (its computed_at precedes the stamp)."""
-    AttributedDay.objects.filter(day__in=days).delete()
-    ContactDay.objects.filter(day__in=days).delete()
-
-    def stamp() -> None:
-        now = timezone.now()
-        DayChange.objects.bulk_create(
-            [DayChange(day=day, changed_at=now) for day in days],
-            update_conflicts=True,
-            unique_fields=["day"],
-            update_fields=["changed_at"],
-        )
-
-    transaction.on_commit(stamp)
-
-
-def mark_stale_for(*moments: dt.datetime | dt.date) -> None:
-    """Called by the write paths: data dated before today may already be in a saved report.
-    Bulk paths pass every moment of a batch at once: one look-up for them all."""
-    today = timezone.localdate()
-    days = {timezone.localdate(m) if isinstance(m, dt.datetime) else m for m in moments}
-    reports_mark_stale(days=[day for day in days if day < today])
 
 
 def attribution_warm(*, start: dt.date, end: dt.date, lookback_days: int = 90) -> int:

@@ -61,9 +61,10 @@ def test_an_unknown_source_is_kept_verbatim_under_referral():
     assert touch.channel.slug == "referral" and touch.source == "Some-Blog.example"
 
 
-def test_no_source_means_direct_without_a_touch():
+def test_no_source_means_an_unknown_source_without_a_touch():
+    # Not "direct": the contact's revenue is unattributed, so its funnel counts are too.
     contact = contact_create(email="a@example.com", entered_at=T0, via=Via.API)
-    assert contact.source_channel.slug == "direct"
+    assert contact.source_channel is None and contact.source_campaign is None
     assert not Touchpoint.objects.filter(contact=contact).exists()
 
 

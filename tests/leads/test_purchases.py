@@ -75,11 +75,11 @@ def test_unknown_email_makes_a_walk_in_sourced_from_the_coupon(pins):
     ) == [("", "customer")]
 
 
-def test_walk_in_without_coupon_is_direct_with_no_touch():
+def test_walk_in_without_coupon_has_an_unknown_source_and_no_touch():
     purchase, _ = purchase_record(
         email="cash@example.com", amount="12.00", occurred_at=T0, via=Via.API
     )
-    assert purchase.contact.source_channel.slug == "direct"
+    assert purchase.contact.source_channel is None
     assert not Touchpoint.objects.filter(contact=purchase.contact).exists()
 
 

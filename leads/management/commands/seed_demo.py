@@ -6,12 +6,12 @@ import datetime as dt
 import time
 
 from django.core.management import BaseCommand, CommandError
-from django.db import connection, reset_queries, transaction
+from django.db import connection, reset_queries
 from django.utils import timezone
 
-from campaigns.models import Campaign, Cost, Coupon, EngagementStat
+from campaigns.models import Campaign
 from leads import demo
-from leads.models import Contact, ContactMerge, Purchase, StageChange, Touchpoint
+from leads.models import Contact
 
 
 class Command(BaseCommand):
@@ -48,16 +48,19 @@ class Command(BaseCommand):
         if contacts < 0:
             raise CommandError("--contacts must not be negative.")
         if flush:
-            self._flush()
+            demo.flush()
         elif Contact.objects.exists() or Campaign.objects.exists():
             raise CommandError(
                 "The database already has contacts or campaigns; use --flush to replace them."
             )
+        end = end or timezone.localdate()
+        if end > timezone.localdate():
+            raise CommandError("--end must not be in the future: nothing is dated after now.")
         started = time.monotonic()
         counts = demo.seed(
             contacts=contacts,
             seed_value=seed,
-            end=end or timezone.localdate(),
+            end=end,
             batch_size=batch_size,
             progress=self._progress,
         )
@@ -81,17 +84,3 @@ class Command(BaseCommand):
             self.stdout.write(f"  {message}", ending="\r")
         else:
             self.stdout.write(f"  {message}")
-
-    def _flush(self) -> None:
-        """Delete children before parents, one DELETE per table.
-
-        `QuerySet.delete()` would first load every contact to cascade in Python (a million rows
-        at benchmark size); deleting the dependants first leaves nothing to cascade, so the raw
-        delete is safe, and a table we do not know about would still fail loudly on its FK.
-        """
-        with transaction.atomic():
-            for model in (ContactMerge, StageChange, Touchpoint, Purchase):
-                model.objects.all()._raw_delete(connection.alias)
-            Contact.objects.update(referred_by=None)
-            for model in (Contact, EngagementStat, Cost, Coupon, Campaign):
-                model.objects.all()._raw_delete(connection.alias)
