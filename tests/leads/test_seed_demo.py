@@ -164,3 +164,49 @@ def test_stamps_are_monotone_and_walk_ins_have_no_touches():
     assert not Touchpoint.objects.filter(contact__in=walk_ins).exists()
     # Every move was recorded by the seeder itself, not by a person.
     assert set(StageChange.objects.values_list("via", flat=True)) <= {"import", "system"}
+
+
+def test_a_year_ending_today_dates_nothing_after_now():
+    # The year's last day is today, seeded at 00:30: stamps, touches and purchases stop at that
+    # moment, though the day has 23.5 hours to go.
+    from unittest import mock
+
+    from django.utils import timezone
+
+    now = timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time(0, 30)))
+    out = io.StringIO()
+    with mock.patch("django.utils.timezone.now", return_value=now):
+        call_command("seed_demo", contacts=1500, seed=5, end=timezone.localdate(), stdout=out)
+    for field in ("entered_at", "became_lead_at", "became_qualified_at", "became_customer_at"):
+        assert not Contact.objects.filter(**{f"{field}__gt": now}).exists(), field
+    assert not Touchpoint.objects.filter(occurred_at__gt=now).exists()
+    assert not Purchase.objects.filter(occurred_at__gt=now).exists()
+    assert not StageChange.objects.filter(at__gt=now).exists()
+    assert not EngagementStat.objects.filter(date__gt=timezone.localdate()).exists()
+    with pytest.raises(CommandError, match="future"):
+        call_command(
+            "seed_demo",
+            contacts=10,
+            flush=True,
+            end=timezone.localdate() + dt.timedelta(days=1),
+            stdout=out,
+        )
+
+
+def test_reseeding_declares_its_change_so_saved_reports_follow(
+    reference_data, django_capture_on_commit_callbacks
+):
+    from reports.metrics import roi_report
+    from reports.models import AttributedDay, Report
+    from reports.services import report_request
+
+    seed(contacts=300)
+    period = {"start": dt.date(2026, 10, 1), "end": END, "group_by": "channel"}
+    with django_capture_on_commit_callbacks(execute=True):
+        report = report_request(**period)
+    assert AttributedDay.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        seed(contacts=300, seed=8, flush=True)
+    report = Report.objects.get(pk=report.pk)
+    assert report.status == "done"
+    assert report.data["roi"] == roi_report(**period)
