@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 ZERO = Decimal("0.00")
+
+
+def is_future(value: dt.date | dt.datetime) -> bool:
+    """Nothing is dated after the moment it is recorded (SPEC §2), whatever the door: a moment
+    after now, a day after today (in TIME_ZONE). A client whose clock runs ahead is told so,
+    rather than its data counting in a period still to come."""
+    if isinstance(value, dt.datetime):
+        return value > timezone.now()
+    return value > timezone.localdate()
+
+
+def not_in_future(value: dt.date | dt.datetime) -> None:
+    """The field validator of `is_future`: forms and serializers say so at the field; the
+    services check it again."""
+    if is_future(value):
+        raise ValidationError("Must not be in the future.", code="future")
 
 
 class Channel(models.Model):
@@ -121,7 +140,7 @@ class Cost(models.Model):
         OTHER = "other", "Other"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="costs")
-    incurred_on = models.DateField()
+    incurred_on = models.DateField(validators=[not_in_future])
     amount = models.DecimalField(**MONEY, validators=[MinValueValidator(ZERO)])
     category = models.CharField(max_length=20, choices=Category.choices, default=Category.AD_SPEND)
     note = models.CharField(max_length=300, blank=True)
@@ -188,7 +207,7 @@ class EngagementStat(models.Model):
     """One campaign's engagement on one day; writing the same day again replaces the row."""
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="engagement")
-    date = models.DateField()
+    date = models.DateField(validators=[not_in_future])
     impressions = models.PositiveIntegerField(default=0)
     reach = models.PositiveIntegerField(default=0)
     reactions = models.PositiveIntegerField(default=0)

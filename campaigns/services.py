@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 from django.db import transaction
 from django.db.models import Model, ProtectedError
 from django.db.models.functions import Lower
-from django.utils import timezone
 
 from campaigns.changes import declare_changed
 from campaigns.errors import Conflict, InvalidInput
@@ -23,6 +22,7 @@ from campaigns.models import (
     Cost,
     Coupon,
     EngagementStat,
+    is_future,
     normalize_phone,
 )
 
@@ -105,10 +105,10 @@ def campaign_by_utm(*, utm_campaign: str, channel: Channel | None) -> Campaign |
 
 
 def not_after_today(day: dt.date, *, field: str) -> dt.date:
-    """Nothing is dated in the future: a cost or an engagement day is today at the latest."""
+    """A cost or an engagement day is today at the latest (`is_future`)."""
     if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
         raise InvalidInput("Must be a date.", field=field)
-    if day > timezone.localdate():
+    if is_future(day):
         raise InvalidInput("Must not be in the future.", field=field)
     return day
 

@@ -26,7 +26,7 @@ from rest_framework.fields import empty
 
 from campaigns.changes import declare_changed
 from campaigns.errors import CouponRefused, IdempotencyConflict
-from campaigns.models import Campaign, Channel, ChannelAlias, Coupon
+from campaigns.models import Campaign, Channel, ChannelAlias, Coupon, is_future
 from campaigns.services import normalize_source
 from leads.models import Contact, Purchase, Stage, StageChange, Touchpoint, Via
 from leads.serializers import ContactInput, PurchaseInput, TouchpointInput
@@ -37,7 +37,6 @@ from leads.services import (
     _stamp_up_to,
     _stamps,
     contact_replay,
-    in_future,
     purchases_affected,
 )
 
@@ -202,7 +201,7 @@ def contacts_create_bulk(
             )
             continue
         entered_at = data.get("entered_at") or timezone.now()
-        if in_future(entered_at):
+        if is_future(entered_at):
             results[index] = _error("entered_at", "Must not be in the future.")
             continue
         campaign = None
@@ -327,7 +326,7 @@ def touchpoints_record_bulk(items: list[tuple[int, dict]]) -> dict[int, Result]:
             results[index] = _error(*missing)
             continue
         occurred_at = data.get("occurred_at") or timezone.now()
-        if in_future(occurred_at):
+        if is_future(occurred_at):
             results[index] = _error("occurred_at", "Must not be in the future.")
             continue
         channel = refs.by_slug.get(data["channel"]) if data.get("channel") else None
@@ -473,7 +472,7 @@ def purchases_record_bulk(
                 results[index] = _error("coupon", f"Unknown coupon code {data['coupon']!r}.")
                 continue
         occurred_at = data.get("occurred_at") or timezone.now()
-        if in_future(occurred_at):
+        if is_future(occurred_at):
             results[index] = _error("occurred_at", "Must not be in the future.")
             continue
         purchase = Purchase(

@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from campaigns.models import MONEY, ZERO, Campaign, Channel, Coupon
+from campaigns.models import MONEY, ZERO, Campaign, Channel, Coupon, not_in_future
 
 
 class Stage(models.TextChoices):
@@ -111,7 +111,7 @@ class Contact(models.Model):
     notes = models.TextField(blank=True, default="")
     # NULL when unset, so that the unique constraint binds real ids only.
     external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
-    entered_at = models.DateTimeField(default=timezone.now)
+    entered_at = models.DateTimeField(default=timezone.now, validators=[not_in_future])
     became_lead_at = models.DateTimeField(null=True, blank=True)
     became_qualified_at = models.DateTimeField(null=True, blank=True)
     became_customer_at = models.DateTimeField(null=True, blank=True)
@@ -250,7 +250,7 @@ class Touchpoint(models.Model):
         db_index=False,
     )
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.VISIT)
-    occurred_at = models.DateTimeField()
+    occurred_at = models.DateTimeField(validators=[not_in_future])
     # The raw utm_source / referrer as the integration sent it, kept even when it resolved.
     source = models.CharField(max_length=200, blank=True, default="")
     # NULL when unset, so that the unique constraint binds real ids only.
@@ -287,7 +287,7 @@ class Purchase(models.Model):
     )
     amount = models.DecimalField(**MONEY, help_text="What was paid (net of any discount).")
     discount = models.DecimalField(**MONEY, default=ZERO, validators=[MinValueValidator(ZERO)])
-    occurred_at = models.DateTimeField()
+    occurred_at = models.DateTimeField(validators=[not_in_future])
     coupon = models.ForeignKey(
         Coupon,
         on_delete=models.PROTECT,

@@ -26,7 +26,7 @@ from campaigns.errors import (
     NotPermitted,
     StageMoveRefused,
 )
-from campaigns.models import Campaign, Channel, Coupon
+from campaigns.models import Campaign, Channel, Coupon, is_future
 from campaigns.services import (
     campaign_by_tracking_phone,
     campaign_by_utm,
@@ -60,15 +60,9 @@ def _aware(value: dt.datetime | None, *, field: str, allow_future: bool = False)
         raise InvalidInput("Must be a date and time.", field=field)
     if timezone.is_naive(value):
         raise InvalidInput("Must include a time zone.", field=field)
-    if not allow_future and in_future(value):
+    if not allow_future and is_future(value):
         raise InvalidInput("Must not be in the future.", field=field)
     return value
-
-
-def in_future(value: dt.datetime) -> bool:
-    """Nothing is dated after the moment it is recorded (SPEC §2), whatever the door: a client
-    whose clock runs ahead is told so, rather than its data counting in a period to come."""
-    return value > timezone.now()
 
 
 def _money(value: Any, *, field: str, positive: bool) -> Decimal:
