@@ -325,6 +325,14 @@ class ContactAdmin(ServiceAdmin):
         # Contacts are erased, not deleted: purchases and reports keep their figures.
         return request.user.is_superuser
 
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        """A contact's history, touches and merge records go with it (a superuser deleting a
+        contact recorded by mistake): they need no delete permission of their own, which nobody
+        has for the append-only history. Purchases still protect their contact."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        own = {m._meta.verbose_name for m in (StageChange, Touchpoint, ContactMerge)}
+        return deleted, counts, perms_needed - own, protected
+
     def has_merge_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("leads.merge_contact")
 
