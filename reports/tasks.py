@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from reports import services
+from reports import services, verify
 
 TRANSIENT = services.TRANSIENT_ERRORS
 RETRY = {
@@ -44,3 +44,10 @@ def sweep_reports() -> int:
     """The beat entry's job every few minutes: send again the jobs of abandoned reports.
     Not retried: the next sweep comes soon."""
     return services.reports_sweep()
+
+
+@shared_task(**RETRY)
+def verify_caches(days: int | None = None, sample: int | None = None) -> int:
+    """The daily beat entry's job: recompute a sample of the cached figures and log an error
+    for each one that disagrees; returns how many did."""
+    return len(verify.caches_verify_logged(days=days, sample=sample).mismatches)
