@@ -21,6 +21,7 @@ from campaigns.models import Campaign, Cost, EngagementStat
 from leads.models import Contact, Purchase, Touchpoint
 from reports.attribution import credit_days
 from reports.counts import contact_days, sum_days
+from reports.daycache import is_bypassed
 from reports.metrics import (
     funnel_report,
     money,
@@ -122,10 +123,11 @@ def period_cached(
 
     Late data stamps its days in `DayChange` once it commits (the stale marks of
     `reports.services`), and a stamp newer than the cached figures voids them; `computed_at` is
-    taken before computing, so a write that commits meanwhile voids them too.
+    taken before computing, so a write that commits meanwhile voids them too. Inside
+    `reports.daycache.bypassed()` the cache is neither read nor written.
     """
     seconds = settings.REPORT_CACHE_SECONDS
-    if not seconds or last >= today():
+    if not seconds or last >= today() or is_bypassed():
         return compute()
     version = cache.get(CATALOGUE_KEY, 0)
     key = "reports:" + ":".join(str(p) for p in (name, version, first, last, *params))

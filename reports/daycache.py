@@ -9,12 +9,18 @@ A stored day is valid while its `DayChange` stamp (written after a late write co
 older than the row; `reports.services.reports_mark_stale` also deletes the rows of the days it
 marks. The days missing from a request are computed together, in one call of `compute` over
 the range from the first to the last of them.
+
+`bypassed()` turns every cache off for the code it wraps: `day_rows` computes the whole range
+live and stores nothing, and the report pages' cache (`reports.dashboard.period_cached`) is
+neither read nor written. `reports.verify` uses it to recompute figures from the data alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import models
 from django.utils import timezone
@@ -22,6 +28,22 @@ from django.utils import timezone
 from reports.models import DayChange
 
 Rows = dict[dt.date, list]
+_bypass: ContextVar[bool] = ContextVar("reports_cache_bypass", default=False)
+
+
+@contextmanager
+def bypassed() -> Iterator[None]:
+    """Compute every figure from the data inside this block: no cache is read or written."""
+    token = _bypass.set(True)
+    try:
+        yield
+    finally:
+        _bypass.reset(token)
+
+
+def is_bypassed() -> bool:
+    """Whether the caches are off here (inside `bypassed()`)."""
+    return _bypass.get()
 
 
 def day_rows(
@@ -33,6 +55,8 @@ def day_rows(
 ) -> Rows:
     """{day: rows} for every day from `start` to `end` that has rows; `keys` select the cache
     rows (e.g. the attribution model), `compute(first, last)` reads the data of a day range."""
+    if is_bypassed():
+        return compute(start, end)
     keys = {**keys, "time_zone": timezone.get_current_timezone_name()}
     per_day: Rows = {}
     last_closed = min(end, timezone.localdate() - dt.timedelta(days=1))

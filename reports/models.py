@@ -47,13 +47,23 @@ class Report(models.Model):
     group_by = models.CharField(max_length=10, choices=GroupBy.choices, default=GroupBy.CHANNEL)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     stale = models.BooleanField(default=False)
+    # Failed: why. Pending or running with an error: the last attempt's transient error, and
+    # the job is being retried.
     error = models.TextField(blank=True, default="")
     data = models.JSONField(null=True, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The claim: the Celery task that generates it (its redelivery may take it back at once)
+    # and when it started (a claim older than the task time limit is abandoned).
+    task_id = models.CharField(max_length=255, blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
+    # When a job was last sent for it: pending long after that, the message was lost.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # Abandoned claims taken over since the last finish: a job that keeps killing its worker
+    # is given up after a few.
+    interruptions = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
 

@@ -4,6 +4,11 @@ A Report is unique per (start, end, granularity, attribution, group_by): asking 
 the same row, never a second one. Work is claimed with a conditional UPDATE, so two workers
 never generate the same report at once, and tasks are queued only after the asking
 transaction commits.
+
+A report always finishes: a transient error puts it back to pending for the task's retry (only
+the last attempt marks it failed); a claim older than the task time limit belongs to a dead
+worker and may be taken over (at once by the same task, redelivered by the broker); and
+`reports_sweep` re-sends the jobs of reports that nobody has been working on for a while.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ import logging
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Case, F, PositiveSmallIntegerField, Q, When
 from django.template.loader import render_to_string
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from reports import attribution
 from reports.counts import contact_days
@@ -39,10 +47,38 @@ PERIODS = {
 }
 
 
+# Errors that can succeed when tried again later (the database or Redis unreachable, restarting,
+# a deadlock or a serialization failure); the tasks retry these and only these.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, ConnectionError)
+# Late data arriving while a report is generated: regenerate it at most this many times in the
+# same job before queueing it again.
+GENERATION_ROUNDS = 3
+# Abandoned claims taken over before a report is given up as failed (a job that kills its
+# worker, e.g. out of memory, must not loop through the workers forever).
+MAX_INTERRUPTIONS = 3
+# A pending report whose job was sent longer ago than this has lost its message (the broker was
+# down, or restarted without persistence): longer than the tasks' longest retry backoff (300 s).
+PENDING_GRACE = dt.timedelta(minutes=10)
+SWEEP_BATCH = 500
+
+
 def _enqueue(report_id: int) -> None:
+    """Queue the report's generation once the current transaction commits, noting when.
+
+    A broker that cannot be reached is logged, not raised: the write that asked has committed,
+    and `reports_sweep` sends the job again once the report has waited `PENDING_GRACE`."""
     from reports.tasks import generate_report
 
-    transaction.on_commit(lambda: generate_report.delay(report_id))
+    def send() -> None:
+        Report.objects.filter(
+            pk=report_id, status__in=[Report.Status.PENDING, Report.Status.RUNNING]
+        ).update(enqueued_at=timezone.now())
+        try:
+            generate_report.delay(report_id)
+        except (BrokerError, RedisConnectionError) as exc:
+            log.warning("Report %s not queued (%s); the sweeper will send it.", report_id, exc)
+
+    transaction.on_commit(send)
 
 
 def report_request(
@@ -71,7 +107,9 @@ def report_request(
                 status=Report.Status.PENDING,
                 stale=False,
                 error="",
+                task_id="",
                 started_at=None,
+                interruptions=0,
                 finished_at=None,
                 emailed_at=None,
             )
@@ -81,35 +119,161 @@ def report_request(
     return report
 
 
-def report_generate(*, report_id: int) -> Report | None:
-    """Fill a pending report. Returns None when there is nothing to do (deleted, or another
-    worker claimed it)."""
-    claimed = Report.objects.filter(pk=report_id, status=Report.Status.PENDING).update(
-        status=Report.Status.RUNNING, started_at=timezone.now(), error=""
+def _time_limit() -> dt.timedelta:
+    """How long a job may run: a claim older than this belongs to a worker that is gone (the
+    hard time limit kills a task that runs longer)."""
+    return dt.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+
+
+def _claim(*, report_id: int, task_id: str) -> dt.datetime | None:
+    """Take the report for this job with one conditional UPDATE, which touches one row or none.
+
+    A pending report may be taken by anyone. A running one only when its claim is abandoned:
+    older than the time limit (its worker died or was killed at the limit), or held by this
+    very task id (the broker redelivered the task of a worker that died: the redelivery takes
+    its report back at once, instead of waiting for the time limit). Taking a running report
+    counts an interruption, and after `MAX_INTERRUPTIONS` the report is no longer taken (the
+    sweeper fails it). Returns the claim's start time, which identifies the claim."""
+    now = timezone.now()
+    abandoned = Q(started_at__lt=now - _time_limit())
+    if task_id:
+        abandoned |= Q(task_id=task_id)
+    claimable = Q(status=Report.Status.PENDING) | (
+        Q(status=Report.Status.RUNNING, interruptions__lt=MAX_INTERRUPTIONS) & abandoned
     )
-    if not claimed:
+    claimed = Report.objects.filter(claimable, pk=report_id).update(
+        status=Report.Status.RUNNING,
+        task_id=task_id,
+        started_at=now,
+        # The figures about to be read include every write committed so far.
+        stale=False,
+        interruptions=Case(
+            When(status=Report.Status.RUNNING, then=F("interruptions") + 1),
+            default=F("interruptions"),
+            output_field=PositiveSmallIntegerField(),
+        ),
+    )
+    return now if claimed else None
+
+
+def report_generate(
+    *, report_id: int, task_id: str = "", last_attempt: bool = True
+) -> Report | None:
+    """Fill a pending report (or take over an abandoned one, see `_claim`). Returns None when
+    there is nothing to do: deleted, or another job has it.
+
+    `task_id` names the job (the Celery task id; empty for a direct call). `last_attempt` says
+    whether a failure is final: a transient error (`TRANSIENT_ERRORS`) before the last attempt
+    puts the report back to pending with the reason in `error`, and the caller retries; any
+    other error, or the last attempt's, marks it failed. The error is raised either way.
+
+    The figures are stored only while this claim still holds and no late data arrived meanwhile
+    (the writers set `stale` on a running report): otherwise they may already be out of date,
+    so the report is generated again, up to `GENERATION_ROUNDS` times, then queued again.
+    """
+    claimed_at = _claim(report_id=report_id, task_id=task_id)
+    if claimed_at is None:
         return None
-    report = Report.objects.get(pk=report_id)
+    mine = Q(pk=report_id, status=Report.Status.RUNNING, task_id=task_id)
+    rounds = 0
+    while True:
+        report = Report.objects.filter(pk=report_id).first()
+        if report is None:
+            return None
+        try:
+            data = _report_data(report)
+        except Exception as exc:
+            _failed(mine & Q(started_at=claimed_at), exc, retrying=not last_attempt)
+            raise
+        stored = Report.objects.filter(mine, started_at=claimed_at, stale=False).update(
+            status=Report.Status.DONE,
+            data=data,
+            error="",
+            interruptions=0,
+            finished_at=timezone.now(),
+        )
+        if stored:
+            report.refresh_from_db()
+            return report
+        # Late data arrived while generating (or the claim was taken over, or the report was
+        # deleted): these figures may miss it, so they are not stored.
+        rounds += 1
+        if rounds == GENERATION_ROUNDS:
+            # Data keeps arriving: let the queue take it up again later.
+            if Report.objects.filter(mine, started_at=claimed_at, stale=True).update(
+                status=Report.Status.PENDING
+            ):
+                _enqueue(report_id)
+            return Report.objects.filter(pk=report_id).first()
+        again = timezone.now()
+        if not Report.objects.filter(mine, started_at=claimed_at, stale=True).update(
+            stale=False, started_at=again
+        ):
+            return None
+        claimed_at = again
+
+
+def _report_data(report: Report) -> dict:
     params = {
         "start": report.start,
         "end": report.end,
         "group_by": report.group_by,
         "attribution": report.attribution,
     }
-    try:
-        data = {"roi": roi_report(**params), "funnel": funnel_report(**params)}
-    except Exception as exc:
-        Report.objects.filter(pk=report_id).update(
+    return {"roi": roi_report(**params), "funnel": funnel_report(**params)}
+
+
+def _failed(claim: Q, exc: Exception, *, retrying: bool) -> None:
+    """Record a failed attempt on the report this job still holds: back to pending when a
+    transient error will be retried, failed otherwise. When the database itself is down this
+    UPDATE fails too; the report then stays running under this task id, which the retry (same
+    task id) or, after the time limit, any job takes over."""
+    reason = f"{type(exc).__name__}: {exc}"[:2000]
+    if retrying and isinstance(exc, TRANSIENT_ERRORS):
+        # enqueued_at: the retry is on its way; the sweeper leaves the report alone meanwhile.
+        Report.objects.filter(claim).update(
+            status=Report.Status.PENDING, error=reason, enqueued_at=timezone.now()
+        )
+    else:
+        Report.objects.filter(claim).update(
             status=Report.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
+            error=reason,
+            interruptions=0,
             finished_at=timezone.now(),
         )
-        raise
-    Report.objects.filter(pk=report_id).update(
-        status=Report.Status.DONE, data=data, stale=False, finished_at=timezone.now()
+
+
+def reports_sweep(*, now: dt.datetime | None = None) -> int:
+    """Send again the jobs of reports nobody is working on; returns how many were sent.
+
+    Two cases: pending for longer than `PENDING_GRACE` since its job was sent (the message was
+    lost, e.g. while the broker was down), and running for longer than the task time limit
+    (its worker died). A report whose claims were already taken over `MAX_INTERRUPTIONS` times
+    is marked failed instead. A job sent twice is harmless: only one can claim the report."""
+    now = now or timezone.now()
+    lost = Q(status=Report.Status.RUNNING, started_at__lt=now - _time_limit())
+    Report.objects.filter(lost, interruptions__gte=MAX_INTERRUPTIONS).update(
+        status=Report.Status.FAILED,
+        error=(
+            f"Stopped: its job was interrupted {MAX_INTERRUPTIONS + 1} times "
+            "(the worker died or hit the time limit)."
+        ),
+        interruptions=0,
+        finished_at=now,
     )
-    report.refresh_from_db()
-    return report
+    quiet = Q(enqueued_at__lt=now - PENDING_GRACE) | Q(
+        enqueued_at__isnull=True, created_at__lt=now - PENDING_GRACE
+    )
+    ids = list(
+        Report.objects.filter(quiet & (Q(status=Report.Status.PENDING) | lost))
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)[:SWEEP_BATCH]
+    )
+    for report_id in ids:
+        _enqueue(report_id)
+    if ids:
+        log.warning("Sent again the jobs of %s abandoned report(s): %s", len(ids), ids)
+    return len(ids)
 
 
 def attribution_warm(*, start: dt.date, end: dt.date, lookback_days: int = 90) -> int:
@@ -126,20 +290,40 @@ def attribution_warm(*, start: dt.date, end: dt.date, lookback_days: int = 90) -
     return len(Attribution.values)
 
 
-def periodic_reports(*, granularity: str, today: dt.date | None = None) -> list[Report]:
+def periodic_reports(
+    *,
+    granularity: str,
+    today: dt.date | None = None,
+    task_id: str = "",
+    last_attempt: bool = True,
+) -> list[Report]:
     """The daily / weekly / monthly reports (by channel and by campaign, last touch), generated
     now, in the calling worker, and delivered to the subscribers. The daily run first caches
-    yesterday's attribution under every model, so report pages over past periods stay warm."""
+    yesterday's attribution under every model, so report pages over past periods stay warm.
+
+    Running it again for the same day (the task retried after a transient error, or redelivered
+    after its worker died) keeps the reports already done and mails each generation once;
+    `task_id` and `last_attempt` are passed to `report_generate`."""
     start, end = PERIODS[granularity](today or timezone.localdate())
     if granularity == Granularity.DAILY:
         attribution_warm(start=start, end=end)
     made = []
     for group_by in (GroupBy.CHANNEL, GroupBy.CAMPAIGN):
-        report = report_request(
-            start=start, end=end, group_by=group_by, granularity=granularity, enqueue=False
-        )
-        report_generate(report_id=report.pk)
-        report.refresh_from_db()
+        report = Report.objects.filter(
+            start=start,
+            end=end,
+            granularity=granularity,
+            attribution=Attribution.LAST_TOUCH,
+            group_by=group_by,
+            status=Report.Status.DONE,
+            stale=False,
+        ).first()
+        if report is None:
+            report = report_request(
+                start=start, end=end, group_by=group_by, granularity=granularity, enqueue=False
+            )
+            report_generate(report_id=report.pk, task_id=task_id, last_attempt=last_attempt)
+            report.refresh_from_db()
         made.append(report)
         if report.status == Report.Status.DONE:
             report_deliver(report=report)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import InterfaceError, OperationalError
-from redis.exceptions import ConnectionError as RedisConnectionError
+from celery import Task, shared_task
 
-from reports import services
+from reports import services, verify
 
-TRANSIENT = (OperationalError, InterfaceError, RedisConnectionError, ConnectionError)
+TRANSIENT = services.TRANSIENT_ERRORS
 RETRY = {
     "autoretry_for": TRANSIENT,
     "retry_backoff": 5,
@@ -18,14 +16,38 @@ RETRY = {
 }
 
 
-@shared_task(**RETRY)
-def generate_report(report_id: int) -> str:
+def _last_attempt(task: Task) -> bool:
+    """Whether a failure now is final: the retries are used up (a retry keeps the task id)."""
+    return task.request.retries >= task.max_retries
+
+
+@shared_task(bind=True, **RETRY)
+def generate_report(self: Task, report_id: int) -> str:
     """Fill one saved report (a no-op when it is gone or another worker has it)."""
-    report = services.report_generate(report_id=report_id)
+    report = services.report_generate(
+        report_id=report_id, task_id=self.request.id or "", last_attempt=_last_attempt(self)
+    )
     return report.status if report else "skipped"
 
 
-@shared_task(**RETRY)
-def generate_periodic(granularity: str) -> list[int]:
+@shared_task(bind=True, **RETRY)
+def generate_periodic(self: Task, granularity: str) -> list[int]:
     """The beat entry's job: make and deliver the daily, weekly or monthly reports."""
-    return [report.pk for report in services.periodic_reports(granularity=granularity)]
+    reports = services.periodic_reports(
+        granularity=granularity, task_id=self.request.id or "", last_attempt=_last_attempt(self)
+    )
+    return [report.pk for report in reports]
+
+
+@shared_task
+def sweep_reports() -> int:
+    """The beat entry's job every few minutes: send again the jobs of abandoned reports.
+    Not retried: the next sweep comes soon."""
+    return services.reports_sweep()
+
+
+@shared_task(**RETRY)
+def verify_caches(days: int | None = None, sample: int | None = None) -> int:
+    """The daily beat entry's job: recompute a sample of the cached figures and log an error
+    for each one that disagrees; returns how many did."""
+    return len(verify.caches_verify_logged(days=days, sample=sample).mismatches)

@@ -65,6 +65,12 @@
         .then(function (data) {
           label.textContent = data.status;
           label.className = "status " + data.status;
+          // An attempt failed on a transient error: say why while the job is retried.
+          var retrying = document.getElementById("report-retrying");
+          if (retrying) {
+            retrying.hidden = !data.error;
+            retrying.querySelector("[data-error]").textContent = data.error || "";
+          }
           if (data.status === "done" || data.status === "failed") {
             window.location.reload();
           } else {

@@ -1,0 +1,319 @@
+"""Caches that prove themselves: recompute what the caches hold, from the data alone, and compare.
+
+Checked:
+- every valid day row of `AttributedDay` (each model and lookback) and `ContactDay`, in the
+  current time zone: valid as `reports.daycache` serves it, while no `DayChange` stamp of its
+  day is at or after its `computed_at`; a fresh computation of the same days must give the
+  same rows (in any order; customers compared to 1e-9, since SQLite sums them as floats);
+- every done, non-stale saved Report whose period had closed when it was made: its `data` must
+  equal a fresh `roi_report` and `funnel_report` of its parameters, except what is not a figure
+  of the period (the funnel's `as_of`, and the labels and targets read from the catalogue, whose
+  edits do not regenerate reports). A report finished on or before the last day of its period
+  is skipped: data arriving later that day was never meant to regenerate it.
+
+Fresh figures are computed inside `reports.daycache.bypassed()`, by the same functions the
+reports use, set-based: one statement per model for each run of checked days (days less than
+`MERGE_GAP_DAYS` apart share a range), never one per day of a long period.
+
+Not checked: the report pages' cache (`reports.dashboard.period_cached`). Its entries cannot be
+listed through Django's cache API (a per-process memory cache, or Redis keys that only a SCAN
+on the raw client would find), and an entry holds figures, not the call that made them, so
+recomputing one would mean parsing its key back into a page's parameters. Its figures are made
+by the functions and day caches checked here and voided by the same `DayChange` stamps.
+
+A row or report that changes while it is checked (late data committing meanwhile) is not
+reported: mismatches are confirmed against the stamps and report rows once more at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from reports.attribution import credit_days
+from reports.counts import contact_days
+from reports.daycache import Rows, bypassed
+from reports.metrics import funnel_report, roi_report
+from reports.models import AttributedDay, ContactDay, DayChange, Report
+
+log = logging.getLogger(__name__)
+MERGE_GAP_DAYS = 7
+# Not figures of the period: when the funnel was read, and what the catalogue says today.
+VOLATILE_KEYS = {"as_of", "label", "target_leads", "target_cost_per_lead"}
+CUSTOMERS_PRECISION = Decimal("1e-9")
+MAX_PATHS = 20
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One cached thing that disagrees with the data: `what` kind of cache, `which` entry, the
+    freshly computed value and the cached one (for a report: only the differing figures)."""
+
+    what: str
+    which: str
+    expected: object
+    cached: object
+
+    def __str__(self) -> str:
+        return (
+            f"{self.what} {self.which}: expected {_dumps(self.expected)}, "
+            f"cached {_dumps(self.cached)}"
+        )
+
+
+@dataclass
+class Verification:
+    """What was checked and what disagreed."""
+
+    mismatches: list[Mismatch] = field(default_factory=list)
+    days: int = 0  # distinct days whose cache rows were checked
+    rows: int = 0  # day cache rows checked (one per model and lookback, and contact counts)
+    reports: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"Checked {self.rows} cached day rows on {self.days} days and {self.reports} saved "
+            f"report(s) in {self.seconds:.1f} s: {len(self.mismatches)} mismatch(es)."
+        )
+
+
+def caches_verify(
+    *, days: int | None = None, sample: int | None = None, rng: random.Random | None = None
+) -> Verification:
+    """Recompute the cached day rows and the saved reports and return what disagrees.
+
+    `days`: only the last `days` closed days, and the reports ending in them; `sample`: only a
+    random sample of that many days (every cache row of each) and that many reports."""
+    started = time.monotonic()
+    rng = rng or random.Random()
+    today = timezone.localdate()
+    since = today - dt.timedelta(days=days) if days else None
+    result = Verification()
+    _check_day_caches(result, today=today, since=since, sample=sample, rng=rng)
+    _check_reports(result, today=today, since=since, sample=sample, rng=rng)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def caches_verify_logged(*, days: int | None = None, sample: int | None = None) -> Verification:
+    """`caches_verify`, with an ERROR log line for each mismatch (the daily beat entry's job:
+    a cache that disagrees with the data is a bug to hear about)."""
+    result = caches_verify(days=days, sample=sample)
+    for mismatch in result.mismatches:
+        log.error("Cached figures disagree with the data: %s", mismatch)
+    (log.error if result.mismatches else log.info)("verify_reports: %s", result.summary())
+    return result
+
+
+# Day caches ---------------------------------------------------------------------------------
+
+
+def _valid(model: type[AttributedDay] | type[ContactDay]) -> QuerySet:
+    """The rows `reports.daycache` would serve: no stamp of their day at or after them."""
+    newer = DayChange.objects.filter(day=OuterRef("day"), changed_at__gte=OuterRef("computed_at"))
+    return model.objects.filter(time_zone=timezone.get_current_timezone_name()).filter(
+        ~Exists(newer)
+    )
+
+
+def _check_day_caches(
+    result: Verification,
+    *,
+    today: dt.date,
+    since: dt.date | None,
+    sample: int | None,
+    rng: random.Random,
+) -> None:
+    window = {"day__lt": today, **({"day__gte": since} if since else {})}
+    candidates = sorted(
+        set(_valid(AttributedDay).filter(**window).values_list("day", flat=True).distinct())
+        | set(_valid(ContactDay).filter(**window).values_list("day", flat=True).distinct())
+    )
+    checked = _sample(candidates, sample, rng)
+    if not checked:
+        return
+    result.days = len(checked)
+    # {(model, lookback): {day: (rows, computed_at)}}
+    attributed: dict[tuple[str, int], dict[dt.date, tuple[list, dt.datetime]]] = defaultdict(dict)
+    for model, lookback, day, rows, computed_at in (
+        _valid(AttributedDay)
+        .filter(day__in=checked)
+        .values_list("model", "lookback_days", "day", "rows", "computed_at")
+    ):
+        attributed[(model, lookback)][day] = (rows, computed_at)
+    contacts = {
+        day: (rows, computed_at)
+        for day, rows, computed_at in _valid(ContactDay)
+        .filter(day__in=checked)
+        .values_list("day", "rows", "computed_at")
+    }
+    found: list[tuple[Mismatch, dt.date, dt.datetime]] = []
+    for (model, lookback), cached in sorted(attributed.items()):
+        found += list(
+            _compare_days(
+                f"attributed day ({model}, {lookback}-day lookback)",
+                cached,
+                lambda first, last, m=model, lb=lookback: credit_days(
+                    model=m, start=first, end=last, lookback_days=lb
+                ),
+                decimal_column=3,
+            )
+        )
+        result.rows += len(cached)
+    found += _compare_days("contact day", contacts, contact_days, decimal_column=None)
+    result.rows += len(contacts)
+    # Confirm: a day stamped changed since its row was computed is no longer served.
+    stamps = dict(
+        DayChange.objects.filter(day__in={day for _, day, _ in found}).values_list(
+            "day", "changed_at"
+        )
+    )
+    result.mismatches += [
+        mismatch
+        for mismatch, day, computed_at in found
+        if day not in stamps or stamps[day] < computed_at
+    ]
+
+
+def _compare_days(
+    what: str,
+    cached: dict[dt.date, tuple[list, dt.datetime]],
+    compute: Callable[[dt.date, dt.date], Rows],
+    *,
+    decimal_column: int | None,
+) -> list[tuple[Mismatch, dt.date, dt.datetime]]:
+    """Each cached day against a fresh computation of its run of days."""
+    found = []
+    for first, last in _runs(sorted(cached)):
+        with bypassed():
+            fresh = compute(first, last)
+        for day in sorted(cached):
+            if not first <= day <= last:
+                continue
+            rows, computed_at = cached[day]
+            expected = _canonical(fresh.get(day, []), decimal_column)
+            stored = _canonical(rows, decimal_column)
+            if expected != stored:
+                found.append((Mismatch(what, day.isoformat(), expected, stored), day, computed_at))
+    return found
+
+
+def _runs(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Ranges covering `days`; days less than MERGE_GAP_DAYS apart share one range."""
+    runs: list[tuple[dt.date, dt.date]] = []
+    for day in days:
+        if runs and (day - runs[-1][1]).days <= MERGE_GAP_DAYS:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _canonical(rows: list, decimal_column: int | None) -> list:
+    """Rows as JSON stores them, sorted, with the customers column rounded (float sums on
+    SQLite depend on the order of the rows added)."""
+    out = []
+    for row in json.loads(json.dumps(rows, cls=DjangoJSONEncoder)):
+        if decimal_column is not None:
+            row[decimal_column] = str(
+                Decimal(str(row[decimal_column])).quantize(CUSTOMERS_PRECISION).normalize()
+            )
+        out.append(row)
+    return sorted(out, key=json.dumps)
+
+
+# Saved reports ------------------------------------------------------------------------------
+
+
+def _check_reports(
+    result: Verification,
+    *,
+    today: dt.date,
+    since: dt.date | None,
+    sample: int | None,
+    rng: random.Random,
+) -> None:
+    reports = Report.objects.filter(
+        status=Report.Status.DONE, stale=False, finished_at__isnull=False, end__lt=today
+    ).only("id", "start", "end", "granularity", "attribution", "group_by", "finished_at")
+    if since:
+        reports = reports.filter(end__gte=since)
+    closed = [r for r in reports if r.end < timezone.localdate(r.finished_at)]
+    found = []
+    for report in _sample(sorted(closed, key=lambda r: r.pk), sample, rng):
+        result.reports += 1
+        params = {
+            "start": report.start,
+            "end": report.end,
+            "group_by": report.group_by,
+            "attribution": report.attribution,
+        }
+        with bypassed():
+            fresh = {"roi": roi_report(**params), "funnel": funnel_report(**params)}
+        stored = Report.objects.filter(pk=report.pk).values_list("data", flat=True).first()
+        expected, cached = _differences(fresh, stored)
+        if expected or cached:
+            which = (
+                f"#{report.pk} ({report.granularity} {report.start}..{report.end} "
+                f"by {report.group_by}, {report.attribution})"
+            )
+            found.append((Mismatch("report", which, expected, cached), report))
+    # Confirm: a report regenerated or marked stale meanwhile is not the one compared.
+    unchanged = set(
+        Report.objects.filter(
+            pk__in=[r.pk for _, r in found], status=Report.Status.DONE, stale=False
+        ).values_list("pk", "finished_at")
+    )
+    result.mismatches += [m for m, r in found if (r.pk, r.finished_at) in unchanged]
+
+
+def _differences(fresh: dict, stored: object) -> tuple[dict, dict]:
+    """The figures that differ, as {path: value} for each side (at most MAX_PATHS)."""
+    expected = _leaves(json.loads(json.dumps(fresh, cls=DjangoJSONEncoder)))
+    cached = _leaves(stored)
+    paths = sorted(p for p in expected.keys() | cached.keys() if expected.get(p) != cached.get(p))
+    paths = paths[:MAX_PATHS]
+    return (
+        {p: expected[p] for p in paths if p in expected},
+        {p: cached[p] for p in paths if p in cached},
+    )
+
+
+def _leaves(value: object, path: str = "") -> dict[str, object]:
+    """{"roi.rows[facebook].revenue": "15.00", ...}: rows are named by their key, not their
+    position, so two rows swapping places on a tie are not a difference."""
+    if isinstance(value, dict):
+        out: dict[str, object] = {}
+        for key, item in value.items():
+            if key not in VOLATILE_KEYS:
+                out.update(_leaves(item, f"{path}.{key}" if path else str(key)))
+        return out
+    if isinstance(value, list) and all(isinstance(i, dict) and "key" in i for i in value):
+        out = {}
+        for item in value:
+            out.update(_leaves(item, f"{path}[{item['key']}]"))
+        return out
+    return {path: value}
+
+
+def _sample(items: list, size: int | None, rng: random.Random) -> list:
+    """`size` of the items at random, in their order; all of them without a size."""
+    if size is None or size >= len(items):
+        return items
+    return [items[i] for i in sorted(rng.sample(range(len(items)), size))]
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True)
