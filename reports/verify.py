@@ -6,10 +6,10 @@ Checked:
   day is at or after its `computed_at`; a fresh computation of the same days must give the
   same rows (in any order; customers compared to 1e-9, since SQLite sums them as floats);
 - every done, non-stale saved Report whose period had closed when it was made: its `data` must
-  equal a fresh `roi_report` and `funnel_report` of its parameters, except what is not a figure
-  of the period (the funnel's `as_of`, and the labels and targets read from the catalogue, whose
-  edits do not regenerate reports). A report finished on or before the last day of its period
-  is skipped: data arriving later that day was never meant to regenerate it.
+  equal a fresh `roi_report` and `funnel_report` of its parameters, labels and targets
+  included (a catalogue edit regenerates every saved report), except the funnel's `as_of`. A
+  report finished on or before the last day of its period is skipped: data of its last day was
+  still arriving.
 
 Fresh figures are computed inside `reports.daycache.bypassed()`, by the same functions the
 reports use, set-based: one statement per model for each run of checked days (days less than
@@ -49,8 +49,8 @@ from reports.models import AttributedDay, ContactDay, DayChange, Report
 
 log = logging.getLogger(__name__)
 MERGE_GAP_DAYS = 7
-# Not figures of the period: when the funnel was read, and what the catalogue says today.
-VOLATILE_KEYS = {"as_of", "label", "target_leads", "target_cost_per_lead"}
+# Not a figure of the period: when the funnel was read.
+VOLATILE_KEYS = {"as_of"}
 CUSTOMERS_PRECISION = Decimal("1e-9")
 MAX_PATHS = 20
 

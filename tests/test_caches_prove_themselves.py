@@ -45,6 +45,7 @@ from reports import attribution, counts, dashboard
 from reports.metrics import funnel_report, roi_report
 from reports.models import AttributedDay, Attribution, ContactDay, DayChange, Report
 from reports.services import report_request
+from reports.verify import caches_verify
 
 pytestmark = pytest.mark.django_db
 
@@ -706,6 +707,12 @@ class Doors(RuleBasedStateMachine):
             assert saved == json.loads(
                 json.dumps({k: v for k, v in funnel.items() if k != "as_of"})
             )
+
+    @invariant()
+    def verify_reports_finds_nothing(self) -> None:
+        # The production check (manage.py verify_reports) agrees: no mismatch anywhere.
+        result = caches_verify()
+        assert result.mismatches == [], [str(m) for m in result.mismatches]
 
     @invariant()
     def no_report_is_left_pending(self) -> None:
