@@ -121,16 +121,18 @@ def period_cached(
     """`compute()`'s figures for data dated `first`..`last`, cached while that span is closed
     (before today) and no day of it changed after they were computed.
 
-    Late data stamps its days in `DayChange` once it commits (the stale marks of
-    `reports.services`), and a stamp newer than the cached figures voids them; `computed_at` is
-    taken before computing, so a write that commits meanwhile voids them too. Inside
-    `reports.daycache.bypassed()` the cache is neither read nor written.
+    Late data stamps its days in `DayChange` once it commits (`reports.changes`), and a stamp
+    newer than the cached figures voids them; `computed_at` is taken before computing, so a
+    write that commits meanwhile voids them too. The key holds the catalogue's version (names
+    and targets) and the time zone (local days). Inside `reports.daycache.bypassed()` the cache
+    is neither read nor written.
     """
     seconds = settings.REPORT_CACHE_SECONDS
     if not seconds or last >= today() or is_bypassed():
         return compute()
     version = cache.get(CATALOGUE_KEY, 0)
-    key = "reports:" + ":".join(str(p) for p in (name, version, first, last, *params))
+    zone = timezone.get_current_timezone_name()
+    key = "reports:" + ":".join(str(p) for p in (name, version, zone, first, last, *params))
     hit = cache.get(key)
     if hit is not None:
         computed_at, value = hit
