@@ -84,9 +84,9 @@ def saved_reports(end: dt.date) -> list[Report]:
     for _ in range(52):
         start, stop = last_iso_week(day)
         periods.append((Granularity.WEEKLY, start, stop))
-        day = start + dt.timedelta(days=7)
+        day = start
     reports = []
-    for granularity, start, stop in periods:
+    for granularity, start, stop in periods:  # 12 months and 52 weeks, two groupings each
         for group_by in (GroupBy.CHANNEL, GroupBy.CAMPAIGN):
             reports.append(
                 report_request(
