@@ -388,3 +388,41 @@ def test_a_touch_a_second_ahead_is_refused(reference_data):
             channel=channel("facebook"),
             occurred_at=timezone.now() + dt.timedelta(seconds=2),
         )
+
+
+def test_a_source_corrected_in_the_admin_moves_the_counts_and_the_saved_report(
+    root_client, march_buyer, saved, django_capture_on_commit_callbacks
+):
+    # Ada entered on 1 March from instagram; the admin corrects it to a LinkedIn campaign.
+    march = saved(MARCH, group_by="channel")
+    assert {r["key"]: r["followers"] for r in march.data["roi"]["rows"]}["instagram"] == 1
+    b2b = CampaignFactory(channel=channel("linkedin"))
+    ada = march_buyer.contact
+    body = {
+        "first_name": "",
+        "last_name": "",
+        "email": ada.email,
+        "phone": "",
+        "handle": "",
+        "company": "",
+        "source_channel": b2b.channel_id,
+        "source_campaign": b2b.pk,
+        "coupon": "",
+        "referred_by": "",
+        "owner": "",
+        "notes": "",
+        "external_id": "",
+        **{
+            f"{p}-{n}": "0"
+            for p in ("stage_changes", "touchpoints", "purchases", "merges")
+            for n in ("TOTAL_FORMS", "INITIAL_FORMS")
+        },
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = root_client.post(reverse("admin:leads_contact_change", args=[ada.pk]), body)
+    assert response.status_code == 302, response.content[:3000]
+    ada.refresh_from_db()
+    assert (ada.source_channel, ada.source_campaign) == (b2b.channel, b2b)
+    march.refresh_from_db()
+    followers = {r["key"]: r["followers"] for r in march.data["roi"]["rows"]}
+    assert followers.get("instagram", 0) == 0 and followers["linkedin"] == 1
