@@ -6,7 +6,7 @@ import pytest
 
 from campaigns.models import EngagementStat
 from leads.models import Contact, Purchase, Touchpoint
-from tests.factories import CampaignFactory, CouponFactory, channel
+from tests.factories import CampaignFactory, ContactFactory, CouponFactory, channel
 
 pytestmark = pytest.mark.django_db
 
@@ -127,7 +127,7 @@ def test_a_batch_of_touches_costs_a_bounded_number_of_queries(
         }
         for i in range(50)
     ]
-    # Plain touches go through the bulk path: a fixed number of look-ups and one insert,
+    # Plain touches go through the batch door: a fixed number of look-ups and one insert,
     # whatever the batch size.
     with django_assert_max_num_queries(20):
         body = api.post("/api/v1/events/", {"events": events}, format="json").json()
@@ -135,8 +135,9 @@ def test_a_batch_of_touches_costs_a_bounded_number_of_queries(
 
 
 def test_bulk_and_careful_paths_agree(api, campaign):
-    # A contact with a coupon takes the per-event path; plain ones the bulk path. Both record
-    # the entry history and the first touch the same way.
+    # A contact with a referral takes the per-event door; plain ones and ones with a coupon the
+    # batch door. All record the entry history and the first touch the same way.
+    referrer = ContactFactory()
     events = [
         {
             "type": "contact",
@@ -152,10 +153,18 @@ def test_bulk_and_careful_paths_agree(api, campaign):
             "coupon": "INSTA10",
             "entered_at": "2026-03-02T10:00:00Z",
         },
+        {
+            "type": "contact",
+            "external_id": "c-referred",
+            "email": "referred@example.com",
+            "utm_source": "ig",
+            "referred_by": referrer.pk,
+            "entered_at": "2026-03-02T10:00:00Z",
+        },
     ]
     body = api.post("/api/v1/events/", {"events": events}, format="json").json()
-    assert [r["status"] for r in body["results"]] == ["created", "created"]
-    for email in ("plain@example.com", "coupon@example.com"):
+    assert [r["status"] for r in body["results"]] == ["created"] * 3
+    for email in ("plain@example.com", "coupon@example.com", "referred@example.com"):
         contact = Contact.objects.get(email=email)
         assert contact.source_channel.slug == "instagram"
         assert contact.stage_changes.get().to_stage == "follower"
@@ -164,10 +173,15 @@ def test_bulk_and_careful_paths_agree(api, campaign):
             "follow",
             "2026-03-02T10:00:00+00:00",
         )
+    assert Contact.objects.get(email="coupon@example.com").coupon.code == "INSTA10"
+    assert Contact.objects.get(email="referred@example.com").referred_by == referrer
 
 
 def test_duplicates_inside_one_batch(api, campaign):
+    # Answered as the same events sent one at a time would be: a repeat is a replay of the
+    # first (200, its id), or a conflict naming what differs.
     contact = {"type": "contact", "external_id": "dup", "email": "dup@example.com"}
+    renamed = {**contact, "first_name": "Eve"}
     touch = {
         "type": "touch",
         "external_id": "t-dup",
@@ -179,25 +193,36 @@ def test_duplicates_inside_one_batch(api, campaign):
     same_email = {"type": "contact", "external_id": "dup-2", "email": "DUP@example.com"}
     body = api.post(
         "/api/v1/events/",
-        {"events": [contact, contact, touch, touch, other_touch, same_email]},
+        {"events": [contact, contact, renamed, touch, touch, other_touch, same_email]},
         format="json",
     ).json()
-    statuses = [(r["status"], r["code"]) for r in body["results"]]
-    assert statuses == [
+    results = body["results"]
+    assert [(r["status"], r["code"]) for r in results] == [
         ("created", 201),
+        ("unchanged", 200),
         ("error", 409),
         ("created", 201),
         ("unchanged", 200),
         ("error", 409),
         ("error", 409),
     ]
-    assert body["results"][3]["id"] == body["results"][2]["id"]
+    assert results[1]["id"] == results[0]["id"] and results[4]["id"] == results[3]["id"]
+    assert results[2]["errors"] == {
+        "external_id": ["external_id 'dup' was already used with different first_name."]
+    }
+    assert results[5]["errors"] == {
+        "external_id": ["external_id 't-dup' was already used with different channel."]
+    }
+    assert results[6]["errors"] == {
+        "email": ["A contact with the email 'DUP@example.com' already exists."]
+    }
     assert (
         Contact.objects.count() == 1 and Touchpoint.objects.filter(external_id="t-dup").count() == 1
     )
 
 
 def test_unknown_references_in_bulk_events(api):
+    # The messages the single endpoints give (leads.rules), field errors first.
     events = [
         {
             "type": "contact",
@@ -219,15 +244,32 @@ def test_unknown_references_in_bulk_events(api):
             "channel": "x",
             "campaign": 999999,
         },
+        {"type": "touch", "external_id": "e", "email": "a@example.com", "channel": "x"},
+        {"type": "purchase", "external_id": "f", "contact": "abc", "amount": "1.00"},
+        {
+            "type": "purchase",
+            "external_id": "g",
+            "email": "g@example.com",
+            "amount": "1.00",
+            "coupon": "nope",
+        },
     ]
     results = api.post("/api/v1/events/", {"events": events}, format="json").json()["results"]
-    assert [next(iter(r["errors"])) for r in results] == [
-        "source_channel",
-        "source_campaign",
-        "contact",
-        "email",
+    assert [r["errors"] for r in results] == [
+        {"source_channel": ["Unknown channel 'myspace'."]},
+        {"source_campaign": ["Unknown campaign 999999."]},
+        {"contact": ["Unknown contact 999999."]},
+        {"campaign": ["Unknown campaign 999999."]},
+        {"email": ["No contact has this email; create it first."]},
+        {"contact": ["Incorrect type. Expected pk value, received str."]},
+        {"coupon": ["Unknown coupon code 'nope'."]},
     ]
     assert not Contact.objects.exists()
+    for event, result in zip(events, results, strict=True):
+        path = {"contact": "contacts", "touch": "touchpoints", "purchase": "purchases"}
+        payload = {k: v for k, v in event.items() if k != "type"}
+        single = api.post(f"/api/v1/{path[event['type']]}/", payload, format="json")
+        assert (single.status_code, single.json()) == (400, result["errors"])
 
 
 def _purchase(external_id: str, email: str, at: str, **extra) -> dict:
