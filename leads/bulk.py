@@ -304,12 +304,12 @@ def touchpoints_record_bulk(items: list[tuple[int, dict]], *, refs: BatchRefs) -
             results[index] = deferrals.defer(keys)
             continue
         try:
-            touch = rules.new_touch(refs=refs, **arguments)
+            touch, time_given = rules.new_touch(refs=refs, **arguments)
             previous = (
                 (stored.get(external_id) or pending.get(external_id)) if external_id else None
             )
             if previous is not None:
-                rules.touch_replay(previous, touch)
+                rules.touch_replay(previous, touch, time_given=time_given)
                 if previous.pk is not None:
                     results[index] = ("unchanged", previous.pk, 200, None)
                 else:
@@ -402,12 +402,18 @@ def purchases_record_bulk(
             results[index] = deferrals.defer(keys)
             continue
         try:
-            purchase = rules.new_purchase(**arguments)
+            purchase, time_given = rules.new_purchase(**arguments)
             previous = (
                 (stored.get(external_id) or pending.get(external_id)) if external_id else None
             )
             if previous is not None:
-                rules.purchase_replay(previous, purchase, contact=contact, email=arguments["email"])
+                rules.purchase_replay(
+                    previous,
+                    purchase,
+                    contact=contact,
+                    email=arguments["email"],
+                    time_given=time_given,
+                )
                 if previous.pk is not None:
                     results[index] = ("unchanged", previous.pk, 200, None)
                 else:

@@ -419,13 +419,14 @@ def new_touch(
     tracking_phone: str = "",
     external_id: str | None = None,
     metadata: dict | None = None,
-) -> Touchpoint:
-    """A touch (unsaved).
+) -> tuple[Touchpoint, bool]:
+    """A touch (unsaved) and whether its time was given (a replay compares it only then).
 
     A tracking phone names its campaign and makes the touch a call (the per-event door only:
     the batch sends such touches there)."""
     if kind not in TOUCH_KINDS:
         raise InvalidInput(f"Unknown touchpoint kind {kind!r}.", field="kind")
+    time_given = occurred_at is not None
     occurred_at = moment(occurred_at, field="occurred_at")
     if tracking_phone:
         campaign = refs.campaign_by_phone(tracking_phone)
@@ -443,19 +444,19 @@ def new_touch(
         external_id=external_id_or_none(external_id),
         metadata=metadata or {},
     )
-    return touch
+    return touch, time_given
 
 
 TOUCH_IDENTITY = ("contact_id", "channel_id", "campaign_id", "kind", "occurred_at")
 
 
-def touch_replay(existing: Touchpoint, touch: Touchpoint) -> Touchpoint:
+def touch_replay(existing: Touchpoint, touch: Touchpoint, *, time_given: bool) -> Touchpoint:
     """The same touch sent again under its external_id: the stored one, or a conflict naming
-    what differs."""
+    what differs. A retry that gives no time keeps the stored time: "now" is not compared."""
     differing = sorted(
         name.removesuffix("_id")
         for name in TOUCH_IDENTITY
-        if getattr(existing, name) != getattr(touch, name)
+        if (time_given or name != "occurred_at") and getattr(existing, name) != getattr(touch, name)
     )
     if differing:
         raise _replay_conflict(existing.external_id, differing)
@@ -498,10 +499,12 @@ def new_purchase(
     coupon: Coupon | None = None,
     external_id: str | None = None,
     note: str = "",
-) -> Purchase:
-    """A purchase (unsaved; its contact set when known, else the walk-in's door sets it)."""
+) -> tuple[Purchase, bool]:
+    """A purchase (unsaved; its contact set when known, else the walk-in's door sets it) and
+    whether its time was given."""
     amount = money(amount, field="amount", positive=True)
     discount = money(discount or 0, field="discount", positive=False)
+    time_given = occurred_at is not None
     occurred_at = moment(occurred_at, field="occurred_at")
     if contact is None and not email_key(email):
         raise InvalidInput(GIVE_A_CONTACT, field="contact")
@@ -515,7 +518,7 @@ def new_purchase(
     )
     if coupon is not None:
         purchase.coupon = coupon  # its campaign makes the coupon touch
-    return purchase
+    return purchase, time_given
 
 
 def purchase_replay(
@@ -524,9 +527,10 @@ def purchase_replay(
     *,
     contact: Contact | None,
     email: str,
+    time_given: bool,
 ) -> Purchase:
     """The same order sent again under its external_id: the stored one, or a conflict naming
-    what differs."""
+    what differs. A retry that gives no time keeps the stored time: "now" is not compared."""
     differing = []
     if contact is not None and existing.contact_id != contact.pk:
         differing.append("contact")
@@ -536,7 +540,7 @@ def purchase_replay(
         differing.append("amount")
     if existing.discount != purchase.discount:
         differing.append("discount")
-    if existing.occurred_at != purchase.occurred_at:
+    if time_given and existing.occurred_at != purchase.occurred_at:
         differing.append("occurred_at")
     if existing.coupon_id != purchase.coupon_id:
         differing.append("coupon")

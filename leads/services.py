@@ -325,9 +325,9 @@ def touchpoint_record(
     (a tracking phone names its campaign and makes the touch a call; a utm_campaign names one,
     preferring the given channel), else from `channel`, else from `source` through the aliases.
     Replaying an `external_id` with the same content returns the stored touch; with other
-    content it is refused.
+    content it is refused (a replay without a time keeps the stored time).
     """
-    touch = rules.new_touch(
+    touch, time_given = rules.new_touch(
         refs=REFS,
         contact=contact,
         kind=kind,
@@ -343,7 +343,7 @@ def touchpoint_record(
     if touch.external_id is not None:
         existing = Touchpoint.objects.filter(external_id=touch.external_id).first()
         if existing is not None:
-            return rules.touch_replay(existing, touch), False
+            return rules.touch_replay(existing, touch, time_given=time_given), False
     try:
         with transaction.atomic():
             touch.save()
@@ -354,7 +354,7 @@ def touchpoint_record(
         existing = Touchpoint.objects.filter(external_id=touch.external_id).first()
         if existing is None:
             raise
-        return rules.touch_replay(existing, touch), False
+        return rules.touch_replay(existing, touch, time_given=time_given), False
     return touch, True
 
 
@@ -427,14 +427,14 @@ def purchase_record(
     redemption cap; it records a `coupon` touchpoint on its campaign. The contact becomes a
     customer at the purchase time unless an earlier purchase already made it one
     (`leads.rules.after_purchase`). Replaying an `external_id` with the same content changes
-    nothing; with other content it is refused.
+    nothing; with other content it is refused (a replay without a time keeps the stored time).
     """
     if isinstance(coupon, str):
         code = coupon
         coupon = REFS.coupon(code) if code.strip() else None
         if coupon is None and code.strip():
             raise InvalidInput(rules.unknown_coupon(code), field="coupon")
-    purchase = rules.new_purchase(
+    purchase, time_given = rules.new_purchase(
         contact=contact,
         email=email,
         amount=amount,
@@ -447,7 +447,9 @@ def purchase_record(
     external_id = purchase.external_id
 
     def replay(existing: Purchase) -> Purchase:
-        return rules.purchase_replay(existing, purchase, contact=contact, email=email)
+        return rules.purchase_replay(
+            existing, purchase, contact=contact, email=email, time_given=time_given
+        )
 
     if external_id is not None:
         existing = (

@@ -272,6 +272,33 @@ def test_unknown_references_in_bulk_events(api):
         assert (single.status_code, single.json()) == (400, result["errors"])
 
 
+def test_retries_without_a_time_are_replays(api, campaign):
+    # A retry of an event sent without a time is the same event: the stored time stands
+    # ("now" at the retry is not compared).
+    api.post("/api/v1/events/", {"events": [_follower("f-1", "ada@example.com")]}, format="json")
+    events = [
+        {"type": "touch", "external_id": "t-1", "email": "ada@example.com", "channel": "x"},
+        {"type": "purchase", "external_id": "o-1", "email": "ada@example.com", "amount": "5.00"},
+        {"type": "contact", "external_id": "c-1", "email": "new@example.com"},
+    ]
+    first = api.post("/api/v1/events/", {"events": events}, format="json").json()["results"]
+    again = api.post("/api/v1/events/", {"events": events}, format="json").json()["results"]
+    assert [r["status"] for r in first] == ["created"] * 3
+    assert [(r["status"], r["id"]) for r in again] == [("unchanged", r["id"]) for r in first]
+    for event in events:
+        path = {"contact": "contacts", "touch": "touchpoints", "purchase": "purchases"}
+        payload = {k: v for k, v in event.items() if k != "type"}
+        assert (
+            api.post(f"/api/v1/{path[event['type']]}/", payload, format="json").status_code == 200
+        )
+    # A time given on the retry is compared with the stored one.
+    timed = {**events[1], "occurred_at": "2026-03-01T10:00:00Z"}
+    (result,) = api.post("/api/v1/events/", {"events": [timed]}, format="json").json()["results"]
+    assert result["errors"] == {
+        "external_id": ["external_id 'o-1' was already used with different occurred_at."]
+    }
+
+
 def _purchase(external_id: str, email: str, at: str, **extra) -> dict:
     return {
         "type": "purchase",
