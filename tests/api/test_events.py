@@ -442,6 +442,42 @@ def test_a_batch_of_purchases_costs_a_bounded_number_of_queries(
     assert Contact.objects.filter(stage="customer").count() == 50
 
 
+def _mixed(run: str, count: int) -> list[dict]:
+    """`count` new followers, each with a click and an order with a coupon."""
+    events = []
+    for i in range(count):
+        email = f"{run}-{i}@example.com"
+        events += [
+            {**_follower(f"c-{run}-{i}", email), "utm_source": "ig"},
+            {
+                "type": "touch",
+                "external_id": f"t-{run}-{i}",
+                "email": email,
+                "channel": "instagram",
+                "kind": "click",
+                "occurred_at": "2026-03-02T10:00:00Z",
+            },
+            _purchase(f"o-{run}-{i}", email, "2026-03-03T10:00:00Z", coupon="INSTA10"),
+        ]
+    return events
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_a_mixed_batch_costs_a_fixed_number_of_queries(
+    api, campaign, count, django_assert_max_num_queries
+):
+    # Per phase: its look-ups once, its inserts, one redemption UPDATE per coupon, one stage
+    # write, and what the changes declare; whatever the batch size (SQLite splits the biggest
+    # inserts in two).
+    with django_assert_max_num_queries(60):
+        body = api.post("/api/v1/events/", {"events": _mixed("m", count)}, format="json").json()
+    assert (body["created"], body["errors"]) == (3 * count, 0)
+    followers = [_follower(f"f-{i}", f"c{i}@example.com") for i in range(count)]
+    with django_assert_max_num_queries(22):
+        body = api.post("/api/v1/events/", {"events": followers}, format="json").json()
+    assert body["created"] == count
+
+
 @pytest.mark.parametrize(
     "payload",
     [
