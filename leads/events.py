@@ -27,6 +27,7 @@ from campaigns.errors import DomainError
 from campaigns.models import EngagementStat
 from campaigns.serializers import EngagementSerializer
 from campaigns.services import ENGAGEMENT_FIELDS, engagement_upsert
+from config.api import exception_handler as api_exception_handler
 from leads.apis import record_contact, record_purchase, record_touch
 from leads.bulk import (
     BatchRaced,
@@ -192,10 +193,10 @@ def apply_event(result: dict, event: dict, user) -> None:
         result.update(status="error", code=400, errors=_errors(exc.detail))
     except DomainError as exc:
         result.update(status="error", code=exc.status_code, errors=exc.as_dict())
-    except IntegrityError:
-        result.update(
-            status="error", code=409, errors={"non_field_errors": ["Conflicts with stored data."]}
-        )
+    except IntegrityError as exc:
+        # What the single endpoint answers (the API's one mapping of errors).
+        response = api_exception_handler(exc, {})
+        result.update(status="error", code=response.status_code, errors=_errors(response.data))
     else:
         result.update(
             status="created" if created else "unchanged", id=row.pk, code=201 if created else 200

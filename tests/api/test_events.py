@@ -93,6 +93,34 @@ def test_same_external_id_with_other_content_is_a_409_result(api, campaign):
     assert (result["status"], result["code"]) == ("error", 409)
 
 
+def test_a_constraint_caught_late_answers_as_the_single_endpoint(api, campaign, monkeypatch):
+    # A race lost at the database (an IntegrityError the service could not foresee): the event
+    # gets the 409 and the message the single endpoint gives.
+    from django.db import IntegrityError
+
+    import leads.apis
+    import leads.events
+
+    def lose_the_race(payload, user):
+        raise IntegrityError("duplicate key")
+
+    monkeypatch.setitem(leads.events.APPLY, "engagement", lose_the_race)
+    monkeypatch.setattr(leads.apis, "record_touch", lose_the_race)
+    event = batch(campaign)[3]
+    (result,) = api.post("/api/v1/events/", {"events": [event]}, format="json").json()["results"]
+    single = api.post(
+        "/api/v1/touchpoints/", {"email": "a@example.com", "channel": "x"}, format="json"
+    )
+    assert (
+        (result["code"], result["errors"])
+        == (single.status_code, single.json())
+        == (
+            409,
+            {"non_field_errors": ["The request conflicts with stored data; nothing was written."]},
+        )
+    )
+
+
 def test_too_many_or_no_events_refuse_the_whole_request(api):
     events = [
         {"type": "contact", "external_id": f"c{i}", "email": f"c{i}@example.com"}
