@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from config.api import AtomicWritesMixin, NewestFirstCursor, require
 from leads.filters import ContactFilter, PurchaseFilter, TouchpointFilter
 from leads.models import Contact, Purchase, StageChange, Touchpoint, Via
+from leads.rules import contact_replay
 from leads.serializers import (
     ContactInput,
     ContactOutput,
@@ -27,13 +28,15 @@ from leads.serializers import (
     TouchpointInput,
     TouchpointOutput,
     TransitionInput,
+    contact_arguments,
+    purchase_arguments,
+    touch_arguments,
 )
 from leads.services import (
     contact_create,
     contact_erase,
     contact_merge,
     contact_move_stage,
-    contact_replay,
     contact_update,
     purchase_record,
     touchpoint_record,
@@ -82,50 +85,24 @@ def record_contact(payload: dict, user) -> tuple[Contact, bool]:
     """A contact from API input: the stored one when its external_id was seen, else a new one."""
     serializer = ContactInput(data=payload)
     serializer.is_valid(raise_exception=True)
-    data = dict(serializer.validated_data)
-    external_id = data.pop("external_id", "") or None
-    source = data.pop("utm_source", "")
+    data = serializer.validated_data
+    arguments = contact_arguments(data)
+    external_id = arguments["external_id"]
     if external_id and (existing := Contact.objects.filter(external_id=external_id).first()):
         return contact_replay(existing, data), False
-    contact = contact_create(**data, source=source, external_id=external_id, by=user, via=Via.API)
-    return contact, True
+    return contact_create(**arguments, by=user, via=Via.API), True
 
 
 def record_touch(payload: dict, user) -> tuple[Touchpoint, bool]:
     serializer = TouchpointInput(data=payload)
     serializer.is_valid(raise_exception=True)
-    data = serializer.validated_data
-    return touchpoint_record(
-        contact=data["contact"],
-        kind=data["kind"],
-        occurred_at=data.get("occurred_at"),
-        channel=data.get("channel"),
-        campaign=data.get("campaign"),
-        source=data.get("utm_source", ""),
-        utm_campaign=data.get("utm_campaign", ""),
-        tracking_phone=data.get("tracking_phone", ""),
-        external_id=data.get("external_id") or None,
-        metadata=data.get("metadata"),
-    )
+    return touchpoint_record(**touch_arguments(serializer.validated_data))
 
 
 def record_purchase(payload: dict, user) -> tuple[Purchase, bool]:
     serializer = PurchaseInput(data=payload)
     serializer.is_valid(raise_exception=True)
-    data = serializer.validated_data
-    return purchase_record(
-        contact=data["contact"],
-        email=data.get("email", ""),
-        amount=data["amount"],
-        discount=data.get("discount") or 0,
-        occurred_at=data.get("occurred_at"),
-        coupon=data.get("coupon"),
-        external_id=data.get("external_id") or None,
-        note=data.get("note", ""),
-        contact_fields={k: data[k] for k in ("first_name", "last_name", "phone") if data.get(k)},
-        by=user,
-        via=Via.API,
-    )
+    return purchase_record(**purchase_arguments(serializer.validated_data), by=user, via=Via.API)
 
 
 @extend_schema_view(

@@ -1,20 +1,28 @@
-"""Bulk ingestion of contact, touch and purchase events: the rules of `leads.services`, per batch.
+"""The batch door of POST /api/v1/events/: the rules of `leads.rules`, at batch speed.
 
 `contact_create`, `touchpoint_record` and `purchase_record` make a handful of queries per call;
-a batch of 1,000 events through them spends its time on round trips. These functions apply the
-same rules to many events at once: references (channels and aliases, campaigns, coupons,
-contacts, external ids, emails in use) are looked up once per batch and rows go in with
-`bulk_create`. Events that need more (a contact with a coupon, an owner or a referral, a touch
-by tracking phone, a purchase by a walk-in customer) take the per-event path instead.
+a batch of 1,000 events through them spends its time on round trips. These functions take a
+phase of a batch (its contacts, its touches or its purchases) at once and decide every event
+with the same `leads.rules` functions, in the same order, as the per-event door; what they add
+is speed only: references are looked up once per phase (`BatchRefs`), rows go in with
+`bulk_create`, each coupon's redemptions for the batch are taken by one conditional UPDATE, and
+buyers' stages are written by one UPDATE.
+
+An event the batch door does not take (a contact with an owner or a referral, a touch by
+tracking phone, a purchase by a walk-in customer) is answered "defer": the per-event door takes
+it after the phase's bulk write. So does every later event of the phase that shares a key with
+it (its external_id, its email or contact, its coupon), so that two events that could see each
+other's writes are applied in input order, as calls one by one would apply them; events that
+share no key cannot tell which went first.
 
 Each returns, per input index, (status, id, code, errors) with status "created", "unchanged" or
-"error", as the per-event path does, or "defer" for an event the per-event path must take.
+"error", as the per-event door answers, or "defer".
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, transaction
@@ -25,22 +33,28 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 
 from campaigns.changes import declare_changed
-from campaigns.errors import CouponRefused, IdempotencyConflict
-from campaigns.models import Campaign, Channel, ChannelAlias, Coupon, is_future
-from campaigns.services import normalize_source
+from campaigns.errors import DomainError
+from campaigns.models import Campaign, Channel, ChannelAlias, Coupon
+from leads import rules
 from leads.models import Contact, Purchase, Stage, StageChange, Touchpoint, Via
-from leads.serializers import ContactInput, PurchaseInput, TouchpointInput
-from leads.services import (
-    STAMP_NAMES,
-    _check_coupon_valid,
-    _same_purchase,
-    _stamp_up_to,
-    _stamps,
-    contact_replay,
-    purchases_affected,
+from leads.serializers import (
+    ContactInput,
+    PurchaseInput,
+    TouchpointInput,
+    contact_arguments,
+    id_key,
+    purchase_arguments,
+    touch_arguments,
 )
+from leads.services import purchases_affected
 
 Result = tuple[str, int | None, int, dict[str, list[str]] | None]
+DEFER: Result = ("defer", None, 0, None)
+
+
+class BatchRaced(Exception):
+    """A concurrent writer took what the batch counted on (a coupon's last redemptions): the
+    phase is rolled back and goes through the per-event door."""
 
 
 class GivenFieldsOnly(serializers.Serializer):
@@ -64,319 +78,248 @@ class GivenFieldsOnly(serializers.Serializer):
 
 
 class BulkContactInput(GivenFieldsOnly, ContactInput):
-    """ContactInput whose references are plain values, resolved once per batch."""
-
-    source_channel = serializers.CharField(required=False, max_length=50)
-    source_campaign = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, max_value=2**63 - 1
-    )
+    pass
 
 
 class BulkTouchInput(GivenFieldsOnly, TouchpointInput):
-    contact = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-    channel = serializers.CharField(required=False, max_length=50)
-    campaign = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-
-    def validate(self, attrs: dict) -> dict:
-        if not attrs.get("contact") and not attrs.get("email"):
-            raise serializers.ValidationError({"contact": ["Give a contact id or an email."]})
-        return attrs
+    pass
 
 
 class BulkPurchaseInput(GivenFieldsOnly, PurchaseInput):
-    """PurchaseInput whose contact and coupon are plain values, resolved once per batch."""
-
-    contact = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-
-    def validate_coupon(self, value: str) -> str:
-        return value.strip()
-
-    def validate(self, attrs: dict) -> dict:
-        if not attrs.get("contact") and not attrs.get("email"):
-            raise serializers.ValidationError({"contact": ["Give a contact id or an email."]})
-        return attrs
+    pass
 
 
-def takes_contact(event: dict[str, Any]) -> bool:
-    return not any(event.get(k) for k in ("coupon", "owner", "referred_by"))
+class BatchRefs(rules.Refs):
+    """The look-ups of one phase of a batch, answered from rows preloaded once: the campaigns,
+    coupons and contacts its events name (by id, code, email or utm_campaign), and all channels
+    and aliases when first asked. A key that was not preloaded is looked up one by one, as the
+    per-event door does, so the answers never depend on what was preloaded, only the speed."""
+
+    def __init__(self, payloads: Iterable[dict]) -> None:
+        campaign_ids, contact_ids, codes, emails, tags = set(), set(), set(), set(), set()
+        for payload in payloads:
+            campaign_ids |= {id_key(payload.get(n)) for n in ("source_campaign", "campaign")}
+            contact_ids |= {id_key(payload.get(n)) for n in ("contact", "referred_by")}
+            for name, keys, key in (
+                ("coupon", codes, rules.code_key),
+                ("email", emails, rules.email_key),
+                ("utm_campaign", tags, rules.code_key),
+            ):
+                if isinstance(payload.get(name), str) and key(payload[name]):
+                    keys.add(key(payload[name]))
+        campaign_ids = {k for k in campaign_ids if k is not None and 0 < k <= rules.MAX_ID}
+        contact_ids = {k for k in contact_ids if k is not None and 0 < k <= rules.MAX_ID}
+        self._campaigns: dict[int, Campaign | None] = dict.fromkeys(campaign_ids)
+        if campaign_ids:
+            campaigns = Campaign.objects.select_related("channel").filter(pk__in=campaign_ids)
+            self._campaigns.update({c.pk: c for c in campaigns})
+        self._tagged: dict[str, list[Campaign]] = {tag: [] for tag in tags}
+        if tags:
+            tagged = (
+                Campaign.objects.select_related("channel")
+                .annotate(utm=Lower("utm_campaign"))
+                .filter(utm__in=tags)
+                .order_by("-starts_on", "-id")
+            )
+            for campaign in tagged:
+                self._tagged[campaign.utm].append(campaign)
+        self._coupons: dict[str, Coupon | None] = dict.fromkeys(codes)
+        if codes:
+            coupons = (
+                Coupon.objects.select_related("campaign__channel")
+                .annotate(code_lower=Lower("code"))
+                .filter(code_lower__in=codes)
+            )
+            self._coupons.update({c.code_lower: c for c in coupons})
+        # Contacts are read for their id and email only: the rules need no more of them, and
+        # the writes lock and read their rows again.
+        contacts = Contact.objects.only("id", "email").order_by()
+        self._contacts: dict[int, Contact | None] = dict.fromkeys(contact_ids)
+        if contact_ids:
+            self._contacts.update({c.pk: c for c in contacts.filter(pk__in=contact_ids)})
+        self._by_email: dict[str, Contact | None] = dict.fromkeys(emails)
+        if emails:
+            found = rules.contacts_by_email(contacts, emails)
+            self._by_email.update({c.email_lower: c for c in found})
+        self._channels: dict[str, Channel] | None = None
+        self._aliases: dict[str, Channel] = {}
+
+    def _load_channels(self) -> dict[str, Channel]:
+        if self._channels is None:
+            channels = list(Channel.objects.all())
+            self._channels = {c.slug: c for c in channels}
+            by_id = {c.pk: c for c in channels}
+            self._aliases = {a.alias: by_id[a.channel_id] for a in ChannelAlias.objects.all()}
+        return self._channels
+
+    def channel(self, slug: str) -> Channel | None:
+        return self._load_channels().get(rules.slug_key(slug))
+
+    def alias(self, key: str) -> Channel | None:
+        self._load_channels()
+        return self._aliases.get(key)
+
+    def campaign(self, pk: int) -> Campaign | None:
+        return self._campaigns[pk] if pk in self._campaigns else super().campaign(pk)
+
+    def campaigns_tagged(self, utm_campaign: str) -> list[Campaign]:
+        tag = rules.code_key(utm_campaign)
+        return self._tagged[tag] if tag in self._tagged else super().campaigns_tagged(tag)
+
+    def coupon(self, code: str) -> Coupon | None:
+        key = rules.code_key(code)
+        return self._coupons[key] if key in self._coupons else super().coupon(code)
+
+    def contact(self, pk: int) -> Contact | None:
+        return self._contacts[pk] if pk in self._contacts else super().contact(pk)
+
+    def contact_by_email(self, email: str) -> Contact | None:
+        key = rules.email_key(email)
+        return self._by_email[key] if key in self._by_email else super().contact_by_email(key)
 
 
-def takes_touch(event: dict[str, Any]) -> bool:
-    return not event.get("tracking_phone")
+class Deferrals:
+    """The keys held by the events of a phase sent to the per-event door: a later event that
+    shares one goes there too, after them, in input order."""
+
+    def __init__(self) -> None:
+        self.keys: set[tuple[str, Any]] = set()
+
+    def holds(self, keys: set[tuple[str, Any]]) -> bool:
+        return not self.keys.isdisjoint(keys)
+
+    def defer(self, keys: set[tuple[str, Any]]) -> Result:
+        self.keys |= keys
+        return DEFER
 
 
-def takes_purchase(event: dict[str, Any]) -> bool:
-    return True  # walk-ins are found out once emails are looked up: answered "defer"
+def _keys(**values: Any) -> set[tuple[str, Any]]:
+    return {(name, value) for name, value in values.items() if value}
 
 
-class References:
-    """Channels by slug, alias and id (loaded once), campaigns by id and utm_campaign."""
-
-    def __init__(self, campaign_ids: set[int], utm_values: set[str]) -> None:
-        channels = list(Channel.objects.all())
-        self.by_slug = {c.slug: c for c in channels}
-        self.by_id = {c.pk: c for c in channels}
-        self.by_alias = {a.alias: self.by_id[a.channel_id] for a in ChannelAlias.objects.all()}
-        self.campaigns = (
-            {c.pk: c for c in Campaign.objects.filter(pk__in=campaign_ids)} if campaign_ids else {}
-        )
-        self.by_utm: dict[str, list[Campaign]] = {}
-        if utm_values:
-            found = Campaign.objects.annotate(utm=Lower("utm_campaign")).filter(utm__in=utm_values)
-            for campaign in found.order_by("-starts_on", "-id"):
-                self.by_utm.setdefault(campaign.utm, []).append(campaign)
-
-    def resolve(self, source: str) -> Channel:
-        key = normalize_source(source)
-        if not key:
-            return self.by_slug["direct"]
-        return self.by_slug.get(key) or self.by_alias.get(key) or self.by_slug["referral"]
+def _error(exc: DomainError) -> Result:
+    return ("error", None, exc.status_code, exc.as_dict())
 
 
-def _error(field: str, message: str, code: int = 400) -> Result:
-    return ("error", None, code, {field: [message]})
+def _stored(model, external_ids: Iterable[str | None], *related: str) -> dict[str, Any]:
+    """The rows already stored under these external ids."""
+    wanted = {e for e in external_ids if e}
+    if not wanted:
+        return {}
+    rows = model.objects.select_related(*related).filter(external_id__in=wanted)
+    return {row.external_id: row for row in rows}
+
+
+def takes_contact(arguments: dict[str, Any]) -> bool:
+    return not (arguments.get("owner") or arguments.get("referred_by"))
 
 
 def contacts_create_bulk(
-    items: list[tuple[int, dict]], *, by, via: str = Via.API
+    items: list[tuple[int, dict]], *, refs: BatchRefs, by, via: str = Via.API
 ) -> dict[int, Result]:
-    """New contacts from validated `BulkContactInput` data, with `contact_create`'s rules.
+    """New contacts from validated `ContactInput` data, with `contact_create`'s rules.
 
-    The source is the campaign, else the channel, else utm_source through the aliases; stamps go
-    up to the entry stage; each gets its entry StageChange and, when a source was given, its first
-    touchpoint; an email in use (whatever its case) is a conflict; an external_id already stored
-    is answered as a replay (or a conflict when its identity differs).
+    An external_id already stored, or sent earlier in the batch, is answered as a replay (or a
+    conflict naming what differs); an email in use (whatever its case), stored or earlier in
+    the batch, is a conflict. Each new contact gets its entry StageChange and, when its source
+    is known, its first touch.
     """
     results: dict[int, Result] = {}
-    refs = References({d["source_campaign"] for _, d in items if d.get("source_campaign")}, set())
-    external_ids = [d["external_id"] for _, d in items if d.get("external_id")]
-    stored = (
-        {c.external_id: c for c in Contact.objects.filter(external_id__in=external_ids)}
-        if external_ids
-        else {}
-    )
-    emails = {d["email"].lower() for _, d in items if d.get("email")}
-    in_use = (
-        set(
-            Contact.objects.exclude(email="")
-            .annotate(email_lower=Lower("email"))
-            .filter(email_lower__in=emails)
-            .values_list("email_lower", flat=True)
-        )
-        if emails
-        else set()
-    )
-
-    new: list[
-        tuple[int, Contact, Stage, str | None, str]
-    ] = []  # index, contact, stage, touch kind, source
-    seen_ids: set[str] = set()
+    stored = _stored(Contact, (d.get("external_id") for _, d in items))
+    deferrals = Deferrals()
+    pending: dict[str, Contact] = {}  # external_id -> contact to insert
+    emails: set[str] = set()  # emails taken earlier in the batch
+    new: list[tuple[int, Contact, str | None, str]] = []  # index, contact, touch kind, source
+    repeats: list[tuple[int, Contact]] = []  # a replay of an earlier event of the batch
     for index, data in items:
-        external_id = data.get("external_id") or None
-        channel = refs.by_slug.get(data["source_channel"]) if data.get("source_channel") else None
-        if data.get("source_channel") and channel is None:
-            results[index] = _error(
-                "source_channel", f"Unknown channel {data['source_channel']!r}."
+        arguments = contact_arguments(data)
+        touch_kind = arguments.pop("touch_kind", None)
+        external_id, email = arguments["external_id"], rules.email_key(arguments.get("email"))
+        keys = _keys(external_id=external_id, email=email)
+        if not takes_contact(arguments) or deferrals.holds(keys):
+            results[index] = deferrals.defer(keys)
+            continue
+        try:
+            previous = (
+                (stored.get(external_id) or pending.get(external_id)) if external_id else None
             )
-            continue
-        if external_id in stored:
-            try:
-                replay = dict(data, source_channel=channel)
-                results[index] = (
-                    "unchanged",
-                    contact_replay(stored[external_id], replay).pk,
-                    200,
-                    None,
-                )
-            except IdempotencyConflict as exc:
-                results[index] = ("error", None, 409, exc.as_dict())
-            continue
-        if external_id in seen_ids:
-            results[index] = _error("external_id", "Sent twice in this batch.", 409)
-            continue
-        email = (data.get("email") or "").strip()
-        if email and email.lower() in in_use:
-            results[index] = _error(
-                "email", f"A contact with the email {email!r} already exists.", 409
-            )
-            continue
-        entered_at = data.get("entered_at") or timezone.now()
-        if is_future(entered_at):
-            results[index] = _error("entered_at", "Must not be in the future.")
-            continue
-        campaign = None
-        if data.get("source_campaign"):
-            campaign = refs.campaigns.get(data["source_campaign"])
-            if campaign is None:
-                results[index] = _error(
-                    "source_campaign", f"Unknown campaign {data['source_campaign']}."
-                )
+            if previous is not None:
+                rules.contact_replay(previous, data)
+                if previous.pk is not None:
+                    results[index] = ("unchanged", previous.pk, 200, None)
+                else:
+                    repeats.append((index, previous))
                 continue
-            if channel is not None and channel.pk != campaign.channel_id:
-                results[index] = _error(
-                    "source_channel", f"Campaign {campaign.name!r} runs on another channel."
-                )
-                continue
-            channel = refs.by_id[campaign.channel_id]
-        source = data.get("utm_source") or ""
-        has_source = channel is not None or bool(source.strip())
-        stage = Stage(data.get("stage") or Stage.FOLLOWER)
-        contact = Contact(
-            email=email,
-            phone=data.get("phone", ""),
-            handle=data.get("handle", ""),
-            first_name=data.get("first_name", ""),
-            last_name=data.get("last_name", ""),
-            company=data.get("company", ""),
-            notes=data.get("notes", ""),
-            source_channel=channel or (refs.resolve(source) if has_source else None),
-            source_campaign=campaign,
-            external_id=external_id,
-            stage=stage,
-            entered_at=entered_at,
-        )
-        _stamp_up_to(contact, stage, entered_at)
+            contact = rules.new_contact(refs=refs, **arguments)
+            if email and (email in emails or refs.contact_by_email(email) is not None):
+                raise rules.email_in_use(contact.email)
+        except DomainError as exc:
+            results[index] = _error(exc)
+            continue
         if email:
-            in_use.add(email.lower())
+            emails.add(email)
         if external_id:
-            seen_ids.add(external_id)
-        kind = (data.get("touch_kind") or Touchpoint.Kind.FOLLOW) if has_source else None
-        new.append((index, contact, stage, kind, source))
+            pending[external_id] = contact
+        new.append((index, contact, touch_kind, arguments["source"]))
 
     if new:
         with transaction.atomic():
-            Contact.objects.bulk_create([c for _, c, _, _, _ in new])
+            contacts = [c for _, c, _, _ in new]
+            Contact.objects.bulk_create(contacts)
             StageChange.objects.bulk_create(
                 [
-                    StageChange(
-                        contact=c,
-                        from_stage="",
-                        to_stage=stage,
-                        at=c.entered_at,
-                        changed_by=by,
-                        via=via,
+                    rules.stage_change(
+                        c, from_stage="", to_stage=c.stage, at=c.entered_at, by=by, via=via
                     )
-                    for _, c, stage, _, _ in new
+                    for c in contacts
                 ]
             )
-            Touchpoint.objects.bulk_create(
-                [
-                    Touchpoint(
-                        contact=c,
-                        channel=c.source_channel,
-                        campaign=c.source_campaign,
-                        kind=kind,
-                        occurred_at=c.entered_at,
-                        source=source[:200],
-                    )
-                    for _, c, _, kind, source in new
-                    if kind
-                ]
-            )
-            declare_changed(moments=_stamps(*(c for _, c, _, _, _ in new)))
-        for index, contact, _, _, _ in new:
+            touches = [rules.first_touch(c, kind=kind, source=source) for _, c, kind, source in new]
+            Touchpoint.objects.bulk_create([t for t in touches if t is not None])
+            declare_changed(moments=rules.stamps(*contacts))
+        for index, contact, _, _ in new:
             results[index] = ("created", contact.pk, 201, None)
+    for index, previous in repeats:
+        results[index] = ("unchanged", previous.pk, 200, None)
     return results
 
 
-def touchpoints_record_bulk(items: list[tuple[int, dict]]) -> dict[int, Result]:
-    """Touches from validated `BulkTouchInput` data, with `touchpoint_record`'s rules.
+def touchpoints_record_bulk(items: list[tuple[int, dict]], *, refs: BatchRefs) -> dict[int, Result]:
+    """Touches from validated `TouchpointInput` data, with `touchpoint_record`'s rules.
 
-    `contact` is an id or `email` (a contact made earlier in the same batch counts); the
-    channel comes from the campaign (by id or utm_campaign), else the slug, else utm_source.
+    An external_id already stored, or sent earlier in the batch, is answered as a replay (or a
+    conflict naming what differs). Touches by tracking phone take the per-event door.
     """
     results: dict[int, Result] = {}
-    refs = References(
-        {d["campaign"] for _, d in items if d.get("campaign")},
-        {d["utm_campaign"].lower() for _, d in items if d.get("utm_campaign")},
-    )
-    emails = {d["email"].lower() for _, d in items if d.get("email") and not d.get("contact")}
-    ids = {d["contact"] for _, d in items if d.get("contact")}
-    by_email = (
-        dict(
-            Contact.objects.exclude(email="")
-            .annotate(email_lower=Lower("email"))
-            .filter(email_lower__in=emails)
-            .values_list("email_lower", "id")
-        )
-        if emails
-        else {}
-    )
-    known_ids = (
-        set(Contact.objects.filter(pk__in=ids).values_list("id", flat=True)) if ids else set()
-    )
-    external_ids = [d["external_id"] for _, d in items if d.get("external_id")]
-    stored = (
-        {t.external_id: t for t in Touchpoint.objects.filter(external_id__in=external_ids)}
-        if external_ids
-        else {}
-    )
-
-    new: list[tuple[int, Touchpoint]] = []
-    repeats: list[tuple[int, Touchpoint]] = []  # same event twice in the batch: the first one's id
+    stored = _stored(Touchpoint, (d.get("external_id") for _, d in items))
+    deferrals = Deferrals()
     pending: dict[str, Touchpoint] = {}
+    new: list[tuple[int, Touchpoint]] = []
+    repeats: list[tuple[int, Touchpoint]] = []
     for index, data in items:
-        if data.get("contact"):
-            contact_id = data["contact"] if data["contact"] in known_ids else None
-            missing = ("contact", f"Unknown contact {data['contact']}.")
-        else:
-            contact_id = by_email.get((data.get("email") or "").lower())
-            missing = ("email", "No contact has this email; create it first.")
-        if contact_id is None:
-            results[index] = _error(*missing)
+        arguments = touch_arguments(data)
+        external_id = arguments["external_id"]
+        keys = _keys(external_id=external_id)
+        if arguments["tracking_phone"] or deferrals.holds(keys):
+            results[index] = deferrals.defer(keys)
             continue
-        occurred_at = data.get("occurred_at") or timezone.now()
-        if is_future(occurred_at):
-            results[index] = _error("occurred_at", "Must not be in the future.")
-            continue
-        channel = refs.by_slug.get(data["channel"]) if data.get("channel") else None
-        if data.get("channel") and channel is None:
-            results[index] = _error("channel", f"Unknown channel {data['channel']!r}.")
-            continue
-        source = data.get("utm_source") or ""
-        campaign = refs.campaigns.get(data["campaign"]) if data.get("campaign") else None
-        if data.get("campaign") and campaign is None:
-            results[index] = _error("campaign", f"Unknown campaign {data['campaign']}.")
-            continue
-        if campaign is None and data.get("utm_campaign"):
-            candidates = refs.by_utm.get(data["utm_campaign"].lower(), [])
-            wanted = channel or (refs.resolve(source) if source else None)
-            on_channel = [c for c in candidates if wanted is not None and c.channel_id == wanted.pk]
-            campaign = (on_channel or candidates or [None])[0]
-        if campaign is not None and channel is not None and channel.pk != campaign.channel_id:
-            results[index] = _error(
-                "channel", f"Campaign {campaign.name!r} runs on another channel."
+        try:
+            touch, time_given = rules.new_touch(refs=refs, **arguments)
+            previous = (
+                (stored.get(external_id) or pending.get(external_id)) if external_id else None
             )
+            if previous is not None:
+                rules.touch_replay(previous, touch, time_given=time_given)
+                if previous.pk is not None:
+                    results[index] = ("unchanged", previous.pk, 200, None)
+                else:
+                    repeats.append((index, previous))
+                continue
+        except DomainError as exc:
+            results[index] = _error(exc)
             continue
-        channel_id = campaign.channel_id if campaign else (channel or refs.resolve(source)).pk
-        touch = Touchpoint(
-            contact_id=contact_id,
-            channel_id=channel_id,
-            campaign_id=campaign.pk if campaign else None,
-            kind=data.get("kind") or Touchpoint.Kind.VISIT,
-            occurred_at=occurred_at,
-            source=source[:200],
-            external_id=data.get("external_id") or None,
-            metadata=data.get("metadata") or {},
-        )
-        previous = (
-            (stored.get(touch.external_id) or pending.get(touch.external_id))
-            if touch.external_id
-            else None
-        )
-        if previous is not None:
-            fields = ("contact_id", "channel_id", "campaign_id", "kind", "occurred_at")
-            if any(getattr(previous, f) != getattr(touch, f) for f in fields):
-                results[index] = _error(
-                    "external_id",
-                    f"external_id {touch.external_id!r} was already used with different content.",
-                    409,
-                )
-            else:
-                repeats.append((index, previous))
-            continue
-        if touch.external_id:
-            pending[touch.external_id] = touch
+        if external_id:
+            pending[external_id] = touch
         new.append((index, touch))
 
     if new:
@@ -391,217 +334,157 @@ def touchpoints_record_bulk(items: list[tuple[int, dict]]) -> dict[int, Result]:
     return results
 
 
-def purchases_record_bulk(
-    items: list[tuple[int, dict]], *, by, via: str = Via.API
-) -> dict[int, Result]:
-    """Purchases from validated `BulkPurchaseInput` data, with `purchase_record`'s rules.
+class Redemptions:
+    """What each coupon has left for the batch, from its preloaded row: the earliest events of
+    the batch get the last redemptions, as one-by-one calls would."""
 
-    The contact is an id or an email (a contact made earlier in the batch counts); an email no
-    contact has is a walk-in customer, answered "defer" for the per-event path. Coupons must be
-    valid at the purchase time; each coupon's redemptions are taken with one conditional UPDATE
-    for the whole batch, and when its cap cannot cover them all its purchases are deferred, so
-    the per-event path grants redemptions one by one up to the cap. Every buyer becomes a
-    customer (one StageChange, at its first purchase of the batch); the earliest purchase wins
-    the customer stamp; the first coupon a contact uses becomes its coupon.
+    def __init__(self) -> None:
+        self.left: dict[int, int | None] = {}
+        self.taken: dict[int, int] = {}
+
+    def take(self, coupon: Coupon) -> bool:
+        if coupon.pk not in self.left:
+            cap = coupon.max_redemptions
+            self.left[coupon.pk] = None if cap is None else max(cap - coupon.redemptions, 0)
+        left = self.left[coupon.pk]
+        if left is not None and left < 1:
+            return False
+        if left is not None:
+            self.left[coupon.pk] = left - 1
+        self.taken[coupon.pk] = self.taken.get(coupon.pk, 0) + 1
+        return True
+
+    def write(self) -> None:
+        """One conditional UPDATE per coupon for all its redemptions in the batch; a coupon
+        that changed under us since it was read (used up, deactivated) voids the phase."""
+        for coupon_id, count in sorted(self.taken.items()):
+            updated = (
+                Coupon.objects.filter(pk=coupon_id, active=True)
+                .filter(
+                    Q(max_redemptions__isnull=True)
+                    | Q(redemptions__lte=F("max_redemptions") - count)
+                )
+                .update(redemptions=F("redemptions") + count)
+            )
+            if updated != 1:
+                raise BatchRaced(coupon_id)
+
+
+def purchases_record_bulk(
+    items: list[tuple[int, dict]], *, refs: BatchRefs, by, via: str = Via.API
+) -> dict[int, Result]:
+    """Purchases from validated `PurchaseInput` data, with `purchase_record`'s rules.
+
+    A purchase by an email no contact has (a walk-in customer) takes the per-event door. An
+    external_id already stored, or sent earlier in the batch, is answered as a replay (or a
+    conflict naming what differs). A coupon must be valid at the purchase time and have a
+    redemption left, in input order. Every buyer is tagged, stamped and moved to customer by
+    `leads.rules.after_purchase`, purchase by purchase in input order.
     """
     results: dict[int, Result] = {}
-    ids = {d["contact"] for _, d in items if d.get("contact")}
-    emails = {d["email"].lower() for _, d in items if d.get("email") and not d.get("contact")}
-    email_of = (
-        dict(
-            Contact.objects.filter(pk__in=ids)
-            .annotate(email_lower=Lower("email"))
-            .values_list("id", "email_lower")
-        )
-        if ids
-        else {}
-    )
-    by_email = (
-        dict(
-            Contact.objects.exclude(email="")
-            .annotate(email_lower=Lower("email"))
-            .filter(email_lower__in=emails)
-            .values_list("email_lower", "id")
-        )
-        if emails
-        else {}
-    )
-    codes = {d["coupon"].lower() for _, d in items if d.get("coupon")}
-    coupons = (
-        {
-            c.code_lower: c
-            for c in Coupon.objects.select_related("campaign")
-            .annotate(code_lower=Lower("code"))
-            .filter(code_lower__in=codes)
-        }
-        if codes
-        else {}
-    )
-    external_ids = [d["external_id"] for _, d in items if d.get("external_id")]
-    stored = (
-        {
-            p.external_id: p
-            for p in Purchase.objects.select_related("contact").filter(external_id__in=external_ids)
-        }
-        if external_ids
-        else {}
-    )
-
-    new: list[tuple[int, Purchase]] = []
-    repeats: list[tuple[int, str]] = []  # same order twice in the batch: the first one's answer
+    stored = _stored(Purchase, (d.get("external_id") for _, d in items), "contact")
+    deferrals = Deferrals()
+    redemptions = Redemptions()
     pending: dict[str, Purchase] = {}
+    new: list[tuple[int, Purchase]] = []
+    repeats: list[tuple[int, Purchase]] = []
     for index, data in items:
-        email = (data.get("email") or "").lower()
-        if data.get("contact"):
-            contact_id = data["contact"]
-            if contact_id not in email_of:
-                results[index] = _error("contact", f"Unknown contact {contact_id}.")
-                continue
-            if email and email_of[contact_id] != email:
-                results[index] = _error("email", "Does not match the contact's email.")
-                continue
-        else:
-            contact_id = by_email.get(email)
-            if contact_id is None:
-                results[index] = ("defer", None, 0, None)
-                continue
-        coupon = None
-        if data.get("coupon"):
-            coupon = coupons.get(data["coupon"].lower())
-            if coupon is None:
-                results[index] = _error("coupon", f"Unknown coupon code {data['coupon']!r}.")
-                continue
-        occurred_at = data.get("occurred_at") or timezone.now()
-        if is_future(occurred_at):
-            results[index] = _error("occurred_at", "Must not be in the future.")
-            continue
-        purchase = Purchase(
-            contact_id=contact_id,
-            amount=data["amount"].quantize(Decimal("0.01")),
-            discount=(data.get("discount") or Decimal(0)).quantize(Decimal("0.01")),
-            occurred_at=occurred_at,
-            coupon=coupon,
-            external_id=data.get("external_id") or None,
-            note=(data.get("note") or "")[:300],
+        arguments = purchase_arguments(data)
+        del arguments["contact_fields"]  # for walk-ins: the per-event door
+        contact, coupon, external_id = (arguments[k] for k in ("contact", "coupon", "external_id"))
+        keys = _keys(
+            external_id=external_id,
+            contact=contact.pk if contact else None,
+            email=None if contact else rules.email_key(arguments["email"]),
+            coupon=coupon.pk if coupon else None,
         )
-        external_id = purchase.external_id
-        earlier = (stored.get(external_id) or pending.get(external_id)) if external_id else None
+        if contact is None or deferrals.holds(keys):
+            results[index] = deferrals.defer(keys)
+            continue
         try:
-            if earlier is not None:
-                values = (purchase.amount, purchase.discount, occurred_at, coupon)
-                _same_purchase(earlier, Contact(pk=contact_id), email, *values)
-                if external_id in stored:
-                    results[index] = ("unchanged", earlier.pk, 200, None)
-                else:  # sent twice in this batch: the first one's answer, once it has one
-                    repeats.append((index, external_id))
+            purchase, time_given = rules.new_purchase(**arguments)
+            previous = (
+                (stored.get(external_id) or pending.get(external_id)) if external_id else None
+            )
+            if previous is not None:
+                rules.purchase_replay(
+                    previous,
+                    purchase,
+                    contact=contact,
+                    email=arguments["email"],
+                    time_given=time_given,
+                )
+                if previous.pk is not None:
+                    results[index] = ("unchanged", previous.pk, 200, None)
+                else:
+                    repeats.append((index, previous))
                 continue
             if coupon is not None:
-                _check_coupon_valid(coupon, occurred_at)
-        except (IdempotencyConflict, CouponRefused) as exc:
-            results[index] = ("error", None, exc.status_code, exc.as_dict())
+                rules.check_coupon(coupon, purchase.occurred_at)
+                if not redemptions.take(coupon):
+                    raise rules.coupon_used_up(coupon)
+        except DomainError as exc:
+            results[index] = _error(exc)
             continue
-        if purchase.external_id:
-            pending[purchase.external_id] = purchase
+        if external_id:
+            pending[external_id] = purchase
         new.append((index, purchase))
 
-    with transaction.atomic():
-        new = _redeem_bulk(new, results)
-        if new:
-            stamp_days = _purchases_insert([p for _, p in new], by=by, via=via)
-            contact_ids = {p.contact_id for _, p in new}
-            purchases_affected(contact_ids, min(p.occurred_at for _, p in new), *stamp_days)
-    for index, purchase in new:
-        results[index] = ("created", purchase.pk, 201, None)
-    for index, external_id in repeats:
-        first = pending[external_id]
-        results[index] = (
-            ("unchanged", first.pk, 200, None) if first.pk else ("defer", None, 0, None)
-        )
+    if new:
+        with transaction.atomic():
+            redemptions.write()
+            purchases = [p for _, p in new]
+            stamp_days = _purchases_insert(purchases, by=by, via=via)
+            contact_ids = {p.contact_id for p in purchases}
+            purchases_affected(contact_ids, min(p.occurred_at for p in purchases), *stamp_days)
+        for index, purchase in new:
+            results[index] = ("created", purchase.pk, 201, None)
+    for index, previous in repeats:
+        results[index] = ("unchanged", previous.pk, 200, None)
     return results
 
 
-def _redeem_bulk(
-    new: list[tuple[int, Purchase]], results: dict[int, Result]
-) -> list[tuple[int, Purchase]]:
-    """Take each coupon's redemptions for the batch in one conditional UPDATE; a coupon whose
-    cap cannot cover them all sends its purchases to the per-event path ("defer")."""
-    wanted: dict[int, int] = {}
-    for _, purchase in new:
-        if purchase.coupon_id:
-            wanted[purchase.coupon_id] = wanted.get(purchase.coupon_id, 0) + 1
-    refused = set()
-    for coupon_id, count in sorted(wanted.items()):
-        updated = (
-            Coupon.objects.filter(pk=coupon_id, active=True)
-            .filter(
-                Q(max_redemptions__isnull=True) | Q(redemptions__lte=F("max_redemptions") - count)
-            )
-            .update(redemptions=F("redemptions") + count)
-        )
-        if updated != 1:
-            refused.add(coupon_id)
-    for index, purchase in new:
-        if purchase.coupon_id in refused:
-            results[index] = ("defer", None, 0, None)
-    return [(i, p) for i, p in new if p.coupon_id not in refused]
-
-
 def _purchases_insert(purchases: list[Purchase], *, by, via: str) -> list[dt.datetime]:
-    """Insert the purchases with their coupon touches, and make every buyer a customer;
+    """Insert the purchases with their coupon touches, and tag, stamp and move every buyer;
     returns the stamps set or moved, whose days' funnel counts and cohorts changed (as with
     contact_move_stage)."""
     Purchase.objects.bulk_create(purchases)
-    Touchpoint.objects.bulk_create(
-        [
-            Touchpoint(
-                contact_id=p.contact_id,
-                channel_id=p.coupon.campaign.channel_id,
-                campaign_id=p.coupon.campaign_id,
-                kind=Touchpoint.Kind.COUPON,
-                occurred_at=p.occurred_at,
-                source=p.coupon.code,
-                metadata={"purchase_id": p.pk},
-            )
-            for p in purchases
-            if p.coupon_id
-        ]
-    )
+    Touchpoint.objects.bulk_create([rules.coupon_touch(p) for p in purchases if p.coupon_id])
     by_contact: dict[int, list[Purchase]] = {}
     for purchase in purchases:
         by_contact.setdefault(purchase.contact_id, []).append(purchase)
     contacts = Contact.objects.select_for_update().filter(pk__in=by_contact).order_by("pk")
-    now = timezone.now()
     changes, changed, stamp_days = [], [], []
     for contact in contacts:
-        bought = by_contact[contact.pk]
-        before = (contact.stage, contact.coupon_id, *(getattr(contact, n) for n in STAMP_NAMES))
-        if contact.stage != Stage.CUSTOMER:
-            changes.append(
-                StageChange(
-                    contact=contact,
-                    from_stage=contact.stage,
-                    to_stage=Stage.CUSTOMER,
-                    at=bought[0].occurred_at,
-                    changed_by=by,
-                    via=via,
-                )
-            )
-            contact.stage = Stage.CUSTOMER
-        for purchase in bought:
-            _stamp_up_to(contact, Stage.CUSTOMER, purchase.occurred_at)
-        if contact.coupon_id is None:
-            contact.coupon_id = next((p.coupon_id for p in bought if p.coupon_id), None)
-        if before != (
+        before = (
             contact.stage,
             contact.coupon_id,
-            *(getattr(contact, n) for n in STAMP_NAMES),
-        ):
-            contact.updated_at = now
+            *(getattr(contact, n) for n in rules.STAMP_NAMES),
+        )
+        for purchase in by_contact[contact.pk]:
+            moved_from = rules.after_purchase(contact, purchase)
+            if moved_from is not None:
+                changes.append(
+                    rules.stage_change(
+                        contact,
+                        from_stage=moved_from,
+                        to_stage=Stage.CUSTOMER,
+                        at=purchase.occurred_at,
+                        by=by,
+                        via=via,
+                    )
+                )
+        after = (
+            contact.stage,
+            contact.coupon_id,
+            *(getattr(contact, n) for n in rules.STAMP_NAMES),
+        )
+        if before != after:
             changed.append(contact)
-            stamp_days += [d for d in before[2:] if d] + [getattr(contact, n) for n in STAMP_NAMES]
+            stamp_days += [d for d in (*before[2:], *after[2:]) if d]
     _contacts_save_stages(changed)
     StageChange.objects.bulk_create(changes)
-    return [d for d in stamp_days if d]
+    return stamp_days
 
 
 def _contacts_save_stages(contacts: list[Contact]) -> None:
@@ -610,12 +493,15 @@ def _contacts_save_stages(contacts: list[Contact]) -> None:
     costs more in Python than the query itself); elsewhere bulk_update."""
     if not contacts:
         return
-    fields = ["stage", "coupon_id", *STAMP_NAMES, "updated_at"]
+    now = timezone.now()
+    for contact in contacts:
+        contact.updated_at = now
+    fields = ["stage", "coupon_id", *rules.STAMP_NAMES, "updated_at"]
     if connection.vendor != "postgresql":
-        Contact.objects.bulk_update(contacts, ["stage", "coupon", *STAMP_NAMES, "updated_at"])
+        Contact.objects.bulk_update(contacts, ["stage", "coupon", *rules.STAMP_NAMES, "updated_at"])
         return
     types = {"stage": "varchar", "coupon_id": "bigint"}
-    types |= dict.fromkeys([*STAMP_NAMES, "updated_at"], "timestamptz")
+    types |= dict.fromkeys([*rules.STAMP_NAMES, "updated_at"], "timestamptz")
     row = "(%s::bigint, " + ", ".join(f"%s::{types[f]}" for f in fields) + ")"
     params = [v for c in contacts for v in (c.pk, *(getattr(c, f) for f in fields))]
     table = Contact._meta.db_table

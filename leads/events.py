@@ -1,8 +1,12 @@
 """POST /api/v1/events/: up to 1,000 mixed events in one call, each applied on its own.
 
-Every event goes through the same input serializer and service as its single-resource endpoint,
-inside its own savepoint: a bad event is reported in its result and rolled back alone, the good
-ones land. Results come back in input order.
+Every event is validated by the same input serializer as its single-resource endpoint and
+decided by the same rules (`leads.rules`), so it gets the answer and the rows that sending it
+alone would give, in the order the batch applies them (contacts, touches, purchases, then
+engagement; each in input order). Plain events take the batch door (`leads.bulk`: references
+preloaded per phase, rows written in bulk); the others the per-event door, each in its own
+savepoint. A bad event is reported in its result and written nowhere; the good ones land.
+Results come back in input order.
 """
 
 from __future__ import annotations
@@ -23,16 +27,16 @@ from campaigns.errors import DomainError
 from campaigns.models import EngagementStat
 from campaigns.serializers import EngagementSerializer
 from campaigns.services import ENGAGEMENT_FIELDS, engagement_upsert
+from config.api import exception_handler as api_exception_handler
 from leads.apis import record_contact, record_purchase, record_touch
 from leads.bulk import (
+    BatchRaced,
+    BatchRefs,
     BulkContactInput,
     BulkPurchaseInput,
     BulkTouchInput,
     contacts_create_bulk,
     purchases_record_bulk,
-    takes_contact,
-    takes_purchase,
-    takes_touch,
     touchpoints_record_bulk,
 )
 
@@ -189,10 +193,10 @@ def apply_event(result: dict, event: dict, user) -> None:
         result.update(status="error", code=400, errors=_errors(exc.detail))
     except DomainError as exc:
         result.update(status="error", code=exc.status_code, errors=exc.as_dict())
-    except IntegrityError:
-        result.update(
-            status="error", code=409, errors={"non_field_errors": ["Conflicts with stored data."]}
-        )
+    except IntegrityError as exc:
+        # What the single endpoint answers (the API's one mapping of errors).
+        response = api_exception_handler(exc, {})
+        result.update(status="error", code=response.status_code, errors=_errors(response.data))
     else:
         result.update(
             status="created" if created else "unchanged", id=row.pk, code=201 if created else 200
@@ -200,17 +204,15 @@ def apply_event(result: dict, event: dict, user) -> None:
 
 
 BULK = {
-    # type: (input serializer, who it can take, bulk service)
+    # type: (input serializer, bulk service)
     "contact": (
         BulkContactInput,
-        takes_contact,
-        lambda items, user: contacts_create_bulk(items, by=user),
+        lambda items, refs, user: contacts_create_bulk(items, refs=refs, by=user),
     ),
-    "touch": (BulkTouchInput, takes_touch, lambda items, user: touchpoints_record_bulk(items)),
+    "touch": (BulkTouchInput, lambda items, refs, user: touchpoints_record_bulk(items, refs=refs)),
     "purchase": (
         BulkPurchaseInput,
-        takes_purchase,
-        lambda items, user: purchases_record_bulk(items, by=user),
+        lambda items, refs, user: purchases_record_bulk(items, refs=refs, by=user),
     ),
 }
 PHASES = ("contact", "touch", "purchase", None)
@@ -218,9 +220,8 @@ PHASES = ("contact", "touch", "purchase", None)
 
 def apply_batch(events: list, user) -> list[dict]:
     """Contacts first, then touches, then purchases, then engagement, so that a batch may create
-    a contact and report its touches and orders together. Plain contacts, touches and purchases
-    go through the bulk services; anything else (and what a bulk service defers, such as a
-    walk-in customer) through the per-event path, after the bulk write of its phase."""
+    a contact and report its touches and orders together. Contacts, touches and purchases go
+    phase by phase through the batch door; engagement through the per-event door."""
     results = [_preflight(i, event, user) for i, event in enumerate(events)]
     for phase in PHASES:
         todo = [
@@ -229,41 +230,48 @@ def apply_batch(events: list, user) -> list[dict]:
             if r["status"] == "pending"
             and (r["type"] == phase or (phase is None and r["type"] not in BULK))
         ]
-        bulk_items = []
-        # One serializer validates every event of the phase: building a serializer's fields
-        # costs more than validating one event with them.
-        validator = BULK[phase][0]() if phase in BULK else None
-        for result in todo:
-            event = events[result["index"]]
-            if validator is not None and BULK[phase][1](event):
-                try:
-                    data = validator.run_validation({k: v for k, v in event.items() if k != "type"})
-                except DRFValidationError as exc:
-                    result.update(status="error", code=400, errors=_errors(exc.detail))
-                else:
-                    bulk_items.append((result["index"], data))
-            else:
-                apply_event(result, event, user)
-        if bulk_items:
-            try:
-                with transaction.atomic():
-                    outcome = BULK[phase][2](bulk_items, user)
-            except IntegrityError:
-                # A writer raced us on an email or external_id: take the careful path instead.
-                for index, _ in bulk_items:
-                    apply_event(results[index], events[index], user)
-                continue
-            deferred = []
-            for index, (status_, row_id, code, errors) in outcome.items():
-                if status_ == "defer":
-                    deferred.append(index)
-                    continue
-                results[index].update(status=status_, id=row_id, code=code)
-                if errors:
-                    results[index]["errors"] = errors
-            for index in sorted(deferred):
-                apply_event(results[index], events[index], user)
+        if phase in BULK:
+            _apply_phase(phase, todo, events, results, user)
+        else:
+            for result in todo:
+                apply_event(result, events[result["index"]], user)
     return results
+
+
+def _apply_phase(phase: str, todo: list[dict], events: list, results: list[dict], user) -> None:
+    """One phase: every event validated against references preloaded once, the bulk service's
+    writes, then what it deferred through the per-event door, in input order."""
+    serializer, service = BULK[phase]
+    payloads = {
+        r["index"]: {k: v for k, v in events[r["index"]].items() if k != "type"} for r in todo
+    }
+    refs = BatchRefs(payloads.values())
+    # One serializer validates every event of the phase: building a serializer's fields costs
+    # more than validating one event with them.
+    validator = serializer(context={"refs": refs})
+    items = []
+    for result in todo:
+        try:
+            items.append((result["index"], validator.run_validation(payloads[result["index"]])))
+        except DRFValidationError as exc:
+            result.update(status="error", code=400, errors=_errors(exc.detail))
+    if not items:
+        return
+    try:
+        with transaction.atomic():
+            outcome = service(items, refs, user)
+    except (IntegrityError, BatchRaced):
+        # A writer raced us (an email, an external_id, a coupon's last redemptions): the phase
+        # is rolled back and every event of it takes the careful path, in input order.
+        outcome = {index: ("defer", None, 0, None) for index, _ in items}
+    for index in sorted(outcome):
+        status_, row_id, code, errors = outcome[index]
+        if status_ == "defer":
+            apply_event(results[index], events[index], user)
+            continue
+        results[index].update(status=status_, id=row_id, code=code)
+        if errors:
+            results[index]["errors"] = errors
 
 
 class EventBatchView(APIView):

@@ -1,29 +1,117 @@
 """API shapes of contacts, stage moves, touchpoints and purchases: input and output apart.
 
-Input serializers only parse and resolve references (slugs, codes, emails); the rules are the
-services'. Output serializers read what `get_queryset` already joined.
+Input serializers only parse and resolve references (slugs, ids, codes, emails); the rules are
+`leads.rules`'. The same input serializers serve the single endpoints and the batch endpoint:
+their reference fields look rows up through the validation's `Refs` (context "refs": the
+batch's preloaded ones; else one query each) and answer unknown ones with the rules' messages,
+so both doors answer alike. Output serializers read what `get_queryset` already joined.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from campaigns.models import Campaign, Channel, Coupon
+from campaigns.models import Campaign, Channel
 from campaigns.serializers import NoNulCharField
-from campaigns.services import coupon_by_code
+from leads import rules
 from leads.models import Contact, Purchase, Stage, StageChange, Touchpoint
-from leads.services import contact_by_email
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 MAX_METADATA_BYTES = 8 * 1024
+ID = re.compile(r"-?[0-9]{1,20}")
 
 
 def text(max_length: int, **kwargs) -> NoNulCharField:
     return NoNulCharField(max_length=max_length, required=False, allow_blank=True, **kwargs)
+
+
+def refs_of(field: serializers.Field) -> rules.Refs:
+    """The look-ups of this validation: a batch's preloaded ones, else one query each."""
+    return field.context.get("refs") or rules.REFS
+
+
+def id_key(data: Any) -> int | None:
+    """A row id given as a number or a string of digits; None for anything else."""
+    if isinstance(data, bool):
+        return None
+    if isinstance(data, int):
+        return data
+    if isinstance(data, str) and ID.fullmatch(data.strip()):
+        return int(data)
+    return None
+
+
+class RowId(serializers.PrimaryKeyRelatedField):
+    """A row by id, found through the validation's look-ups (`find`); an unknown one gets the
+    rules' message (`unknown`)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        key = id_key(data)
+        if key is None:
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        found = self.find(refs_of(self), key)
+        if found is None:
+            raise serializers.ValidationError(self.unknown(key), code="does_not_exist")
+        return found
+
+
+class CampaignId(RowId):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(queryset=Campaign.objects.all(), **kwargs)
+
+    @staticmethod
+    def find(refs: rules.Refs, key: int) -> Campaign | None:
+        return refs.campaign(key)
+
+    unknown = staticmethod(rules.unknown_campaign)
+
+
+class ContactId(RowId):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(queryset=Contact.objects.all(), **kwargs)
+
+    @staticmethod
+    def find(refs: rules.Refs, key: int) -> Contact | None:
+        return refs.contact(key)
+
+    unknown = staticmethod(rules.unknown_contact)
+
+
+class ChannelSlug(serializers.SlugRelatedField):
+    """A channel by slug (any case), found through the validation's look-ups."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(slug_field="slug", queryset=Channel.objects.all(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> Channel:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        channel = refs_of(self).channel(data)
+        if channel is None:
+            raise serializers.ValidationError(rules.unknown_channel(data), code="does_not_exist")
+        return channel
+
+
+class CouponCode(NoNulCharField):
+    """A coupon by code (any case), found through the validation's look-ups; blank is none."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=64, required=False, allow_blank=True, **kwargs)
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        code = super().run_validation(data)
+        if not code:
+            return None
+        coupon = refs_of(self).coupon(code)
+        if coupon is None:
+            raise serializers.ValidationError(rules.unknown_coupon(code), code="does_not_exist")
+        return coupon
 
 
 class ContactOutput(serializers.ModelSerializer):
@@ -75,13 +163,9 @@ class ContactInput(serializers.Serializer):
     last_name = text(100)
     company = text(200)
     notes = text(5000)
-    source_channel = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Channel.objects.all(), required=False
-    )
-    source_campaign = serializers.PrimaryKeyRelatedField(
-        queryset=Campaign.objects.select_related("channel"), required=False, allow_null=True
-    )
-    coupon = text(64)
+    source_channel = ChannelSlug(required=False)
+    source_campaign = CampaignId(required=False, allow_null=True)
+    coupon = CouponCode()
     utm_source = text(200)
     stage = serializers.ChoiceField(choices=Stage.choices, required=False)
     entered_at = serializers.DateTimeField(required=False)
@@ -89,13 +173,16 @@ class ContactInput(serializers.Serializer):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.all(), required=False, allow_null=True
     )
-    referred_by = serializers.PrimaryKeyRelatedField(
-        queryset=Contact.objects.all(), required=False, allow_null=True
-    )
+    referred_by = ContactId(required=False, allow_null=True)
     external_id = text(200)
 
-    def validate_coupon(self, value: str) -> Coupon | None:
-        return coupon_by_code(value) if value else None
+
+def contact_arguments(data: dict) -> dict[str, Any]:
+    """Validated `ContactInput` as `contact_create`'s arguments (less who and through what)."""
+    arguments = {k: v for k, v in data.items() if k not in ("utm_source", "external_id")}
+    arguments["source"] = data.get("utm_source", "")
+    arguments["external_id"] = data.get("external_id") or None
+    return arguments
 
 
 class ContactUpdate(serializers.ModelSerializer):
@@ -158,7 +245,7 @@ class StageChangeOutput(serializers.ModelSerializer):
 class ContactRef(serializers.Serializer):
     """`contact` by id, or `email` (case-insensitive)."""
 
-    contact = serializers.PrimaryKeyRelatedField(queryset=Contact.objects.all(), required=False)
+    contact = ContactId(required=False)
     email = serializers.EmailField(required=False, max_length=254)
 
 
@@ -174,12 +261,8 @@ def _metadata(value: dict) -> dict:
 
 
 class TouchpointInput(ContactRef):
-    channel = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Channel.objects.all(), required=False
-    )
-    campaign = serializers.PrimaryKeyRelatedField(
-        queryset=Campaign.objects.select_related("channel"), required=False
-    )
+    channel = ChannelSlug(required=False)
+    campaign = CampaignId(required=False)
     utm_source = text(200)
     utm_campaign = text(200)
     tracking_phone = text(32)
@@ -191,7 +274,23 @@ class TouchpointInput(ContactRef):
     metadata = serializers.JSONField(required=False, default=dict, validators=[_metadata])
 
     def validate(self, attrs: dict) -> dict:
-        return resolve_contact(attrs, create=False)
+        return resolve_contact(attrs, create=False, refs=refs_of(self))
+
+
+def touch_arguments(data: dict) -> dict[str, Any]:
+    """Validated `TouchpointInput` as `touchpoint_record`'s arguments."""
+    return {
+        "contact": data["contact"],
+        "kind": data["kind"],
+        "occurred_at": data.get("occurred_at"),
+        "channel": data.get("channel"),
+        "campaign": data.get("campaign"),
+        "source": data.get("utm_source", ""),
+        "utm_campaign": data.get("utm_campaign", ""),
+        "tracking_phone": data.get("tracking_phone", ""),
+        "external_id": data.get("external_id") or None,
+        "metadata": data.get("metadata"),
+    }
 
 
 class PurchaseInput(ContactRef):
@@ -200,33 +299,43 @@ class PurchaseInput(ContactRef):
         **MONEY, min_value=Decimal("0"), required=False, default=Decimal("0")
     )
     occurred_at = serializers.DateTimeField(required=False)
-    coupon = text(64)
+    coupon = CouponCode()
     external_id = text(200)
     note = text(300)
     first_name = text(100)
     last_name = text(100)
     phone = text(32)
 
-    def validate_coupon(self, value: str) -> Coupon | None:
-        return coupon_by_code(value) if value else None
-
     def validate(self, attrs: dict) -> dict:
-        return resolve_contact(attrs, create=True)
+        return resolve_contact(attrs, create=True, refs=refs_of(self))
 
 
-def resolve_contact(attrs: dict, *, create: bool) -> dict:
+def purchase_arguments(data: dict) -> dict[str, Any]:
+    """Validated `PurchaseInput` as `purchase_record`'s arguments (less who and through what)."""
+    return {
+        "contact": data["contact"],
+        "email": data.get("email", ""),
+        "amount": data["amount"],
+        "discount": data.get("discount") or 0,
+        "occurred_at": data.get("occurred_at"),
+        "coupon": data.get("coupon"),
+        "external_id": data.get("external_id") or None,
+        "note": data.get("note", ""),
+        "contact_fields": {k: data[k] for k in ("first_name", "last_name", "phone") if data.get(k)},
+    }
+
+
+def resolve_contact(attrs: dict, *, create: bool, refs: rules.Refs) -> dict:
     """Turn `contact` / `email` into a contact (or, for purchases, an email for a walk-in)."""
     contact, email = attrs.get("contact"), attrs.get("email")
     if contact is None and not email:
-        raise serializers.ValidationError({"contact": ["Give a contact id or an email."]})
-    if contact is not None and email and contact.email.lower() != email.lower():
-        raise serializers.ValidationError({"email": ["Does not match the contact's email."]})
+        raise serializers.ValidationError({"contact": [rules.GIVE_A_CONTACT]})
+    if contact is not None and email and rules.email_key(contact.email) != rules.email_key(email):
+        raise serializers.ValidationError({"email": [rules.NOT_THE_CONTACTS_EMAIL]})
     if contact is None:
-        contact = contact_by_email(email)
+        contact = refs.contact_by_email(email)
         if contact is None and not create:
-            raise serializers.ValidationError(
-                {"email": ["No contact has this email; create it first."]}
-            )
+            raise serializers.ValidationError({"email": [rules.NO_CONTACT_WITH_EMAIL]})
     attrs["contact"] = contact
     return attrs
 

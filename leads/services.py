@@ -1,40 +1,35 @@
-"""The funnel's rules: every door (admin, API, import, tasks) writes contacts through here.
+"""The funnel's writes, one at a time: every door (admin, API, import, tasks) writes contacts
+through here.
 
 A stage move, a purchase, a touchpoint, a merge and an erasure each record their history
-(StageChange rows, implied stage stamps, touchpoints) the same way whatever the caller.
+(StageChange rows, implied stage stamps, touchpoints) the same way whatever the caller. The
+rules they apply, and their messages, are `leads.rules`', which the batch door
+(`leads.bulk`) applies too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.db.models.functions import Lower, TruncDate
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from campaigns.changes import declare_changed
 from campaigns.errors import (
     Conflict,
-    CouponRefused,
     IdempotencyConflict,
     InvalidInput,
     NotPermitted,
     StageMoveRefused,
 )
-from campaigns.models import Campaign, Channel, Coupon, is_future
-from campaigns.services import (
-    campaign_by_tracking_phone,
-    campaign_by_utm,
-    channel_resolve,
-    coupon_by_code,
-)
+from campaigns.models import Campaign, Channel, Coupon
+from leads import rules
 from leads.models import (
-    STAGE_ORDER,
     Contact,
     ContactMerge,
     Purchase,
@@ -43,61 +38,11 @@ from leads.models import (
     Touchpoint,
     Via,
 )
+from leads.rules import REFS, STAMP_NAMES, contact_by_email, stamps
 
 # Who did it: a user, or None for the system.
 Actor = AbstractBaseUser
-CENT = Decimal("0.01")
 PERSONAL_FIELDS = ("email", "phone", "handle", "first_name", "last_name", "company", "notes")
-
-
-# --- small validators -------------------------------------------------------------------------
-
-
-def _aware(value: dt.datetime | None, *, field: str, allow_future: bool = False) -> dt.datetime:
-    if value is None:
-        return timezone.now()
-    if not isinstance(value, dt.datetime):
-        raise InvalidInput("Must be a date and time.", field=field)
-    if timezone.is_naive(value):
-        raise InvalidInput("Must include a time zone.", field=field)
-    if not allow_future and is_future(value):
-        raise InvalidInput("Must not be in the future.", field=field)
-    return value
-
-
-def _money(value: Any, *, field: str, positive: bool) -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, TypeError, ValueError):
-        raise InvalidInput("Must be a decimal amount.", field=field) from None
-    if not amount.is_finite():
-        raise InvalidInput("Must be a decimal amount.", field=field)
-    if amount != amount.quantize(CENT):
-        raise InvalidInput("Must have at most two decimal places.", field=field)
-    if positive and amount <= 0:
-        raise InvalidInput("Must be greater than zero.", field=field)
-    if not positive and amount < 0:
-        raise InvalidInput("Must not be negative.", field=field)
-    if amount >= Decimal("1e12"):
-        raise InvalidInput("Is too large.", field=field)
-    return amount.quantize(CENT)
-
-
-def _email(value: str | None) -> str:
-    return (value or "").strip()
-
-
-def contact_by_email(email: str, *, lock: bool = False) -> Contact | None:
-    """The contact with this email, case-insensitively (uses the unique lower(email) index)."""
-    email = _email(email)
-    if not email:
-        return None
-    queryset = Contact.objects.annotate(email_lower=Lower("email")).filter(
-        email_lower=email.lower()
-    )
-    if lock:
-        queryset = queryset.select_for_update(of=("self",))
-    return queryset.first()
 
 
 def _check_force_permission(by: Actor | None) -> None:
@@ -124,28 +69,7 @@ def purchases_affected(
     declare_changed(moments=[*days, *also])
 
 
-def _stamps(*contacts: Contact) -> list[dt.datetime]:
-    """Every stage stamp of these contacts: the days their funnel counts are dated on."""
-    return [getattr(c, n) for c in contacts for n in STAMP_NAMES if getattr(c, n)]
-
-
 # --- stages -----------------------------------------------------------------------------------
-
-
-def _stamp_up_to(contact: Contact, stage: Stage, at: dt.datetime) -> None:
-    """Stamp `stage` and every earlier stage: the earliest time wins, so the funnel stays monotone."""
-    for earlier in STAGE_ORDER[: stage.rank + 1]:
-        current = getattr(contact, earlier.stamp_field)
-        if current is None or current > at:
-            setattr(contact, earlier.stamp_field, at)
-
-
-def _clear_above(contact: Contact, stage: Stage) -> None:
-    for later in STAGE_ORDER[stage.rank + 1 :]:
-        setattr(contact, later.stamp_field, None)
-
-
-STAMP_NAMES = [s.stamp_field for s in STAGE_ORDER]
 
 
 def contact_move_stage(
@@ -168,10 +92,10 @@ def contact_move_stage(
         target = Stage(stage)
     except ValueError:
         raise InvalidInput(f"Unknown stage {stage!r}.", field="stage") from None
-    at = _aware(at, field="at")
+    at = rules.moment(at, field="at")
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
-        before = _stamps(locked)
+        before = stamps(locked)
         current = locked.stage_enum
         if target == current:
             _copy_stage_fields(locked, contact)
@@ -185,21 +109,22 @@ def contact_move_stage(
                     field="stage",
                 )
             _check_force_permission(by)
-            _clear_above(locked, target)
+            rules.clear_above(locked, target)
         else:
-            _stamp_up_to(locked, target, at)
+            rules.stamp_up_to(locked, target, at)
         locked.stage = target
         locked.save(update_fields=["stage", *STAMP_NAMES, "updated_at"])
-        change = StageChange.objects.create(
-            contact=locked,
+        change = rules.stage_change(
+            locked,
             from_stage=current,
             to_stage=target,
             at=at,
-            changed_by=by,
+            by=by,
             via=via,
             forced=backward,
-            note=note[:300],
+            note=note,
         )
+        change.save()
         # A dated move counts in the period of its stamp; a forced one un-counts the cleared
         # stamps; the entry day's cohort figures ("reached lead so far") change with either.
         declare_changed(moments=[at, *before])
@@ -258,55 +183,34 @@ def contact_create(
 ) -> Contact:
     """Create a contact entering the funnel at `stage`, with its entry history and first touch.
 
-    The source is the coupon's campaign, else the campaign, else the channel, else `source`
-    resolved through the channel aliases; with none of them the source is unknown (NULL): the
-    contact gets no touchpoint and counts in the `unattributed` row of every figure, like the
-    revenue it brings. An email already in use, in any case, is refused.
+    The rules (`leads.rules.new_contact`): the source is the coupon's campaign, else the
+    campaign, else the channel, else `source` resolved through the channel aliases; with none of
+    them the source is unknown (NULL): the contact gets no touchpoint and counts in the
+    `unattributed` row of every figure, like the revenue it brings. An email already in use, in
+    any case, is refused.
     """
-    try:
-        stage = Stage(stage)
-    except ValueError:
-        raise InvalidInput(f"Unknown stage {stage!r}.", field="stage") from None
-    entered_at = _aware(entered_at, field="entered_at")
-    if coupon is not None and source_campaign is None:
-        source_campaign = coupon.campaign
-    if source_campaign is not None:
-        if source_channel is not None and source_channel.pk != source_campaign.channel_id:
-            raise InvalidInput(
-                f"Campaign {source_campaign.name!r} runs on {source_campaign.channel.slug}, "
-                f"not {source_channel.slug}.",
-                field="source_channel",
-            )
-        source_channel = source_campaign.channel
-    has_source = source_channel is not None or bool((source or "").strip())
-    if source_channel is None and has_source:
-        source_channel = channel_resolve(source=source)
-    if external_id is not None and external_id.strip() == "":
-        external_id = None
-
-    contact = Contact(
-        email=_email(email),
-        phone=phone or "",
-        handle=handle or "",
-        first_name=first_name or "",
-        last_name=last_name or "",
-        company=company or "",
-        notes=notes or "",
+    contact = rules.new_contact(
+        refs=REFS,
+        email=email,
+        phone=phone,
+        handle=handle,
+        first_name=first_name,
+        last_name=last_name,
+        company=company,
+        notes=notes,
         source_channel=source_channel,
         source_campaign=source_campaign,
         coupon=coupon,
+        source=source,
+        stage=stage,
+        entered_at=entered_at,
         owner=owner,
         referred_by=referred_by,
         external_id=external_id,
-        stage=stage,
-        entered_at=entered_at,
     )
-    _stamp_up_to(contact, stage, entered_at)
     with transaction.atomic():
         if contact.email and contact_by_email(contact.email) is not None:
-            raise IdempotencyConflict(
-                f"A contact with the email {contact.email!r} already exists.", field="email"
-            )
+            raise rules.email_in_use(contact.email)
         try:
             with transaction.atomic():
                 contact.save()
@@ -315,46 +219,14 @@ def contact_create(
             raise IdempotencyConflict(
                 "A contact with this email or external_id already exists.", field="email"
             ) from None
-        StageChange.objects.create(
-            contact=contact, from_stage="", to_stage=stage, at=entered_at, changed_by=by, via=via
-        )
-        if has_source and record_first_touch:
-            Touchpoint.objects.create(
-                contact=contact,
-                channel=source_channel,
-                campaign=source_campaign,
-                kind=touch_kind,
-                occurred_at=entered_at,
-                source=(source or "")[:200],
-            )
-        declare_changed(moments=_stamps(contact))  # counted on the days of its stamps
+        rules.stage_change(
+            contact, from_stage="", to_stage=contact.stage, at=contact.entered_at, by=by, via=via
+        ).save()
+        touch = rules.first_touch(contact, kind=touch_kind, source=source)
+        if touch is not None and record_first_touch:
+            touch.save()
+        declare_changed(moments=stamps(contact))  # counted on the days of its stamps
     return contact
-
-
-CONTACT_IDENTITY = ("email", "phone", "handle", "first_name", "last_name", "company")
-
-
-def contact_replay(existing: Contact, data: dict[str, Any]) -> Contact:
-    """The same contact sent again under its external_id: the stored one, or a 409 if it differs.
-
-    Only identity fields count: stage and dates move on after the first delivery.
-    """
-    differing = [
-        name
-        for name in CONTACT_IDENTITY
-        if name in data and (data[name] or "").lower() != (getattr(existing, name) or "").lower()
-    ]
-    if (
-        data.get("source_channel") is not None
-        and data["source_channel"].pk != existing.source_channel_id
-    ):
-        differing.append("source_channel")
-    if differing:
-        raise IdempotencyConflict(
-            f"external_id {existing.external_id!r} was already used with different {', '.join(differing)}.",
-            field="external_id",
-        )
-    return existing
 
 
 EDITABLE_FIELDS = (
@@ -411,14 +283,7 @@ def contact_change_source(
     """Correct where a contact came from (the admin's change form). Its funnel counts move
     between source groups on the days of its stamps; its recorded touches stay as they were.
     A campaign names its channel; with neither the source is unknown (unattributed)."""
-    if source_campaign is not None:
-        if source_channel is not None and source_channel.pk != source_campaign.channel_id:
-            raise InvalidInput(
-                f"Campaign {source_campaign.name!r} runs on {source_campaign.channel.slug}, "
-                f"not {source_channel.slug}.",
-                field="source_channel",
-            )
-        source_channel = source_campaign.channel
+    source_channel = rules.source_of(channel=source_channel, campaign=source_campaign)
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
         if (locked.source_channel_id, locked.source_campaign_id) == (
@@ -428,7 +293,7 @@ def contact_change_source(
             return locked
         locked.source_channel, locked.source_campaign = source_channel, source_campaign
         locked.save(update_fields=["source_channel", "source_campaign", "updated_at"])
-        declare_changed(moments=_stamps(locked))
+        declare_changed(moments=stamps(locked))
     contact.source_channel, contact.source_campaign = source_channel, source_campaign
     return locked
 
@@ -456,88 +321,44 @@ def touchpoint_record(
 ) -> tuple[Touchpoint, bool]:
     """Record one interaction of a contact with a channel; returns (touchpoint, created).
 
-    The channel comes from the campaign when there is one (a tracking phone names its campaign
-    and makes the touch a call), else from `channel`, else from `source` through the aliases.
+    The rules (`leads.rules.new_touch`): the channel comes from the campaign when there is one
+    (a tracking phone names its campaign and makes the touch a call; a utm_campaign names one,
+    preferring the given channel), else from `channel`, else from `source` through the aliases.
     Replaying an `external_id` with the same content returns the stored touch; with other
-    content it is refused.
+    content it is refused (a replay without a time keeps the stored time).
     """
-    if kind not in Touchpoint.Kind.values:
-        raise InvalidInput(f"Unknown touchpoint kind {kind!r}.", field="kind")
-    occurred_at = _aware(occurred_at, field="occurred_at")
-    if tracking_phone:
-        campaign = campaign_by_tracking_phone(tracking_phone)
-        kind = Touchpoint.Kind.CALL
-    if campaign is None and utm_campaign:
-        resolved = channel or (channel_resolve(source=source) if source else None)
-        campaign = campaign_by_utm(utm_campaign=utm_campaign, channel=resolved)
-    if campaign is not None:
-        if channel is not None and channel.pk != campaign.channel_id:
-            raise InvalidInput(
-                f"Campaign {campaign.name!r} runs on {campaign.channel.slug}, not {channel.slug}.",
-                field="channel",
-            )
-        channel = campaign.channel
-    if channel is None:
-        channel = channel_resolve(source=source)
-    if external_id is not None and external_id.strip() == "":
-        external_id = None
-    values = {
-        "contact_id": contact.pk,
-        "channel_id": channel.pk,
-        "campaign_id": campaign.pk if campaign else None,
-        "kind": kind,
-        "occurred_at": occurred_at,
-    }
-    if external_id is not None:
-        existing = Touchpoint.objects.filter(external_id=external_id).first()
-        if existing is not None:
-            return _same_or_conflict(existing, values, external_id), False
-    touch = Touchpoint(
-        **values, source=(source or "")[:200], external_id=external_id, metadata=metadata or {}
+    touch, time_given = rules.new_touch(
+        refs=REFS,
+        contact=contact,
+        kind=kind,
+        occurred_at=occurred_at,
+        channel=channel,
+        campaign=campaign,
+        source=source,
+        utm_campaign=utm_campaign,
+        tracking_phone=tracking_phone,
+        external_id=external_id,
+        metadata=metadata,
     )
+    if touch.external_id is not None:
+        existing = Touchpoint.objects.filter(external_id=touch.external_id).first()
+        if existing is not None:
+            return rules.touch_replay(existing, touch, time_given=time_given), False
     try:
         with transaction.atomic():
             touch.save()
             # Its own day too: calls and touches are shown per period.
-            purchases_affected([contact.pk], occurred_at, occurred_at)
+            purchases_affected([contact.pk], touch.occurred_at, touch.occurred_at)
     except IntegrityError:
         # The same event arrived twice at once and the other copy won: answer as a replay.
-        existing = Touchpoint.objects.filter(external_id=external_id).first()
+        existing = Touchpoint.objects.filter(external_id=touch.external_id).first()
         if existing is None:
             raise
-        return _same_or_conflict(existing, values, external_id), False
+        return rules.touch_replay(existing, touch, time_given=time_given), False
     return touch, True
 
 
-def _same_or_conflict(existing: Any, values: dict[str, Any], external_id: str) -> Any:
-    differing = sorted(
-        name.removesuffix("_id")
-        for name, value in values.items()
-        if getattr(existing, name) != value
-    )
-    if differing:
-        raise IdempotencyConflict(
-            f"external_id {external_id!r} was already used with different {', '.join(differing)}.",
-            field="external_id",
-        )
-    return existing
-
-
 # --- purchases --------------------------------------------------------------------------------
-
-
-def _check_coupon_valid(coupon: Coupon, at: dt.datetime) -> None:
-    if not coupon.active:
-        raise CouponRefused(f"Coupon {coupon.code} is not active.", field="coupon")
-    if coupon.valid_from and at < coupon.valid_from:
-        raise CouponRefused(
-            f"Coupon {coupon.code} is valid only from {coupon.valid_from:%Y-%m-%d %H:%M}.",
-            field="coupon",
-        )
-    if coupon.valid_until and at > coupon.valid_until:
-        raise CouponRefused(
-            f"Coupon {coupon.code} expired on {coupon.valid_until:%Y-%m-%d %H:%M}.", field="coupon"
-        )
 
 
 def _redeem(coupon: Coupon) -> None:
@@ -549,11 +370,7 @@ def _redeem(coupon: Coupon) -> None:
         .update(redemptions=F("redemptions") + 1)
     )
     if updated != 1:
-        raise CouponRefused(
-            f"Coupon {coupon.code} has been used the maximum number of times "
-            f"({coupon.max_redemptions}).",
-            field="coupon",
-        )
+        raise rules.coupon_used_up(coupon)
 
 
 def _walk_in_contact(
@@ -608,30 +425,41 @@ def purchase_record(
     The contact is given, or found by email (case-insensitively), or created as a walk-in
     customer. A coupon must be active, within its window at the purchase time and under its
     redemption cap; it records a `coupon` touchpoint on its campaign. The contact becomes a
-    customer at the purchase time unless an earlier purchase already made it one. Replaying an
-    `external_id` with the same content changes nothing; with other content it is refused.
+    customer at the purchase time unless an earlier purchase already made it one
+    (`leads.rules.after_purchase`). Replaying an `external_id` with the same content changes
+    nothing; with other content it is refused (a replay without a time keeps the stored time).
     """
-    amount = _money(amount, field="amount", positive=True)
-    discount = _money(discount or 0, field="discount", positive=False)
-    occurred_at = _aware(occurred_at, field="occurred_at")
-    if external_id is not None and external_id.strip() == "":
-        external_id = None
     if isinstance(coupon, str):
-        coupon = coupon_by_code(coupon) if coupon.strip() else None
-    if contact is None and not _email(email):
-        raise InvalidInput("Give a contact or an email.", field="contact")
+        code = coupon
+        coupon = REFS.coupon(code) if code.strip() else None
+        if coupon is None and code.strip():
+            raise InvalidInput(rules.unknown_coupon(code), field="coupon")
+    purchase, time_given = rules.new_purchase(
+        contact=contact,
+        email=email,
+        amount=amount,
+        discount=discount,
+        occurred_at=occurred_at,
+        coupon=coupon,
+        external_id=external_id,
+        note=note,
+    )
+    external_id = purchase.external_id
+
+    def replay(existing: Purchase) -> Purchase:
+        return rules.purchase_replay(
+            existing, purchase, contact=contact, email=email, time_given=time_given
+        )
 
     if external_id is not None:
         existing = (
             Purchase.objects.select_related("contact").filter(external_id=external_id).first()
         )
         if existing is not None:
-            return _same_purchase(
-                existing, contact, email, amount, discount, occurred_at, coupon
-            ), False
+            return replay(existing), False
 
     if coupon is not None:
-        _check_coupon_valid(coupon, occurred_at)
+        rules.check_coupon(coupon, purchase.occurred_at)
 
     try:
         with transaction.atomic():
@@ -639,37 +467,18 @@ def purchase_record(
                 contact = contact_by_email(email) or _walk_in_contact(
                     email=email,
                     coupon=coupon,
-                    at=occurred_at,
+                    at=purchase.occurred_at,
                     by=by,
                     via=via,
                     **(contact_fields or {}),
                 )
-            purchase = Purchase(
-                contact=contact,
-                amount=amount,
-                discount=discount,
-                occurred_at=occurred_at,
-                coupon=coupon,
-                external_id=external_id,
-                note=(note or "")[:300],
-            )
+            purchase.contact = contact
             purchase.save()
             if coupon is not None:
                 _redeem(coupon)
-                Touchpoint.objects.create(
-                    contact=contact,
-                    channel_id=coupon.campaign.channel_id,
-                    campaign=coupon.campaign,
-                    kind=Touchpoint.Kind.COUPON,
-                    occurred_at=occurred_at,
-                    source=coupon.code,
-                    metadata={"purchase_id": purchase.pk},
-                )
-                if contact.coupon_id is None:
-                    Contact.objects.filter(pk=contact.pk, coupon__isnull=True).update(coupon=coupon)
-                    contact.coupon = coupon
-            _become_customer(contact=contact, at=occurred_at, by=by, via=via)
-            purchases_affected([contact.pk], occurred_at)
+                rules.coupon_touch(purchase).save()
+            _after_purchase(contact=contact, purchase=purchase, by=by, via=via)
+            purchases_affected([contact.pk], purchase.occurred_at)
     except IntegrityError:
         if external_id is None:
             raise
@@ -679,57 +488,35 @@ def purchase_record(
         )
         if existing is None:
             raise
-        return _same_purchase(
-            existing, contact, email, amount, discount, occurred_at, coupon
-        ), False
+        return replay(existing), False
     return purchase, True
 
 
-def _become_customer(
-    *, contact: Contact, at: dt.datetime, by: Actor | None, via: Via | str
+def _after_purchase(
+    *, contact: Contact, purchase: Purchase, by: Actor | None, via: Via | str
 ) -> None:
-    """First purchase: move to customer. Earlier purchase than the stamp: the earliest wins."""
+    """Tag, stamp and move the buyer (`leads.rules.after_purchase`) under its row lock; the
+    move, when there is one, is recorded like any other."""
     locked = Contact.objects.select_for_update().get(pk=contact.pk)
-    if locked.stage != Stage.CUSTOMER:
-        contact_move_stage(contact=contact, stage=Stage.CUSTOMER, at=at, by=by, via=via)
-        return
-    if locked.became_customer_at is None or locked.became_customer_at > at:
-        before = _stamps(locked)
-        _stamp_up_to(locked, Stage.CUSTOMER, at)
-        locked.save(update_fields=[*STAMP_NAMES, "updated_at"])
-        declare_changed(moments=[*before, *_stamps(locked)])
+    before, coupon_before = stamps(locked), locked.coupon_id
+    moved_from = rules.after_purchase(locked, purchase)
+    if moved_from is not None or stamps(locked) != before or locked.coupon_id != coupon_before:
+        locked.save(update_fields=["stage", "coupon", *STAMP_NAMES, "updated_at"])
+    if moved_from is not None:
+        rules.stage_change(
+            locked,
+            from_stage=moved_from,
+            to_stage=Stage.CUSTOMER,
+            at=purchase.occurred_at,
+            by=by,
+            via=via,
+        ).save()
+    if stamps(locked) != before:
+        # The stamps it set or pulled back count on their days, and the entry day's cohort
+        # figures with them (as with contact_move_stage).
+        declare_changed(moments=[*before, *stamps(locked)])
+    contact.coupon_id = locked.coupon_id
     _copy_stage_fields(locked, contact)
-
-
-def _same_purchase(
-    existing: Purchase,
-    contact: Contact | None,
-    email: str,
-    amount: Decimal,
-    discount: Decimal,
-    occurred_at: dt.datetime,
-    coupon: Coupon | None,
-) -> Purchase:
-    differing = []
-    if contact is not None and existing.contact_id != contact.pk:
-        differing.append("contact")
-    if contact is None and existing.contact.email.lower() != _email(email).lower():
-        differing.append("email")
-    if existing.amount != amount:
-        differing.append("amount")
-    if existing.discount != discount:
-        differing.append("discount")
-    if existing.occurred_at != occurred_at:
-        differing.append("occurred_at")
-    if existing.coupon_id != (coupon.pk if coupon else None):
-        differing.append("coupon")
-    if differing:
-        raise IdempotencyConflict(
-            f"external_id {existing.external_id!r} was already used with different "
-            f"{', '.join(differing)}.",
-            field="external_id",
-        )
-    return existing
 
 
 # --- merge and erase --------------------------------------------------------------------------
@@ -872,9 +659,9 @@ def contact_delete(*, contact: Contact) -> None:
                 f"{locked} has purchases; erase the personal data instead of deleting.",
                 field="contact",
             )
-        stamps = _stamps(locked)
+        days = stamps(locked)
         locked.delete()
-        declare_changed(moments=stamps)
+        declare_changed(moments=days)
 
 
 def touchpoint_delete(*, touch: Touchpoint) -> None:

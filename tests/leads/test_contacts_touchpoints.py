@@ -187,3 +187,16 @@ def test_contact_update_changes_plain_fields_only():
         contact_update(contact=contact, referred_by=contact)
     contact.refresh_from_db()
     assert contact.stage == "follower"
+
+
+def test_a_touch_retried_without_a_time_keeps_the_stored_time(monkeypatch):
+    from django.utils import timezone
+
+    contact = contact_create(email="a@example.com", entered_at=T0, via=Via.API)
+    first, _ = touchpoint_record(contact=contact, source="fb", external_id="t-1")
+    later = first.occurred_at + dt.timedelta(hours=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    again, created = touchpoint_record(contact=contact, source="fb", external_id="t-1")
+    assert not created and again.pk == first.pk
+    with pytest.raises(IdempotencyConflict, match="occurred_at"):
+        touchpoint_record(contact=contact, source="fb", occurred_at=later, external_id="t-1")

@@ -210,3 +210,27 @@ def test_a_purchase_needs_a_contact_or_an_email():
     with pytest.raises(InvalidInput) as error:
         purchase_record(amount="1.00", occurred_at=T0, via=Via.API)
     assert error.value.field == "contact"
+
+
+def test_a_retry_without_a_time_keeps_the_stored_time(monkeypatch):
+    # Sent without occurred_at, the order is dated when recorded; its retry an hour later,
+    # again without a time, is the same order (the default "now" is not compared).
+    from django.utils import timezone
+
+    first, _ = purchase_record(
+        email="a@example.com", amount="30.00", external_id="order-1", via=Via.API
+    )
+    later = first.occurred_at + dt.timedelta(hours=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    again, created = purchase_record(
+        email="a@example.com", amount="30.00", external_id="order-1", via=Via.API
+    )
+    assert not created and again.pk == first.pk
+    with pytest.raises(IdempotencyConflict, match="occurred_at"):
+        purchase_record(
+            email="a@example.com",
+            amount="30.00",
+            occurred_at=later,
+            external_id="order-1",
+            via=Via.API,
+        )
