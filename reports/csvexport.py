@@ -15,6 +15,34 @@ from decimal import Decimal
 from typing import IO
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The API's order of the figures (ROI, then the funnel's own): a saved report's data comes back
+# from PostgreSQL's jsonb with its keys in another order.
+COLUMNS = (
+    "cost",
+    "revenue",
+    "roi",
+    "roas",
+    "followers",
+    "leads",
+    "qualified",
+    "customers",
+    "cost_per_lead",
+    "cost_per_customer",
+    "assisted_conversions",
+    "assisted_revenue",
+    "impressions",
+    "interactions",
+    "engagement_rate",
+    "followers_gained",
+    "discounts",
+    "target_leads",
+    "target_cost_per_lead",
+    "cohort_size",
+    "reached_lead_share",
+    "reached_customer_share",
+    "median_days_to_lead",
+    "median_days_to_customer",
+)
 NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
@@ -43,7 +71,9 @@ def write_rows(out: IO[str], header: list[str], rows: Iterable[list[object]]) ->
 def write_report(out: IO[str], report: dict) -> None:
     """A report's rows then a totals row (ROI or funnel): key, label, channel and every figure
     of the totals, in the API's order and with the API's values."""
-    keys = ["key", "label", "channel", *(k for k in report["totals"] if k not in ("key", "label"))]
+    names = [k for k in report["totals"] if k not in ("key", "label", "channel")]
+    known = [k for k in COLUMNS if k in names]
+    keys = ["key", "label", "channel", *known, *(k for k in names if k not in COLUMNS)]
     totals = {"key": "totals", "label": "Totals", "channel": None, **report["totals"]}
     rows = [*report["rows"], totals]
     write_rows(out, keys, ([row.get(k) for k in keys] for row in rows))
