@@ -12,9 +12,11 @@ in its channel's "(no campaign)" group):
 - roi = (revenue - cost) / cost; roas = revenue / cost; null when cost is 0.
 - followers, leads, qualified: contacts whose entered_at / became_lead_at / became_qualified_at
   fall in the period, counted to their source group.
-- customers: contacts whose first purchase ever falls in the period, credited by the model with
-  the same shares as that purchase (fractional under the splitting models).
-- cost_per_lead = cost / leads; cost_per_customer (CAC) = cost / customers; null on zero.
+- customers: contacts whose first purchase ever falls in the period, credited by the model's
+  weights for that purchase as exact fractions (never from the rounded cents; time decay's
+  irrational weights in double precision), shown to two decimals.
+- cost_per_lead = cost / leads; cost_per_customer (CAC) = cost / customers, from the exact
+  customers; null only where the denominator is exactly zero.
 - assisted_conversions / assisted_revenue: the period's purchases where the group had a touch
   but not the last one, and their amount.
 - impressions, interactions (reactions + comments + shares + clicks), engagement_rate
@@ -44,7 +46,7 @@ from leads.models import Purchase
 from reports import attribution as attribution_sql
 from reports.counts import contact_counts
 from reports.models import Attribution, GroupBy
-from reports.numbers import MONEY_PLACES, fixed, money, per, ratio
+from reports.numbers import MONEY_PLACES, decimal, fixed, money, per, ratio
 from reports.periods import period_bounds
 
 UNATTRIBUTED = "unattributed"
@@ -331,7 +333,7 @@ def _assemble(
     totals = _figures(
         cost=Decimal(sum((c.get("cost", 0) for c in costs.values()), Decimal(0))),
         revenue=Decimal(credit.cents) / 100,
-        customers=Decimal(credit.first_purchases),
+        customers=Fraction(credit.first_purchases),
         reached=total_reached,
         assisted={"conversions": any_count, "cents": any_cents},
         engagement=total_engagement,
@@ -354,14 +356,13 @@ def _figures(
     *,
     cost: Decimal,
     revenue: Decimal,
-    customers: Decimal,
+    customers: Fraction,
     reached: dict,
     assisted: dict,
     engagement: dict,
     discounts: Decimal,
 ) -> dict:
     leads = int(reached.get("leads", 0))
-    customers = fixed(customers, MONEY_PLACES)
     impressions = int(engagement.get("impressions", 0))
     interactions = sum(
         int(engagement.get(name, 0)) for name in ("reactions", "comments", "shares", "clicks")
@@ -374,7 +375,8 @@ def _figures(
         "followers": int(reached.get("followers", 0)),
         "leads": leads,
         "qualified": int(reached.get("qualified", 0)),
-        "customers": str(customers),
+        # Shown to two decimals; the cost per customer divides by the exact credit.
+        "customers": decimal(customers),
         "cost_per_lead": per(cost, leads),
         "cost_per_customer": per(cost, customers),
         "assisted_conversions": int(assisted.get("conversions", 0)),
