@@ -22,7 +22,8 @@ in its channel's "(no campaign)" group):
 - impressions, interactions (reactions + comments + shares + clicks), engagement_rate
   (interactions / impressions), followers_gained: EngagementStat rows in the period.
 - discounts: what the group's coupons gave away on the period's purchases (beside cost, not in
-  it: revenue is already net of discounts).
+  it: revenue is already net of discounts); a discount given without a coupon counts in the
+  unattributed row, so the rows add up to the totals.
 - target_leads, target_cost_per_lead: the campaign's targets (campaign rows only).
 The totals row is the same in every model: all costs, all revenue, every new customer.
 """
@@ -230,9 +231,9 @@ def roi_matrix(
         ),
         "discounts": (
             list(
-                Purchase.objects.filter(
-                    occurred_at__gte=lo, occurred_at__lt=hi, coupon__isnull=False
-                )
+                # A discount given without a coupon has no campaign: it counts in the
+                # unattributed row (channel None), so the rows add up to the totals.
+                Purchase.objects.filter(occurred_at__gte=lo, occurred_at__lt=hi, discount__gt=0)
                 .values("coupon__campaign__channel_id", "coupon__campaign_id")
                 .annotate(discounts=Sum("discount"))
                 .order_by()

@@ -215,6 +215,29 @@ def test_the_first_touch_ever_is_the_same_touch_in_every_query():
     assert nonzero(march, "revenue") == {"x": "5.00"}
 
 
+def test_discounts_without_a_coupon_count_in_the_unattributed_row():
+    # A walk-in without a coupon pays 45.00 after a 5.00 discount; a coupon buyer pays 18.00
+    # after 2.00 off. Rows: unattributed 5.00, the coupon's campaign 2.00; totals 7.00 (the
+    # unattributed row showed 0.00 while the totals counted 7.00).
+    pins = CampaignFactory(name="Pins", channel=channel("pinterest"))
+    CouponFactory(code="PIN", campaign=pins)
+    purchase_record(
+        email="a@example.com", amount="45.00", discount="5.00", occurred_at=at(8, 3), via=Via.API
+    )
+    purchase_record(
+        email="b@example.com",
+        amount="18.00",
+        discount="2.00",
+        coupon="PIN",
+        occurred_at=at(8, 4),
+        via=Via.API,
+    )
+    for group_by, pins_key in (("channel", "pinterest"), ("campaign", str(pins.pk))):
+        report = cold_then_cached(lambda group_by=group_by: roi_report(**AUGUST, group_by=group_by))
+        assert nonzero(report, "discounts") == {pins_key: "2.00", "unattributed": "5.00"}
+        assert report["totals"]["discounts"] == "7.00"
+
+
 def test_the_lookback_window_is_exact_to_the_microsecond():
     # Purchase of 50.00 on 10 August noon. Facebook on 1 January: the first touch ever (counts
     # whatever its age). Instagram exactly 90 days before (12 May noon): in the window. X 50
