@@ -14,7 +14,7 @@ the remainder cents go to the largest exact share (ties: the earlier touch), so 
 shares add up to its amount exactly. Under the four integer models the largest share is always
 the first touch's (or tied with it, or the only non-zero one), so the remainder has a closed
 form; under time decay it is the youngest touch's (the weight falls with age): the first of the
-touches at the latest instant, found with the same sort as the ranking.
+touches at the latest instant, found without another sort.
 
 New customers are credited with the exact weights, not the rounded cents: the integer models'
 weights are fractions (1, 1/n, 2/5, 1/(5(n-2)), ...), so the statement returns their numerators
@@ -36,6 +36,7 @@ flag the touches with the same windows, partitioned by purchase.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -63,6 +64,11 @@ INTEGER_WEIGHTS = {
     ),
 }
 TIME_DECAY_HALF_LIFE_DAYS = 7
+# The customers' common denominator: every linear weight 1/n and position based weight (1, 1/2,
+# 2/5, 1/5(n-2)) for n up to 22 (and most n beyond) is a whole number of 1/COMMON_DENOMINATOR,
+# so nearly every row sums its numerators over this one denominator; a purchase whose weights
+# are not (23 touches, say) keeps its own denominator, in a row of its own per group and day.
+COMMON_DENOMINATOR = math.lcm(*range(1, 21)) * 5  # 1,163,962,800
 
 
 PURCHASES = """
@@ -86,8 +92,7 @@ def _layers(model: str, source: str, by: str) -> str:
     ("pid", or "" when `source` holds one purchase's touches)."""
     part = f"PARTITION BY {by}" if by else ""
     part_ = f"PARTITION BY {by}, " if by else "PARTITION BY "
-    # One sort for the rank, the closer (the last touch: the whole frame's last value), the
-    # latest instant and its age, and the rank of each instant (its first touch's position).
+    # One sort for the rank and the closer (the last touch: the whole frame's last value).
     order = f"{part} ORDER BY t_at, is_coupon, tid"
     whole = "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
     ranked = f"""
@@ -95,28 +100,30 @@ def _layers(model: str, source: str, by: str) -> str:
                LAST_VALUE(channel_id) OVER ({order} {whole}) AS close_ch,
                LAST_VALUE(campaign_id) OVER ({order} {whole}) AS close_cmp"""
     if model == Attribution.TIME_DECAY:
+        # The latest instant and its age, from the same window as the closer: no other sort.
         ranked += f""",
                LAST_VALUE(t_at) OVER ({order} {whole}) AS last_at,
-               LAST_VALUE(age) OVER ({order} {whole}) AS last_age,
-               RANK() OVER ({part} ORDER BY t_at) AS at_rank"""
+               LAST_VALUE(age) OVER ({order} {whole}) AS last_age"""
     ranked += f"""
         FROM ({source}) s"""
     if model == Attribution.TIME_DECAY:
         # Floating point on purpose: POWER on PostgreSQL's numeric type is slow. Ages are taken
         # from the youngest touch (weight 1, so the sum is at least 1: no underflow to 0/0 for
         # a first touch decades old); normalising makes that the same weights.
-        weight = (
-            f"POWER(CAST(2 AS DOUBLE PRECISION), -(age - last_age) / {TIME_DECAY_HALF_LIFE_DAYS})"
-        )
-        shared = f"""
-            SELECT y.*, CAST(FLOOR(cents * {weight} / SUM({weight}) OVER ({part}) + 1e-9)
-                       AS BIGINT) AS share,
-                   {weight} / SUM({weight}) OVER ({part}) AS portion
+        weighted = f"""
+            SELECT y.*, POWER(CAST(2 AS DOUBLE PRECISION),
+                       -(age - last_age) / {TIME_DECAY_HALF_LIFE_DAYS}) AS w
             FROM ({ranked}) y"""
+        shared = f"""
+            SELECT x.*, CAST(FLOOR(cents * w / w_sum + 1e-9) AS BIGINT) AS share,
+                   w / w_sum AS portion
+            FROM (SELECT v.*, SUM(w) OVER ({part}) AS w_sum FROM ({weighted}) v) x"""
         # The remainder cents go to the largest exact share: the youngest touch (the weight
-        # falls with age), the first of the touches at the latest instant on a tie.
+        # falls with age), the first of the touches at the latest instant on a tie. Both
+        # windows are over the whole purchase, already in order: one pass, no sort.
         credited = f"""
-            SELECT z.*, share + CASE WHEN t_at = last_at AND pos = at_rank
+            SELECT z.*, share + CASE
+                       WHEN pos = MIN(CASE WHEN t_at = last_at THEN pos END) OVER ({part})
                        THEN cents - SUM(share) OVER ({part}) ELSE 0 END AS credit,
                    COALESCE(portion, 1.0) AS cust_num, 0 AS cust_den
             FROM ({shared}) z"""
@@ -124,10 +131,14 @@ def _layers(model: str, source: str, by: str) -> str:
         # The largest exact share is the first touch's (or tied with it, or the only non-zero
         # one): the remainder has a closed form and needs no window.
         wnum, wden, floored = INTEGER_WEIGHTS[model]
+        common = COMMON_DENOMINATOR
         credited = f"""
             SELECT y.*, (cents * {wnum}) / {wden}
                        + CASE WHEN pos = 1 THEN cents - {floored} ELSE 0 END AS credit,
-                   {wnum} AS cust_num, CASE WHEN is_first = 1 THEN {wden} ELSE 0 END AS cust_den
+                   CASE WHEN {common} %% ({wden}) = 0 THEN ({wnum}) * ({common} / ({wden}))
+                       ELSE {wnum} END AS cust_num,
+                   CASE WHEN is_first = 0 THEN 0 WHEN {common} %% ({wden}) = 0 THEN {common}
+                       ELSE {wden} END AS cust_den
             FROM ({ranked}) y"""
     # One more sort: each channel's and each campaign's first row in the purchase, so a group
     # that touched a purchase several times counts it once.
@@ -210,9 +221,10 @@ POSTGRES_TOUCHES = """
     ) x ON TRUE
 """
 
-# Grouped by the customers' denominator too (0 on rows of no new customer): each row's
-# customers are a sum of numerators over one denominator, added up exactly in Python. Under
-# time decay the numerators are the double-precision shares and the denominator is 0.
+# Grouped by the customers' denominator too (0 on rows of no new customer; nearly always
+# COMMON_DENOMINATOR otherwise): each row's customers are a sum of numerators over one
+# denominator, added up exactly in Python. Under time decay the numerators are the
+# double-precision shares and the denominator is 0.
 SUMS = """
     SELECT day, channel_id, campaign_id, cust_den,
            SUM(COALESCE(credit, cents)),
@@ -295,32 +307,58 @@ def attribute(*, model: str, start: dt.date, end: dt.date, lookback_days: int) -
     return _fold(row for rows in per_day.values() for row in rows)
 
 
-def _customers(model: str, numerators: object, denominator: object) -> Fraction:
-    """One statement row's customers, exactly: the integer numerators over their denominator,
-    or (time decay) the double-precision sum of shares, taken at its exact binary value."""
-    if model == Attribution.TIME_DECAY:
-        return Fraction(float(numerators or 0))
-    if not denominator:
-        return Fraction(0)
-    return Fraction(int(numerators or 0), int(denominator))
+class ExactSum:
+    """A sum of fractions kept as integer numerators per denominator: adding is two integer
+    operations (a `Fraction` addition reduces by a gcd each time), and `value()` makes one
+    `Fraction` at the end. The denominators are few: n touches, 2, 5, 5(n-2); a time-decay
+    share's is a power of two."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: dict[int, int] = {}
+
+    def add(self, numerator: int, denominator: int) -> None:
+        if numerator:
+            self.parts[denominator] = self.parts.get(denominator, 0) + numerator
+
+    def add_text(self, text: str) -> None:
+        """Add a fraction written "p/q" or "p"."""
+        numerator, _, denominator = text.partition("/")
+        self.add(int(numerator), int(denominator or 1))
+
+    def value(self) -> Fraction:
+        if not self.parts:
+            return Fraction(0)
+        common = math.lcm(*self.parts)
+        return Fraction(sum(n * (common // d) for d, n in self.parts.items()), common)
 
 
 def _compute_days(model: str, start: dt.date, end: dt.date, lookback_days: int) -> dict:
     """Run the statement for purchases of the local days `start`..`end`: {day: rows}, one row
     per (channel, campaign), JSON-ready: [channel_id, campaign_id, credited cents, customers (an
-    exact fraction, "p/q" or "p"), then the ten counts and cents of `report_sql`]."""
+    exact fraction, "p/q" or "p"), then the ten counts and cents of `report_sql`].
+
+    A statement row's customers are its integer numerators over its denominator, or (time
+    decay) the double-precision sum of shares, taken at its exact binary value."""
     lo, hi = period_bounds(start, end)
     groups: dict[tuple[dt.date, int | None, int | None], list] = {}
+    decay = model == Attribution.TIME_DECAY
     for row in run(report_sql(model), lo=lo, hi=hi, lookback_days=lookback_days):
         day = row[0] if isinstance(row[0], dt.date) else dt.date.fromisoformat(row[0])
-        values = groups.setdefault((day, row[1], row[2]), [0, Fraction(0), *[0] * 10])
+        values = groups.get((day, row[1], row[2]))
+        if values is None:
+            values = groups[day, row[1], row[2]] = [0, ExactSum(), *[0] * 10]
         values[0] += int(row[4] or 0)
-        values[1] += _customers(model, row[5], row[3])
+        if decay:
+            values[1].add(*float(row[5] or 0).as_integer_ratio())
+        elif row[3]:
+            values[1].add(int(row[5] or 0), int(row[3]))
         for i, value in enumerate(row[6:], start=2):
             values[i] += int(value or 0)
     per_day: dict[dt.date, list] = {}
     for (day, channel_id, campaign_id), values in sorted(groups.items(), key=_group_order):
-        values[1] = str(values[1])
+        values[1] = str(values[1].value())
         per_day.setdefault(day, []).append([channel_id, campaign_id, *values])
     return per_day
 
@@ -334,8 +372,10 @@ def _fold(rows) -> Attributed:
     """Sum day rows into both groupings (exactly: cents are integers, customers fractions)."""
     out = Attributed()
     any_cmp, any_cmp_cents, any_ch, any_ch_cents = 0, 0, 0, 0
+    by_campaign: dict[tuple[int | None, int | None], ExactSum] = {}
+    by_channel: dict[int | None, ExactSum] = {}
     for row in rows:
-        channel_id, campaign_id, cents, customers = row[0], row[1], row[2], Fraction(row[3])
+        channel_id, campaign_id, cents, customers = row[0], row[1], row[2], row[3]
         cmp_n, cmp_cents, ch_n, ch_cents = row[4:8]
         any_cmp += row[8]
         any_cmp_cents += row[9]
@@ -346,14 +386,18 @@ def _fold(rows) -> Attributed:
         out.discount_cents += row[13]
         group = out.by_campaign.setdefault((channel_id, campaign_id), Credit())
         group.cents += cents
-        group.customers += customers
         group.assists += cmp_n
         group.assisted_cents += cmp_cents
+        by_campaign.setdefault((channel_id, campaign_id), ExactSum()).add_text(customers)
         channel = out.by_channel.setdefault(channel_id, Credit())
         channel.cents += cents
-        channel.customers += customers
         channel.assists += ch_n
         channel.assisted_cents += ch_cents
+        by_channel.setdefault(channel_id, ExactSum()).add_text(customers)
+    for key, total in by_campaign.items():
+        out.by_campaign[key].customers = total.value()
+    for key, total in by_channel.items():
+        out.by_channel[key].customers = total.value()
     out.any_assist_campaign = (any_cmp, any_cmp_cents)
     out.any_assist_channel = (any_ch, any_ch_cents)
     return out

@@ -305,3 +305,30 @@ def test_every_model_credits_customers_that_add_up_exactly(model):
     }
     if model in expected:
         assert figures(report, "customers") == expected[model]
+
+
+def test_customers_over_denominators_beyond_the_common_one():
+    # Ida buys for 23.00 on 20 August after 23 touches (12 facebook, then 11 x, one a day from
+    # 1 August): linear weights 1/23, a denominator the statement's common one does not cover.
+    # Jo buys the same day after a facebook and an x touch: 1/2 each. Facebook costs 100.00.
+    spring = CampaignFactory(name="Spring", channel=channel("facebook"))
+    Cost.objects.create(campaign=spring, incurred_on=dt.date(2026, 8, 1), amount=Decimal("100.00"))
+    ida = contact_create(email="ida@example.com", entered_at=at(8, 1, 0), via="api")
+    for day in range(1, 24):
+        slug, campaign = ("facebook", spring) if day <= 12 else ("x", None)
+        touchpoint_record(
+            contact=ida, channel=channel(slug), campaign=campaign, occurred_at=at(8, day, 6)
+        )
+    purchase_record(contact=ida, amount="23.00", occurred_at=at(8, 24), via=Via.API)
+    jo = contact_create(
+        email="jo@example.com", source_campaign=spring, entered_at=at(8, 2), via="api"
+    )
+    touchpoint_record(contact=jo, channel=channel("x"), occurred_at=at(8, 3))
+    purchase_record(contact=jo, amount="10.00", occurred_at=at(8, 24, 13), via=Via.API)
+    report = cold_then_cached(lambda: roi_report(**AUGUST, attribution="linear"))
+    # Facebook: 12/23 + 1/2 = 47/46 = 1.0217 customers -> 1.02; CAC 100 / (47/46) = 97.87.
+    # X: 11/23 + 1/2 = 45/46 = 0.9783 -> 0.98. Revenue: 12.00 + 5.00 and 11.00 + 5.00.
+    assert nonzero(report, "customers") == {"facebook": "1.02", "x": "0.98"}
+    assert nonzero(report, "revenue") == {"facebook": "17.00", "x": "16.00"}
+    facebook = next(r for r in report["rows"] if r["key"] == "facebook")
+    assert facebook["cost_per_customer"] == "97.87"
