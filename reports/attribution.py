@@ -2,24 +2,31 @@
 
 For a purchase P of contact C, its touches are every touchpoint of C at or before P's time and
 within the lookback window (P's coupon touch is one of them: the purchase service records it at
-P's time), plus C's first touchpoint ever, whatever its age. Touches are ordered by time; at the
-same instant a coupon touch comes last (so it is the last touch), then by id.
+P's time), plus C's first touchpoint ever, whatever its age, when it is at or before P. Touches
+are ordered by time; at the same instant a coupon touch comes last (so it is the last touch),
+then by id. That one order ranks the touches and picks the first touch ever, in both queries.
 
 Weights (SPEC §3): first_touch and last_touch give everything to one touch; linear splits
 equally; position_based gives 40% to the first and the last and shares 20% among the middle
 ones (one touch: all; two: half each); time_decay weighs each touch 2^(-age / 7 days), age in
 fractional days, normalised. Shares are computed in integer cents: each share is floored and
-the remainder cents go to the largest share (ties: the earlier touch), so a purchase's shares
-add up to its amount exactly. Under the four integer models the largest share is always the
-first touch's (or the only non-zero one), so the remainder has a closed form and needs no
-window; time_decay ranks its floored shares.
+the remainder cents go to the largest exact share (ties: the earlier touch), so a purchase's
+shares add up to its amount exactly. Under the four integer models the largest share is always
+the first touch's (or tied with it, or the only non-zero one), so the remainder has a closed
+form; under time decay it is the youngest touch's (the weight falls with age): the first of the
+touches at the latest instant, found without another sort.
+
+New customers are credited with the exact weights, not the rounded cents: the integer models'
+weights are fractions (1, 1/n, 2/5, 1/(5(n-2)), ...), so the statement returns their numerators
+summed per denominator and Python adds them up as `Fraction`s; time decay's weights are
+irrational and summed in double precision (each day's sum then kept at its exact binary value).
 
 One statement gathers each purchase's touches once and returns one row per (channel, campaign)
-with everything both groupings need: credited cents and customers, and the assists counted
-twice, once for campaigns and once for channels (a channel that closed a purchase through one
-of its campaigns did not assist it, whichever other of its campaigns also touched it). Grouping
-by channel is then a sum over the channel's rows. Purchases with no touch at all come back in
-the row whose channel is NULL: the unattributed row.
+and customers' denominator with everything both groupings need: credited cents and customers,
+and the assists counted twice, once for campaigns and once for channels (a channel that closed
+a purchase through one of its campaigns did not assist it, whichever other of its campaigns
+also touched it). Grouping by channel is then a sum over the channel's rows. Purchases with no
+touch at all come back in the row whose channel is NULL: the unattributed row.
 
 On PostgreSQL each purchase reads its contact's touches up to its time from a covering index
 inside a lateral subquery; SQLite joins all purchases to their touches. Both then rank and
@@ -29,8 +36,9 @@ flag the touches with the same windows, partitioned by purchase.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
-from decimal import Decimal
+from fractions import Fraction
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -39,21 +47,28 @@ from reports.daycache import day_rows
 from reports.models import AttributedDay, Attribution
 from reports.periods import period_bounds
 
-# Each touch's share of the purchase's cents as (numerator, denominator), and the sum of the
-# floored shares, over the ranked touches (n touches, this one at pos).
+# Each touch's exact weight as (numerator, denominator), integers over the ranked touches (n
+# touches, this one at pos), and the sum of the floored cent shares of a purchase. The weights
+# are the exact fractions the customers are credited with; the cents are floored shares.
 INTEGER_WEIGHTS = {
     Attribution.FIRST_TOUCH: ("CASE WHEN pos = 1 THEN 1 ELSE 0 END", "1", "cents"),
     Attribution.LAST_TOUCH: ("CASE WHEN pos = n THEN 1 ELSE 0 END", "1", "cents"),
     Attribution.LINEAR: ("1", "n", "n * (cents / n)"),
-    # n >= 3: ends 2(n-2)/5(n-2) = 40% each, middles 1/5(n-2) each = 20% in all.
+    # n >= 3: the ends 2/5 each, the middles 1/5(n-2) each (20% in all).
     Attribution.POSITION_BASED: (
-        "CASE WHEN n <= 2 THEN 1 WHEN pos = 1 OR pos = n THEN 2 * (n - 2) ELSE 1 END",
-        "CASE WHEN n = 1 THEN 1 WHEN n = 2 THEN 2 ELSE 5 * (n - 2) END",
+        "CASE WHEN n >= 3 AND (pos = 1 OR pos = n) THEN 2 ELSE 1 END",
+        "CASE WHEN n = 1 THEN 1 WHEN n = 2 THEN 2 WHEN pos = 1 OR pos = n THEN 5"
+        " ELSE 5 * (n - 2) END",
         "CASE WHEN n = 1 THEN cents WHEN n = 2 THEN 2 * (cents / 2)"
         " ELSE 2 * ((2 * cents) / 5) + (n - 2) * (cents / (5 * (n - 2))) END",
     ),
 }
 TIME_DECAY_HALF_LIFE_DAYS = 7
+# The customers' common denominator: every linear weight 1/n and position based weight (1, 1/2,
+# 2/5, 1/5(n-2)) for n up to 22 (and most n beyond) is a whole number of 1/COMMON_DENOMINATOR,
+# so nearly every row sums its numerators over this one denominator; a purchase whose weights
+# are not (23 touches, say) keeps its own denominator, in a row of its own per group and day.
+COMMON_DENOMINATOR = math.lcm(*range(1, 21)) * 5  # 1,163,962,800
 
 
 PURCHASES = """
@@ -83,24 +98,47 @@ def _layers(model: str, source: str, by: str) -> str:
     ranked = f"""
         SELECT s.*, COUNT(*) OVER ({part}) AS n, ROW_NUMBER() OVER ({order}) AS pos,
                LAST_VALUE(channel_id) OVER ({order} {whole}) AS close_ch,
-               LAST_VALUE(campaign_id) OVER ({order} {whole}) AS close_cmp
+               LAST_VALUE(campaign_id) OVER ({order} {whole}) AS close_cmp"""
+    if model == Attribution.TIME_DECAY:
+        # The latest instant and its age, from the same window as the closer: no other sort.
+        ranked += f""",
+               LAST_VALUE(t_at) OVER ({order} {whole}) AS last_at,
+               LAST_VALUE(age) OVER ({order} {whole}) AS last_age"""
+    ranked += f"""
         FROM ({source}) s"""
     if model == Attribution.TIME_DECAY:
-        # Floating point on purpose: POWER on PostgreSQL's numeric type is slow.
-        weight = f"POWER(CAST(2 AS DOUBLE PRECISION), -age / {TIME_DECAY_HALF_LIFE_DAYS})"
-        shared = f"""
-            SELECT y.*, CAST(FLOOR(cents * {weight} / SUM({weight}) OVER ({part}) + 1e-9)
-                AS BIGINT) AS share
+        # Floating point on purpose: POWER on PostgreSQL's numeric type is slow. Ages are taken
+        # from the youngest touch (weight 1, so the sum is at least 1: no underflow to 0/0 for
+        # a first touch decades old); normalising makes that the same weights.
+        weighted = f"""
+            SELECT y.*, POWER(CAST(2 AS DOUBLE PRECISION),
+                       -(age - last_age) / {TIME_DECAY_HALF_LIFE_DAYS}) AS w
             FROM ({ranked}) y"""
+        shared = f"""
+            SELECT x.*, CAST(FLOOR(cents * w / w_sum + 1e-9) AS BIGINT) AS share,
+                   w / w_sum AS portion
+            FROM (SELECT v.*, SUM(w) OVER ({part}) AS w_sum FROM ({weighted}) v) x"""
+        # The remainder cents go to the largest exact share: the youngest touch (the weight
+        # falls with age), the first of the touches at the latest instant on a tie. Both
+        # windows are over the whole purchase, already in order: one pass, no sort.
         credited = f"""
-            SELECT z.*, share + CASE WHEN ROW_NUMBER() OVER ({part} ORDER BY share DESC, pos) = 1
-                THEN cents - SUM(share) OVER ({part}) ELSE 0 END AS credit
+            SELECT z.*, share + CASE
+                       WHEN pos = MIN(CASE WHEN t_at = last_at THEN pos END) OVER ({part})
+                       THEN cents - SUM(share) OVER ({part}) ELSE 0 END AS credit,
+                   COALESCE(portion, 1.0) AS cust_num, 0 AS cust_den
             FROM ({shared}) z"""
     else:
+        # The largest exact share is the first touch's (or tied with it, or the only non-zero
+        # one): the remainder has a closed form and needs no window.
         wnum, wden, floored = INTEGER_WEIGHTS[model]
+        common = COMMON_DENOMINATOR
         credited = f"""
             SELECT y.*, (cents * {wnum}) / {wden}
-                + CASE WHEN pos = 1 THEN cents - {floored} ELSE 0 END AS credit
+                       + CASE WHEN pos = 1 THEN cents - {floored} ELSE 0 END AS credit,
+                   CASE WHEN {common} %% ({wden}) = 0 THEN ({wnum}) * ({common} / ({wden}))
+                       ELSE {wnum} END AS cust_num,
+                   CASE WHEN is_first = 0 THEN 0 WHEN {common} %% ({wden}) = 0 THEN {common}
+                       ELSE {wden} END AS cust_den
             FROM ({ranked}) y"""
     # One more sort: each channel's and each campaign's first row in the purchase, so a group
     # that touched a purchase several times counts it once.
@@ -125,32 +163,44 @@ def _layers(model: str, source: str, by: str) -> str:
 
 
 # Portable: join every purchase to its contact's touches (a purchase with none keeps one row,
-# its touch NULL), then rank them with windows partitioned by purchase.
-GENERIC_TOUCHES = """
+# its touch NULL), then rank them with windows partitioned by purchase. SQLite keeps times as
+# UTC text ("2026-03-10 09:30:00" or "...:00.250000"), so both the window's edge and the age are
+# computed from the text exactly, to the microsecond (julianday() is a float of days, off by
+# tens of microseconds).
+SQLITE_MICROS = (
+    "(CAST(strftime('%%s', {x}) AS INTEGER) * 1000000 + CAST(substr({x}, 21) AS INTEGER))"
+)
+GENERIC_TOUCHES = f"""
     SELECT p.id AS pid, p.day, p.cents, p.is_first, p.discount_cents, t.id AS tid, t.occurred_at AS t_at,
            CASE WHEN t.kind = 'coupon' THEN 1 ELSE 0 END AS is_coupon,
            t.channel_id, t.campaign_id,
-           (julianday(p.occurred_at) - julianday(t.occurred_at)) AS age
+           (({SQLITE_MICROS.format(x="p.occurred_at")} - {SQLITE_MICROS.format(x="t.occurred_at")})
+               / 1000000.0) / 86400 AS age
     FROM p
     LEFT JOIN ft ON ft.contact_id = p.contact_id
-    -- julianday() reads the UTC text SQLite stores; 1e-9 day (86 microseconds) absorbs float
-    -- rounding, so a touch exactly `lookback` days before still counts.
     LEFT JOIN leads_touchpoint t ON t.contact_id = p.contact_id AND t.occurred_at <= p.occurred_at
-        AND (julianday(t.occurred_at) >= julianday(p.occurred_at) - %(lookback)s - 1e-9 OR t.id = ft.id)
+        AND (t.occurred_at >= strftime('%%Y-%%m-%%d %%H:%%M:%%S', p.occurred_at, %(lookback_modifier)s)
+                || substr(p.occurred_at, 20)
+             OR t.id = ft.id)
 """
+# Each contact's first touch ever: the earliest, a coupon touch last at the same instant, then
+# by id: the order every window below ranks touches in, so "first" means one touch everywhere.
 FIRST_TOUCHES = """
     ft AS (
         SELECT contact_id, id FROM (
             SELECT t.contact_id, t.id,
-                   ROW_NUMBER() OVER (PARTITION BY t.contact_id ORDER BY t.occurred_at, t.id) AS rn
+                   ROW_NUMBER() OVER (PARTITION BY t.contact_id ORDER BY t.occurred_at,
+                       CASE WHEN t.kind = 'coupon' THEN 1 ELSE 0 END, t.id) AS rn
             FROM leads_touchpoint t
             WHERE t.contact_id IN (SELECT contact_id FROM p)
         ) firsts WHERE rn = 1
     )"""
 
 # PostgreSQL: each purchase's touches up to its time, read in order from the covering
-# (contact_id, occurred_at, id) index; those in the window, or the earliest one (the contact's
-# first touch ever: if any touch precedes the purchase, the first-ever touch does too).
+# (contact_id, occurred_at, id) index; those in the window, or the first one in the ranking's
+# order (the contact's first touch ever: if any touch precedes the purchase, the first-ever
+# touch does too). A coupon touch sorts after the others at its instant: an incremental sort of
+# the index order, on the few touches that share an instant.
 POSTGRES_TOUCHES = """
     SELECT p.id AS pid, p.day, p.cents, p.is_first, p.discount_cents, x.tid, x.t_at, x.is_coupon,
            x.channel_id, x.campaign_id, x.age
@@ -161,18 +211,24 @@ POSTGRES_TOUCHES = """
                    t.channel_id, t.campaign_id,
                    CAST(EXTRACT(EPOCH FROM (p.occurred_at - t.occurred_at)) AS DOUBLE PRECISION)
                        / 86400 AS age,
-                   ROW_NUMBER() OVER (ORDER BY t.occurred_at, t.id) AS nth
+                   ROW_NUMBER() OVER (ORDER BY t.occurred_at,
+                       CASE WHEN t.kind = 'coupon' THEN 1 ELSE 0 END, t.id) AS nth
             FROM leads_touchpoint t
             WHERE t.contact_id = p.contact_id AND t.occurred_at <= p.occurred_at
         ) y
-        WHERE y.nth = 1 OR y.t_at >= p.occurred_at - make_interval(days => %(lookback)s)
+        -- A duration in seconds: the same whatever the session's time zone.
+        WHERE y.nth = 1 OR y.t_at >= p.occurred_at - make_interval(secs => %(lookback)s * 86400)
     ) x ON TRUE
 """
 
+# Grouped by the customers' denominator too (0 on rows of no new customer; nearly always
+# COMMON_DENOMINATOR otherwise): each row's customers are a sum of numerators over one
+# denominator, added up exactly in Python. Under time decay the numerators are the
+# double-precision shares and the denominator is 0.
 SUMS = """
-    SELECT day, channel_id, campaign_id,
+    SELECT day, channel_id, campaign_id, cust_den,
            SUM(COALESCE(credit, cents)),
-           SUM(CASE WHEN is_first = 1 THEN COALESCE(credit, cents) * 1.0 / cents ELSE 0 END),
+           SUM(CASE WHEN is_first = 1 THEN cust_num ELSE 0 END),
            SUM(COALESCE(cmp_assist, 0)), SUM(COALESCE(cmp_assist, 0) * cents),
            SUM(COALESCE(ch_assist, 0)), SUM(COALESCE(ch_assist, 0) * cents),
            SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN COALESCE(cmp_any, 0) ELSE 0 END),
@@ -182,15 +238,16 @@ SUMS = """
            SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN is_first ELSE 0 END),
            SUM(CASE WHEN COALESCE(pos, 1) = 1 THEN discount_cents ELSE 0 END)
     FROM {rows}
-    GROUP BY day, channel_id, campaign_id
+    GROUP BY day, channel_id, campaign_id, cust_den
 """
 
 
 def report_sql(model: str) -> str:
-    """The statement: per (channel, campaign), credited cents, customers, campaign assists
-    (count, cents), channel assists (count, cents); then, each purchase counted once (in the row
-    of its first touch), the purchases with any campaign assist and with any channel assist
-    (count, cents), and the first purchases and the discount cents."""
+    """The statement: per (channel, campaign) and customers' denominator, credited cents, the
+    customers' numerators, campaign assists (count, cents), channel assists (count, cents);
+    then, each purchase counted once (in the row of its first touch), the purchases with any
+    campaign assist and with any channel assist (count, cents), and the first purchases and the
+    discount cents."""
     day, _ = connection.ops.datetime_cast_date_sql("pu.occurred_at", (), "TZ")
     day = day.replace("%s", "%(tz)s", 1).replace("%s", "'UTC'", 1)
     purchases = PURCHASES.replace("{day}", day)
@@ -205,10 +262,11 @@ def report_sql(model: str) -> str:
 
 @dataclass
 class Credit:
-    """What one group earned from the period's purchases."""
+    """What one group earned from the period's purchases. Customers are exact: a sum of the
+    model's weights (under time decay, of double-precision shares, each kept exactly)."""
 
     cents: int = 0
-    customers: Decimal = Decimal(0)
+    customers: Fraction = Fraction(0)
     assists: int = 0
     assisted_cents: int = 0
 
@@ -249,26 +307,75 @@ def attribute(*, model: str, start: dt.date, end: dt.date, lookback_days: int) -
     return _fold(row for rows in per_day.values() for row in rows)
 
 
+class ExactSum:
+    """A sum of fractions kept as integer numerators per denominator: adding is two integer
+    operations (a `Fraction` addition reduces by a gcd each time), and `value()` makes one
+    `Fraction` at the end. The denominators are few: n touches, 2, 5, 5(n-2); a time-decay
+    share's is a power of two."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: dict[int, int] = {}
+
+    def add(self, numerator: int, denominator: int) -> None:
+        if numerator:
+            self.parts[denominator] = self.parts.get(denominator, 0) + numerator
+
+    def add_text(self, text: str) -> None:
+        """Add a fraction written "p/q" or "p"."""
+        numerator, _, denominator = text.partition("/")
+        self.add(int(numerator), int(denominator or 1))
+
+    def value(self) -> Fraction:
+        if not self.parts:
+            return Fraction(0)
+        common = math.lcm(*self.parts)
+        return Fraction(sum(n * (common // d) for d, n in self.parts.items()), common)
+
+
 def _compute_days(model: str, start: dt.date, end: dt.date, lookback_days: int) -> dict:
-    """Run the statement for purchases of the local days `start`..`end`: {day: rows}, each
-    row JSON-ready: [channel_id, campaign_id, credited cents, customers (a decimal string),
-    then the ten counts and cents of `report_sql`]."""
+    """Run the statement for purchases of the local days `start`..`end`: {day: rows}, one row
+    per (channel, campaign), JSON-ready: [channel_id, campaign_id, credited cents, customers (an
+    exact fraction, "p/q" or "p"), then the ten counts and cents of `report_sql`].
+
+    A statement row's customers are its integer numerators over its denominator, or (time
+    decay) the double-precision sum of shares, taken at its exact binary value."""
     lo, hi = period_bounds(start, end)
-    per_day: dict[dt.date, list] = {}
+    groups: dict[tuple[dt.date, int | None, int | None], list] = {}
+    decay = model == Attribution.TIME_DECAY
     for row in run(report_sql(model), lo=lo, hi=hi, lookback_days=lookback_days):
         day = row[0] if isinstance(row[0], dt.date) else dt.date.fromisoformat(row[0])
-        values = [row[1], row[2], int(row[3] or 0), str(Decimal(str(row[4] or 0)))]
-        values += [int(v or 0) for v in row[5:]]
-        per_day.setdefault(day, []).append(values)
+        values = groups.get((day, row[1], row[2]))
+        if values is None:
+            values = groups[day, row[1], row[2]] = [0, ExactSum(), *[0] * 10]
+        values[0] += int(row[4] or 0)
+        if decay:
+            values[1].add(*float(row[5] or 0).as_integer_ratio())
+        elif row[3]:
+            values[1].add(int(row[5] or 0), int(row[3]))
+        for i, value in enumerate(row[6:], start=2):
+            values[i] += int(value or 0)
+    per_day: dict[dt.date, list] = {}
+    for (day, channel_id, campaign_id), values in sorted(groups.items(), key=_group_order):
+        values[1] = str(values[1].value())
+        per_day.setdefault(day, []).append([channel_id, campaign_id, *values])
     return per_day
 
 
+def _group_order(item: tuple) -> tuple:
+    (day, channel_id, campaign_id), _ = item
+    return (day, channel_id is not None, channel_id or 0, campaign_id is not None, campaign_id or 0)
+
+
 def _fold(rows) -> Attributed:
-    """Sum day rows into both groupings."""
+    """Sum day rows into both groupings (exactly: cents are integers, customers fractions)."""
     out = Attributed()
     any_cmp, any_cmp_cents, any_ch, any_ch_cents = 0, 0, 0, 0
+    by_campaign: dict[tuple[int | None, int | None], ExactSum] = {}
+    by_channel: dict[int | None, ExactSum] = {}
     for row in rows:
-        channel_id, campaign_id, cents, customers = row[0], row[1], row[2], Decimal(row[3])
+        channel_id, campaign_id, cents, customers = row[0], row[1], row[2], row[3]
         cmp_n, cmp_cents, ch_n, ch_cents = row[4:8]
         any_cmp += row[8]
         any_cmp_cents += row[9]
@@ -279,14 +386,18 @@ def _fold(rows) -> Attributed:
         out.discount_cents += row[13]
         group = out.by_campaign.setdefault((channel_id, campaign_id), Credit())
         group.cents += cents
-        group.customers += customers
         group.assists += cmp_n
         group.assisted_cents += cmp_cents
+        by_campaign.setdefault((channel_id, campaign_id), ExactSum()).add_text(customers)
         channel = out.by_channel.setdefault(channel_id, Credit())
         channel.cents += cents
-        channel.customers += customers
         channel.assists += ch_n
         channel.assisted_cents += ch_cents
+        by_channel.setdefault(channel_id, ExactSum()).add_text(customers)
+    for key, total in by_campaign.items():
+        out.by_campaign[key].customers = total.value()
+    for key, total in by_channel.items():
+        out.by_channel[key].customers = total.value()
     out.any_assist_campaign = (any_cmp, any_cmp_cents)
     out.any_assist_channel = (any_ch, any_ch_cents)
     return out
@@ -297,6 +408,7 @@ def run(sql: str, *, lo: dt.datetime, hi: dt.datetime, lookback_days: int) -> li
         "lo": connection.ops.adapt_datetimefield_value(lo),
         "hi": connection.ops.adapt_datetimefield_value(hi),
         "lookback": lookback_days,
+        "lookback_modifier": f"-{lookback_days} days",
         "tz": timezone.get_current_timezone_name(),
     }
     with transaction.atomic(), connection.cursor() as cursor:

@@ -5,6 +5,8 @@ For each day and source (channel, campaign), with the contact's source as its gr
 - reached_lead, reached_customer: of that cohort, how many have a lead / customer stamp now;
 - leads, qualified, customers: contacts whose became_lead_at / became_qualified_at /
   became_customer_at falls on the day.
+A contact whose source is unknown (no source channel: a walk-in without a coupon) has the group
+(None, None), which the reports show as the unattributed row.
 Every figure is a sum over days, so a period's counts are the sums of its days. A stage move,
 a merge or a source edit marks the days of the contact's stamps (its entry day among them),
 which voids exactly the cached days whose counts it changes.
@@ -35,7 +37,7 @@ STAMPS = {
     "became_qualified_at": {"qualified": Count("id")},
     "became_customer_at": {"customers": Count("id")},
 }
-Group = tuple[int, int | None]
+Group = tuple[int | None, int | None]  # (None, None): no known source, the unattributed row
 
 
 def _compute(first: dt.date, last: dt.date) -> Rows:

@@ -22,15 +22,9 @@ from leads.models import Contact, Purchase, Touchpoint
 from reports.attribution import credit_days
 from reports.counts import contact_days, sum_days
 from reports.daycache import is_bypassed
-from reports.metrics import (
-    funnel_report,
-    money,
-    ratio,
-    roi_matrix,
-    roi_report,
-    roi_reports,
-)
+from reports.metrics import funnel_report, roi_matrix, roi_report, roi_reports
 from reports.models import Attribution, DayChange, GroupBy
+from reports.numbers import RATIO_PLACES, fixed, money, quotient, ratio
 from reports.periods import period_bounds
 
 T = TypeVar("T")
@@ -275,13 +269,17 @@ def charts(*, by_channel: dict, funnel: dict, trend: list[dict], cohorts: list[d
     ]
 
 
+CHANGE_PLACES = 3  # a change of 0.125 reads +12.5%
+
+
 def headline_cards(now: dict, before: dict) -> list[dict]:
     cards = []
     for key, label, kind, higher_is_better in HEADLINES:
         value, previous = _number(now.get(key)), _number(before.get(key))
         change = None
         if value is not None and previous not in (None, 0):
-            change = (value - previous) / abs(previous)
+            # Shown as a percentage to one decimal: rounded once, from the exact change.
+            change = fixed(quotient(value - previous, abs(previous)), CHANGE_PLACES)
         good = None if change in (None, 0) else (change > 0) == higher_is_better
         cards.append(
             {
@@ -323,7 +321,7 @@ def roi_trend(periods: list[Period]) -> list[dict]:
     rows = []
     for i, p in enumerate(periods):
         rev, spent = revenue[f"p{i}"] or Decimal("0.00"), cost[f"p{i}"] or Decimal("0.00")
-        roi = ((rev - spent) / spent).quantize(Decimal("0.0001")) if spent else None
+        roi = ratio(rev - spent, spent)  # the headline's rounding: the same figure, the same digits
         rows.append(
             {
                 "start": p.start,
@@ -351,13 +349,15 @@ def cohort_trend(periods: list[Period]) -> list[dict]:
             {
                 "label": period_label(p),
                 "entered": n,
-                "lead_share": (Decimal(lead) / n).quantize(Decimal("0.0001")) if n else None,
-                "customer_share": (Decimal(customer) / n).quantize(Decimal("0.0001"))
-                if n
-                else None,
+                "lead_share": _share(lead, n),
+                "customer_share": _share(customer, n),
             }
         )
     return rows
+
+
+def _share(part: int, whole: int) -> Decimal | None:
+    return fixed(quotient(part, whole), RATIO_PLACES) if whole else None
 
 
 def _bounds(periods: list[Period]):
@@ -490,11 +490,7 @@ def campaign_data(*, campaign: Campaign, period: Period, attribution: str) -> di
         ).order_by("date")
     )
     for day in engagement:
-        day.rate = (
-            (Decimal(day.interactions) / day.impressions).quantize(Decimal("0.0001"))
-            if day.impressions
-            else None
-        )
+        day.rate = _share(day.interactions, day.impressions)
     funnel = Contact.objects.filter(source_campaign=campaign).aggregate(
         followers=Count("id", filter=Q(entered_at__gte=lo, entered_at__lt=hi)),
         leads=Count("id", filter=Q(became_lead_at__gte=lo, became_lead_at__lt=hi)),

@@ -12,15 +12,18 @@ in its channel's "(no campaign)" group):
 - roi = (revenue - cost) / cost; roas = revenue / cost; null when cost is 0.
 - followers, leads, qualified: contacts whose entered_at / became_lead_at / became_qualified_at
   fall in the period, counted to their source group.
-- customers: contacts whose first purchase ever falls in the period, credited by the model with
-  the same shares as that purchase (fractional under the splitting models).
-- cost_per_lead = cost / leads; cost_per_customer (CAC) = cost / customers; null on zero.
+- customers: contacts whose first purchase ever falls in the period, credited by the model's
+  weights for that purchase as exact fractions (never from the rounded cents; time decay's
+  irrational weights in double precision), shown to two decimals.
+- cost_per_lead = cost / leads; cost_per_customer (CAC) = cost / customers, from the exact
+  customers; null only where the denominator is exactly zero.
 - assisted_conversions / assisted_revenue: the period's purchases where the group had a touch
   but not the last one, and their amount.
 - impressions, interactions (reactions + comments + shares + clicks), engagement_rate
   (interactions / impressions), followers_gained: EngagementStat rows in the period.
 - discounts: what the group's coupons gave away on the period's purchases (beside cost, not in
-  it: revenue is already net of discounts).
+  it: revenue is already net of discounts); a discount given without a coupon counts in the
+  unattributed row, so the rows add up to the totals.
 - target_leads, target_cost_per_lead: the campaign's targets (campaign rows only).
 The totals row is the same in every model: all costs, all revenue, every new customer.
 """
@@ -30,7 +33,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from fractions import Fraction
 
 from django.conf import settings
 from django.db import connection
@@ -43,11 +47,9 @@ from leads.models import Purchase
 from reports import attribution as attribution_sql
 from reports.counts import contact_counts
 from reports.models import Attribution, GroupBy
+from reports.numbers import MONEY_PLACES, decimal, fixed, money, per, ratio
 from reports.periods import period_bounds
 
-CENT = Decimal("0.01")
-RATIO = Decimal("0.0001")
-ZERO = Decimal("0.00")
 UNATTRIBUTED = "unattributed"
 MAX_LOOKBACK_DAYS = 730
 MAX_PERIOD_DAYS = 3 * 366
@@ -68,22 +70,6 @@ def validate(
         )
     if not 1 <= lookback_days <= MAX_LOOKBACK_DAYS:
         raise InvalidInput(f"The lookback is 1 to {MAX_LOOKBACK_DAYS} days.", field="lookback_days")
-
-
-def money(value: Decimal | int | None) -> str:
-    return str(Decimal(value or 0).quantize(CENT, ROUND_HALF_UP))
-
-
-def ratio(numerator: Decimal, denominator: Decimal) -> str | None:
-    if not denominator:
-        return None
-    return str((Decimal(numerator) / Decimal(denominator)).quantize(RATIO, ROUND_HALF_UP))
-
-
-def per(numerator: Decimal, denominator: Decimal) -> str | None:
-    if not denominator:
-        return None
-    return str((Decimal(numerator) / Decimal(denominator)).quantize(CENT, ROUND_HALF_UP))
 
 
 class Groups:
@@ -245,9 +231,9 @@ def roi_matrix(
         ),
         "discounts": (
             list(
-                Purchase.objects.filter(
-                    occurred_at__gte=lo, occurred_at__lt=hi, coupon__isnull=False
-                )
+                # A discount given without a coupon has no campaign: it counts in the
+                # unattributed row (channel None), so the rows add up to the totals.
+                Purchase.objects.filter(occurred_at__gte=lo, occurred_at__lt=hi, discount__gt=0)
                 .values("coupon__campaign__channel_id", "coupon__campaign_id")
                 .annotate(discounts=Sum("discount"))
                 .order_by()
@@ -348,7 +334,7 @@ def _assemble(
     totals = _figures(
         cost=Decimal(sum((c.get("cost", 0) for c in costs.values()), Decimal(0))),
         revenue=Decimal(credit.cents) / 100,
-        customers=Decimal(credit.first_purchases),
+        customers=Fraction(credit.first_purchases),
         reached=total_reached,
         assisted={"conversions": any_count, "cents": any_cents},
         engagement=total_engagement,
@@ -371,14 +357,13 @@ def _figures(
     *,
     cost: Decimal,
     revenue: Decimal,
-    customers: Decimal,
+    customers: Fraction,
     reached: dict,
     assisted: dict,
     engagement: dict,
     discounts: Decimal,
 ) -> dict:
     leads = int(reached.get("leads", 0))
-    customers = Decimal(customers).quantize(CENT, ROUND_HALF_UP)
     impressions = int(engagement.get("impressions", 0))
     interactions = sum(
         int(engagement.get(name, 0)) for name in ("reactions", "comments", "shares", "clicks")
@@ -391,7 +376,8 @@ def _figures(
         "followers": int(reached.get("followers", 0)),
         "leads": leads,
         "qualified": int(reached.get("qualified", 0)),
-        "customers": str(customers),
+        # Shown to two decimals; the cost per customer divides by the exact credit.
+        "customers": decimal(customers),
         "cost_per_lead": per(cost, leads),
         "cost_per_customer": per(cost, customers),
         "assisted_conversions": int(assisted.get("conversions", 0)),
@@ -404,16 +390,26 @@ def _figures(
     }
 
 
-def _days(later: str, earlier: str) -> str:
+MICROS_PER_DAY = 86_400 * 1_000_000
+
+
+def _micros(later: str, earlier: str) -> str:
+    """Whole microseconds from `earlier` to `later`: an integer, so the median (a middle row,
+    or the mean of two) is exact, and days are taken in Python without rounding twice."""
     if connection.vendor == "postgresql":
-        return f"EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0"
-    return f"(julianday({later}) - julianday({earlier}))"
+        return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) * 1000000 AS DOUBLE PRECISION)"
+    # SQLite keeps UTC text ("2026-03-10 09:30:00.250000"): whole seconds from strftime, the
+    # microseconds from the text (julianday() would be a float of days, off by microseconds).
+    return (
+        f"((CAST(strftime('%%s', {later}) AS INTEGER) - CAST(strftime('%%s', {earlier}) AS INTEGER))"
+        f" * 1000000 + CAST(substr({later}, 21) AS INTEGER) - CAST(substr({earlier}, 21) AS INTEGER))"
+    )
 
 
 def _medians(group_cols: str, stamp: str, lo: dt.datetime, hi: dt.datetime) -> list[tuple]:
-    """Median days from entry to `stamp` for contacts that entered in the period, per group and
-    (channel -1) overall: the middle row, or the mean of the two middle rows."""
-    days = _days(f"c.{stamp}", "c.entered_at")
+    """Median microseconds from entry to `stamp` for contacts that entered in the period, per
+    group and (channel -1) overall: the middle row, or the mean of the two middle rows."""
+    days = _micros(f"c.{stamp}", "c.entered_at")
     cols = ", ".join(f"c.{c.strip()}" for c in group_cols.split(","))
     plain = group_cols
     null_group = ", NULL" if "," in group_cols else ""
@@ -434,14 +430,13 @@ def _medians(group_cols: str, stamp: str, lo: dt.datetime, hi: dt.datetime) -> l
     """
     if connection.vendor == "postgresql":
         # The same figure as an ordered-set aggregate over both grouping sets in one scan, on
-        # seconds (float8: exact for whole microseconds, so the two middle rows average
-        # exactly), turned into days in numeric at the end: no window passes.
-        secs = f"CAST(EXTRACT(EPOCH FROM (c.{stamp} - c.entered_at)) AS DOUBLE PRECISION)"
+        # whole microseconds (float8: exact integers, so the two middle rows average exactly):
+        # no window passes.
         first, *others = cols.split(", ")
         rest = "".join(f", {c}" for c in others)
         sql = f"""
         SELECT CASE WHEN GROUPING({first}) = 1 THEN -1 ELSE {first} END{rest},
-               CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY {secs}) AS NUMERIC) / 86400
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY {days})
         FROM leads_contact c
         WHERE c.entered_at >= %(lo)s AND c.entered_at < %(hi)s AND c.{stamp} IS NOT NULL
         GROUP BY GROUPING SETS (({cols}), ())
@@ -507,7 +502,8 @@ def funnel_report(
                 if row[0] == -1
                 else groups.key(row[0], row[1] if group_by == GroupBy.CAMPAIGN else None)
             )
-            medians[key][name] = Decimal(str(row[-1])).quantize(CENT, ROUND_HALF_UP)
+            median_days = Fraction(row[-1]) / MICROS_PER_DAY
+            medians[key][name] = fixed(median_days, MONEY_PLACES)
 
     def figures(values: dict, key: str) -> dict:
         size = int(values.get("followers", 0))

@@ -13,7 +13,6 @@ worker and may be taken over (at once by the same task, redelivered by the broke
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import logging
@@ -29,6 +28,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from reports import attribution
 from reports.counts import contact_days
+from reports.csvexport import write_report
 from reports.metrics import funnel_report, roi_report, validate
 from reports.models import (
     Attribution,
@@ -331,17 +331,10 @@ def periodic_reports(
 
 
 def report_csv(report: Report) -> str:
-    """The report's ROI rows and totals as CSV, with the API's keys and values."""
-    roi = report.data["roi"]
+    """The report's ROI rows and totals as CSV, with the API's keys and values (the pages'
+    CSV writer: formula-like text is neutralised)."""
     out = io.StringIO()
-    keys = ["key", "label", "channel", *roi["totals"].keys()]
-    writer = csv.writer(out)
-    writer.writerow(keys)
-    for row in roi["rows"]:
-        writer.writerow(["" if row.get(k) is None else row.get(k) for k in keys])
-    writer.writerow(
-        ["totals", "Totals", "", *["" if v is None else v for v in roi["totals"].values()]]
-    )
+    write_report(out, report.data["roi"])
     return out.getvalue()
 
 

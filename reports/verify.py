@@ -4,7 +4,7 @@ Checked:
 - every valid day row of `AttributedDay` (each model and lookback) and `ContactDay`, in the
   current time zone: valid as `reports.daycache` serves it, while no `DayChange` stamp of its
   day is at or after its `computed_at`; a fresh computation of the same days must give the
-  same rows (in any order; customers compared to 1e-9, since SQLite sums them as floats);
+  same rows (in any order; customers compared to 1e-9, since time decay sums floats);
 - every done, non-stale saved Report whose period had closed when it was made: its `data` must
   equal a fresh `roi_report` and `funnel_report` of its parameters, labels and targets
   included (a catalogue edit regenerates every saved report), except the funnel's `as_of`. A
@@ -36,6 +36,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Exists, OuterRef, QuerySet
@@ -222,13 +223,17 @@ def _runs(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
 
 
 def _canonical(rows: list, decimal_column: int | None) -> list:
-    """Rows as JSON stores them, sorted, with the customers column rounded (float sums on
-    SQLite depend on the order of the rows added)."""
+    """Rows as JSON stores them, sorted, with the customers column to 1e-9 (a time-decay sum of
+    floats depends on the order of the rows added)."""
     out = []
     for row in json.loads(json.dumps(rows, cls=DjangoJSONEncoder)):
         if decimal_column is not None:
+            # Exact fractions ("p/q") under the integer models, binary sums under time decay.
+            value = Fraction(str(row[decimal_column]))
             row[decimal_column] = str(
-                Decimal(str(row[decimal_column])).quantize(CUSTOMERS_PRECISION).normalize()
+                (Decimal(value.numerator) / Decimal(value.denominator))
+                .quantize(CUSTOMERS_PRECISION)
+                .normalize()
             )
         out.append(row)
     return sorted(out, key=json.dumps)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import functools
 from collections.abc import Callable
 
@@ -18,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from campaigns.errors import DomainError
 from campaigns.models import Campaign
 from reports import dashboard
+from reports.csvexport import write_report
 from reports.forms import period_form
 from reports.metrics import funnel_report, roi_report
 from reports.models import Attribution, Granularity, GroupBy, Report, ReportSubscription
@@ -153,28 +153,8 @@ def export_csv(request: HttpRequest, table: str) -> HttpResponse:
     response["Content-Disposition"] = (
         f'attachment; filename="{table}-{period.start}-{period.end}-{attribution}.csv"'
     )
-    write_rows_csv(response, report)
+    write_report(response, report)
     return response
-
-
-def write_rows_csv(out, report: dict) -> None:
-    """Rows then a totals row; every value as the API gives it (no reformatting)."""
-    rows = report["rows"]
-    keys = list(rows[0].keys()) if rows else ["key", "label", *report["totals"].keys()]
-    writer = csv.writer(out)
-    writer.writerow(keys)
-    for row in rows:
-        writer.writerow([_csv_cell(row.get(k)) for k in keys])
-    totals = {"key": "totals", "label": "Totals", **report["totals"]}
-    writer.writerow([_csv_cell(totals.get(k)) for k in keys])
-
-
-def _csv_cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ would run as a formula in a spreadsheet; keep numbers intact.
-    if text[:1] in ("=", "+", "@") or (text[:1] == "-" and not text[1:2].isdigit()):
-        return "'" + text
-    return text
 
 
 @marketer_required

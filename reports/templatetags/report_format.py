@@ -1,4 +1,8 @@
-"""Formatting of report figures for the pages: money, ratios, shares and counts."""
+"""Formatting of report figures for the pages: money, ratios, shares and counts.
+
+Every figure is rounded by `reports.numbers` (half up, once, from the value given) and only
+then laid out with thousands separators, so a page never shows other digits than the API.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.conf import settings
 
+from reports.numbers import fixed
+
 register = template.Library()
 
 
@@ -14,9 +20,10 @@ def _decimal(value: object) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation:
         return None
+    return number if number.is_finite() else None
 
 
 @register.filter
@@ -26,14 +33,15 @@ def fmt(value: object, kind: str) -> str:
     if number is None:
         return "—"
     if kind == "money":
-        return f"{number:,.2f} {settings.DEFAULT_CURRENCY}"
+        return f"{fixed(number, 2):,.2f} {settings.DEFAULT_CURRENCY}"
     if kind == "ratio":
-        return f"{number:,.2f}"
+        return f"{fixed(number, 2):,.2f}"
     if kind == "percent":
-        return f"{number * 100:,.1f}%"
+        return f"{fixed(number * 100, 1):,.1f}%"
     if kind == "decimal":
+        number = fixed(number, 2)
         return f"{number:,.2f}".rstrip("0").rstrip(".") if number % 1 else f"{number:,.0f}"
-    return f"{number:,.0f}"
+    return f"{fixed(number, 0):,.0f}"
 
 
 @register.filter
@@ -53,4 +61,4 @@ def signed_percent(value: object) -> str:
     number = _decimal(value)
     if number is None:
         return "no previous figure"
-    return f"{number * 100:+,.1f}%"
+    return f"{fixed(number * 100, 1):+,.1f}%"

@@ -88,15 +88,22 @@ def test_each_model_on_four_touches(four_touches, model, expected):
     report = roi_report(**MARCH, attribution=model)
     assert revenue(report) == expected
     assert report["totals"]["revenue"] == "100.00"
-    # One new customer, split the way the revenue is: each row's share of the purchase, shown
-    # to two decimals (time decay: 0.1444 -> 0.14, 0.2146 -> 0.21, 0.2888 -> 0.29, 0.3522 -> 0.35,
-    # which shows 0.99 in all; the totals row counts the customer whole).
+    # One new customer, split by the model's exact weights (not by the rounded cents), shown to
+    # two decimals: linear 1/4 each; position based 2/5, 1/10, 1/10, 2/5; time decay the exact
+    # weights 0.410168 / 2.840010 = 0.14443 -> 0.14, 0.21461 -> 0.21, 0.28885 -> 0.29,
+    # 0.35211 -> 0.35, which shows 0.99 in all; the totals row counts the customer whole.
     customers = {r["key"]: r["customers"] for r in report["rows"] if r["customers"] != "0.00"}
-    assert customers == {
-        key: str((Decimal(value) / 100).quantize(Decimal("0.01")))
-        for key, value in expected.items()
-    }
+    assert customers == CUSTOMERS[model]
     assert report["totals"]["customers"] == "1.00"
+
+
+CUSTOMERS = {
+    "first_touch": {"facebook": "1.00"},
+    "last_touch": {"pinterest": "1.00"},
+    "linear": {"facebook": "0.25", "instagram": "0.25", "x": "0.25", "pinterest": "0.25"},
+    "position_based": {"facebook": "0.40", "instagram": "0.10", "x": "0.10", "pinterest": "0.40"},
+    "time_decay": {"facebook": "0.14", "instagram": "0.21", "x": "0.29", "pinterest": "0.35"},
+}
 
 
 def test_remainder_cent_goes_to_the_largest_share_then_the_earlier_touch():

@@ -1,0 +1,79 @@
+"""The one CSV writer of every export: the pages' tables and the emailed reports.
+
+Values are written as the API gives them (no reformatting). A text cell that a spreadsheet
+would run as a formula (one beginning with = + - @, a tab or a carriage return: a campaign named
+`=HYPERLINK(...)`, say) is prefixed with an apostrophe, so it shows as text; numbers, negative
+ones included (an ROI of -0.3600), stay numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import IO
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The API's order of the figures (ROI, then the funnel's own): a saved report's data comes back
+# from PostgreSQL's jsonb with its keys in another order.
+COLUMNS = (
+    "cost",
+    "revenue",
+    "roi",
+    "roas",
+    "followers",
+    "leads",
+    "qualified",
+    "customers",
+    "cost_per_lead",
+    "cost_per_customer",
+    "assisted_conversions",
+    "assisted_revenue",
+    "impressions",
+    "interactions",
+    "engagement_rate",
+    "followers_gained",
+    "discounts",
+    "target_leads",
+    "target_cost_per_lead",
+    "cohort_size",
+    "reached_lead_share",
+    "reached_customer_share",
+    "median_days_to_lead",
+    "median_days_to_customer",
+)
+NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def cell(value: object) -> str:
+    """One cell's text, neutralised when it could run as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | Decimal | float):
+        return str(value)
+    text = str(value)
+    if text.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def write_rows(out: IO[str], header: list[str], rows: Iterable[list[object]]) -> None:
+    """A header and rows, every cell through `cell`."""
+    writer = csv.writer(out)
+    writer.writerow([cell(name) for name in header])
+    for row in rows:
+        writer.writerow([cell(value) for value in row])
+
+
+def write_report(out: IO[str], report: dict) -> None:
+    """A report's rows then a totals row (ROI or funnel): key, label, channel and every figure
+    of the totals, in the API's order and with the API's values."""
+    names = [k for k in report["totals"] if k not in ("key", "label", "channel")]
+    known = [k for k in COLUMNS if k in names]
+    keys = ["key", "label", "channel", *known, *(k for k in names if k not in COLUMNS)]
+    totals = {"key": "totals", "label": "Totals", "channel": None, **report["totals"]}
+    rows = [*report["rows"], totals]
+    write_rows(out, keys, ([row.get(k) for k in keys] for row in rows))
