@@ -8,6 +8,7 @@ from django.db.models.functions import Lower
 from rest_framework import serializers
 
 from campaigns.models import Campaign, Channel, Cost, Coupon, EngagementStat
+from campaigns.numbers import ratio
 from campaigns.services import ENGAGEMENT_FIELDS
 
 ZERO = Decimal("0.00")
@@ -161,6 +162,4 @@ class EngagementSerializer(StrictModelSerializer):
         validators = []  # an upsert: a second write for the same day replaces the first
 
     def get_engagement_rate(self, obj: EngagementStat) -> str | None:
-        if not obj.impressions:
-            return None
-        return str((Decimal(obj.interactions) / obj.impressions).quantize(Decimal("0.0001")))
+        return ratio(obj.interactions, obj.impressions)

@@ -18,13 +18,13 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from campaigns.models import Campaign, Cost, EngagementStat
+from campaigns.numbers import RATIO_PLACES, fixed, money, quotient, ratio
 from leads.models import Contact, Purchase, Touchpoint
 from reports.attribution import credit_days
 from reports.counts import contact_days, sum_days
 from reports.daycache import is_bypassed
 from reports.metrics import funnel_report, roi_matrix, roi_report, roi_reports
 from reports.models import Attribution, DayChange, GroupBy
-from reports.numbers import RATIO_PLACES, fixed, money, quotient, ratio
 from reports.periods import period_bounds
 
 T = TypeVar("T")

@@ -43,11 +43,11 @@ from django.utils import timezone
 
 from campaigns.errors import InvalidInput
 from campaigns.models import Campaign, Channel, Cost, EngagementStat
+from campaigns.numbers import MONEY_PLACES, decimal, fixed, money, per, ratio
 from leads.models import Purchase
 from reports import attribution as attribution_sql
 from reports.counts import contact_counts
 from reports.models import Attribution, GroupBy
-from reports.numbers import MONEY_PLACES, decimal, fixed, money, per, ratio
 from reports.periods import period_bounds
 
 UNATTRIBUTED = "unattributed"

@@ -1,6 +1,6 @@
 """Formatting of report figures for the pages: money, ratios, shares and counts.
 
-Every figure is rounded by `reports.numbers` (half up, once, from the value given) and only
+Every figure is rounded by `campaigns.numbers` (half up, once, from the value given) and only
 then laid out with thousands separators, so a page never shows other digits than the API.
 """
 
@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from django import template
 from django.conf import settings
 
-from reports.numbers import fixed
+from campaigns.numbers import fixed
 
 register = template.Library()
 

@@ -1,4 +1,4 @@
-"""The campaigns lookups the lead services lean on: aliases, coupon codes, phones, utm, engagement."""
+"""The look-ups the lead rules lean on (aliases, coupon codes, phones, utm) and engagement."""
 
 from __future__ import annotations
 
@@ -8,13 +8,8 @@ import pytest
 
 from campaigns.errors import InvalidInput
 from campaigns.models import EngagementStat
-from campaigns.services import (
-    campaign_by_tracking_phone,
-    campaign_by_utm,
-    channel_resolve,
-    coupon_by_code,
-    engagement_upsert,
-)
+from campaigns.services import campaign_by_tracking_phone, engagement_upsert
+from leads.rules import REFS, channel_for_source, touch_target
 from tests.factories import CampaignFactory, CouponFactory, channel
 
 pytestmark = pytest.mark.django_db
@@ -36,15 +31,13 @@ DAY = dt.date(2026, 3, 2)
     ],
 )
 def test_channel_resolve(source, slug):
-    assert channel_resolve(source=source).slug == slug
+    assert channel_for_source(source, REFS).slug == slug
 
 
-def test_coupon_code_is_found_in_any_case_and_unknown_is_invalid_input():
+def test_coupon_code_is_found_in_any_case():
     coupon = CouponFactory(code="LINK10")
-    assert coupon_by_code(" link10 ") == coupon
-    with pytest.raises(InvalidInput) as refused:
-        coupon_by_code("NOPE")
-    assert refused.value.field == "coupon"
+    assert REFS.coupon(" link10 ") == coupon
+    assert REFS.coupon("NOPE") is None
 
 
 def test_tracking_phone_lookup_ignores_formatting():
@@ -61,10 +54,21 @@ def test_tracking_phone_lookup_ignores_formatting():
 def test_utm_campaign_prefers_the_campaign_on_the_touch_channel():
     on_facebook = CampaignFactory(utm_campaign="spring", channel=channel("facebook"))
     on_linkedin = CampaignFactory(utm_campaign="spring", channel=channel("linkedin"))
-    assert campaign_by_utm(utm_campaign="SPRING", channel=channel("linkedin")) == on_linkedin
-    assert campaign_by_utm(utm_campaign="spring", channel=channel("facebook")) == on_facebook
-    assert campaign_by_utm(utm_campaign="", channel=None) is None
-    assert campaign_by_utm(utm_campaign="autumn", channel=None) is None
+
+    def target(utm_campaign: str, on: str | None, source: str = ""):
+        return touch_target(
+            channel=channel(on) if on else None,
+            campaign=None,
+            utm_campaign=utm_campaign,
+            source=source,
+            refs=REFS,
+        )[1]
+
+    assert target("SPRING", "linkedin") == on_linkedin
+    assert target("spring", "facebook") == on_facebook
+    assert target("spring", None, source="lnkd.in") == on_linkedin
+    assert target("", None) is None
+    assert target("autumn", None) is None
 
 
 def test_engagement_upsert_keeps_one_row_per_campaign_and_day_and_replaces_it():

@@ -8,8 +8,9 @@ import pytest
 
 from campaigns.errors import IdempotencyConflict, InvalidInput
 from campaigns.models import EngagementStat
-from campaigns.services import channel_resolve, engagement_upsert
+from campaigns.services import engagement_upsert
 from leads.models import Touchpoint, Via
+from leads.rules import REFS, channel_for_source
 from leads.services import contact_create, touchpoint_record
 from tests.factories import CampaignFactory, CouponFactory, channel
 
@@ -36,7 +37,7 @@ T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
     ],
 )
 def test_sources_resolve_through_aliases(source, slug):
-    assert channel_resolve(source=source).slug == slug
+    assert channel_for_source(source, REFS).slug == slug
 
 
 def test_first_touch_is_recorded_at_entry_with_kind_follow():

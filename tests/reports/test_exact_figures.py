@@ -18,11 +18,11 @@ import pytest
 from django.db import connection
 
 from campaigns.models import Cost
+from campaigns.numbers import fixed
 from leads.models import Contact, Via
 from leads.services import contact_create, contact_move_stage, purchase_record, touchpoint_record
 from reports.metrics import funnel_report, roi_report, roi_reports
 from reports.models import AttributedDay, Attribution, ContactDay
-from reports.numbers import fixed
 from tests.factories import CampaignFactory, CouponFactory, channel
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,5 @@
 """One rounding rule (half up, from the exact value) on every page, report, API answer and
-template filter (reports.numbers)."""
+template filter (campaigns.numbers)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from fractions import Fraction
 import pytest
 
 from campaigns.models import Cost
+from campaigns.numbers import fixed, money, per, ratio
 from leads.models import Via
 from leads.services import contact_create, contact_move_stage, purchase_record
 from reports.dashboard import Period, headline_cards, roi_trend
 from reports.metrics import funnel_report, roi_report
-from reports.numbers import fixed, money, per, ratio
 from reports.templatetags.report_format import fmt, signed_percent
 from tests.factories import CampaignFactory, channel
 
@@ -111,3 +111,16 @@ def test_median_days_are_rounded_half_up_from_the_exact_duration():
     report = funnel_report(start=dt.date(2026, 8, 1), end=dt.date(2026, 8, 31))
     assert {r["key"]: r["median_days_to_lead"] for r in report["rows"]} == {"x": "0.01"}
     assert report["totals"]["median_days_to_lead"] == "0.01"
+
+
+def test_the_engagement_endpoint_rounds_its_rate_by_the_same_rule(client, superuser):
+    # 1 click in 20,000 impressions is 0.00005 exactly: half up gives 0.0001 (half-even gave 0).
+    from tests.factories import CampaignFactory
+
+    client.force_login(superuser)
+    body = {"campaign": CampaignFactory().pk, "date": "2026-03-02", "impressions": 20000}
+    response = client.post(
+        "/api/v1/engagement/", {**body, "clicks": 1}, content_type="application/json"
+    )
+    assert response.status_code == 201
+    assert response.json()["engagement_rate"] == "0.0001"

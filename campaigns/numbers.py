@@ -1,7 +1,8 @@
 """The one rounding rule of every figure: half up (away from zero), from the exact value.
 
-Pages, the API, saved reports, emails, template filters and CSV exports all round here, so a
-figure reads the same wherever it is shown. Values arrive as `Decimal` (money), `int` (counts),
+Pages, the API (the engagement endpoint's rate too), saved reports, emails, template filters
+and CSV exports all round here, so a figure reads the same wherever it is shown. It lives in
+`campaigns`, the lowest app, so every app may use it. Values arrive as `Decimal` (money), `int` (counts),
 `Fraction` (credited customers: exact rational shares) or `float` (time-decay shares, whose
 weights are irrational): each is turned into an exact `Fraction` first and rounded once, so no
 intermediate rounding (a 28-digit `Decimal` division, a float's binary expansion) can move a
