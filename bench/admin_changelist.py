@@ -28,7 +28,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from leads.models import Contact  # noqa: E402
 
 
-def main() -> None:
+def main() -> int:
     user, _ = get_user_model().objects.get_or_create(
         username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
     )
@@ -48,6 +48,7 @@ def main() -> None:
     }
     print(f"{Contact.objects.count():,} contacts on {connection.vendor}")
     print(f"{'page':<20}{'status':>7}{'queries':>9}{'median ms':>11}{'max ms':>9}")
+    errors = 0
     for name, url in pages.items():
         timings = []
         for _ in range(5):
@@ -55,11 +56,15 @@ def main() -> None:
                 started = time.perf_counter()
                 response = client.get(url)
                 timings.append((time.perf_counter() - started) * 1000)
+                errors += response.status_code != 200
         print(
             f"{name:<20}{response.status_code:>7}{len(queries.captured_queries):>9}"
             f"{statistics.median(timings):>11.1f}{max(timings):>9.1f}"
         )
+    # A time measured on an error page measures nothing.
+    print(f"errors: {errors}")
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

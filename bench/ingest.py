@@ -8,6 +8,9 @@ prints both rates and their ratio.
     createdb -h 127.0.0.1 -U postgres roi_ingest
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/roi_ingest .venv/bin/python manage.py migrate
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/roi_ingest .venv/bin/python bench/ingest.py --batches 20
+
+It picks a free port (or --port), counts the failed requests and event errors, and exits 1
+if there was any.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -92,7 +96,16 @@ def wait_for(port: int, timeout: float = 30) -> None:
     raise SystemExit("gunicorn did not start")
 
 
-def http_rate(port: int, token: str, batches: int, size: int, threads: int) -> float:
+def free_port() -> int:
+    """A port nothing listens on now (the OS picks it), so two runs never collide."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def http_rate(
+    port: int, token: str, batches: int, size: int, threads: int
+) -> tuple[float, list[str]]:
     run = uuid.uuid4().hex[:8]
     payloads = [json.dumps({"events": batch_events(run, b, size)}) for b in range(batches)]
     errors: list[str] = []
@@ -106,16 +119,27 @@ def http_rate(port: int, token: str, batches: int, size: int, threads: int) -> f
                 if not queue:
                     return
                 b = queue.pop()
-            conn.request(
-                "POST",
-                "/api/v1/events/",
-                payloads[b],
-                {"Authorization": f"Token {token}", "Content-Type": "application/json"},
-            )
-            response = conn.getresponse()
-            body = json.loads(response.read())
-            if response.status != 200 or body["errors"]:
-                errors.append(f"{response.status} {body.get('errors')}")
+            try:
+                conn.request(
+                    "POST",
+                    "/api/v1/events/",
+                    payloads[b],
+                    {"Authorization": f"Token {token}", "Content-Type": "application/json"},
+                )
+                response = conn.getresponse()
+                raw = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                with lock:
+                    errors.append(f"batch {b}: {type(exc).__name__}: {exc}")
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                continue
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = {}
+            if response.status != 200 or body.get("errors"):
+                with lock:
+                    errors.append(f"batch {b}: {response.status} {body.get('errors', raw[:200])}")
 
     workers = [threading.Thread(target=client) for _ in range(threads)]
     started = time.perf_counter()
@@ -124,9 +148,7 @@ def http_rate(port: int, token: str, batches: int, size: int, threads: int) -> f
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - started
-    if errors:
-        print("errors:", errors[:3])
-    return batches * size / elapsed
+    return batches * size / elapsed, errors
 
 
 def raw_rate(total: int) -> float:
@@ -168,12 +190,12 @@ def raw_rate(total: int) -> float:
     return total / (time.perf_counter() - started)
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="Default: a free one.")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("Run it on PostgreSQL: set DATABASE_URL.")
@@ -181,6 +203,7 @@ def main() -> None:
     user, _ = User.objects.get_or_create(username="bench-ingest")
     user.groups.add(Group.objects.get(name="Integration"))
     token, _ = Token.objects.get_or_create(user=user)
+    port = args.port or free_port()
     env = {
         **os.environ,
         "DJANGO_DEBUG": "0",
@@ -194,7 +217,7 @@ def main() -> None:
             "-w",
             "2",
             "-b",
-            f"127.0.0.1:{args.port}",
+            f"127.0.0.1:{port}",
             "--log-level",
             "warning",
             "--timeout",
@@ -204,8 +227,8 @@ def main() -> None:
         env=env,
     )
     try:
-        wait_for(args.port)
-        http_events = http_rate(args.port, token.key, args.batches, args.size, args.threads)
+        wait_for(port)
+        http_events, errors = http_rate(port, token.key, args.batches, args.size, args.threads)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -216,7 +239,12 @@ def main() -> None:
     )
     print(f"raw bulk_create:     {raw:,.0f} rows/s")
     print(f"ratio:               {http_events / raw:.3f}")
+    # A rate measured while requests failed measures nothing: count them and fail.
+    print(f"errors:              {len(errors)}")
+    for error in errors[:5]:
+        print(f"  {error}")
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

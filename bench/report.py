@@ -53,7 +53,7 @@ SELECT campaign_id, SUM(amount * weight) FROM (
             SELECT x.* FROM (
                 SELECT t.id, t.occurred_at, t.campaign_id, (t.kind = 'coupon')::int AS is_coupon,
                        EXTRACT(EPOCH FROM (p.occurred_at - t.occurred_at))::float8 / 86400 AS age,
-                       ROW_NUMBER() OVER (ORDER BY t.occurred_at, t.id) AS nth
+                       ROW_NUMBER() OVER (ORDER BY t.occurred_at, t.kind = 'coupon', t.id) AS nth
                 FROM leads_touchpoint t
                 WHERE t.contact_id = p.contact_id AND t.occurred_at <= p.occurred_at
             ) x WHERE x.nth = 1 OR x.occurred_at >= p.occurred_at - interval '90 days'
