@@ -80,6 +80,15 @@ def march_days() -> st.SearchStrategy[dt.date]:
     return st.integers(1, 31).map(lambda d: dt.date(2026, 3, d))
 
 
+def local_day(at: dt.datetime) -> str:
+    """The admin's date and time widgets read local time (TIME_ZONE)."""
+    return timezone.localtime(at).strftime("%Y-%m-%d")
+
+
+def local_time(at: dt.datetime) -> str:
+    return timezone.localtime(at).strftime("%H:%M:%S")
+
+
 def iso(value: dt.datetime | dt.date) -> str:
     return value.isoformat()
 
@@ -471,8 +480,8 @@ class Doors(RuleBasedStateMachine):
                 {
                     "contact": contact.pk,
                     "kind": data.draw(st.sampled_from(KINDS)),
-                    "occurred_at_0": at.strftime("%Y-%m-%d"),
-                    "occurred_at_1": at.strftime("%H:%M:%S"),
+                    "occurred_at_0": local_day(at),
+                    "occurred_at_1": local_time(at),
                     "channel": data.draw(st.sampled_from(self.campaigns)).channel_id,
                     "campaign": "",
                     "source": "",
@@ -511,8 +520,8 @@ class Doors(RuleBasedStateMachine):
             reverse("admin:leads_contact_purchase", args=[contact.pk]),
             {
                 "amount": data.draw(st.sampled_from(["0.01", "12.00", "250.00"])),
-                "occurred_at_0": at.strftime("%Y-%m-%d"),
-                "occurred_at_1": at.strftime("%H:%M:%S"),
+                "occurred_at_0": local_day(at),
+                "occurred_at_1": local_time(at),
                 "coupon": data.draw(st.sampled_from(["", *[c.code for c in self.coupons]])),
             },
             may_refuse=True,  # a coupon at its cap
@@ -527,8 +536,8 @@ class Doors(RuleBasedStateMachine):
             reverse("admin:leads_contact_move", args=[contact.pk]),
             {
                 "stage": data.draw(st.sampled_from(["follower", "lead", "qualified", "customer"])),
-                "at_0": at.strftime("%Y-%m-%d"),
-                "at_1": at.strftime("%H:%M:%S"),
+                "at_0": local_day(at),
+                "at_1": local_time(at),
                 "force": "on" if data.draw(st.booleans()) else "",
                 "note": "",
             },
