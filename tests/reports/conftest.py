@@ -54,3 +54,27 @@ def scenario(reference_data):
         via=Via.API,
     )
     return {"pins": pins, "b2b": b2b, "ada": ada}
+
+
+def coupon_sale(*, name: str = "Spring pins", code: str = "PIN10"):
+    """A campaign on pinterest costing 400.00 on 5 March 2026, with a coupon; Ada enters from
+    facebook on 2 March and pays 100.00 with the coupon on 20 March. Returns the campaign."""
+    campaign = CampaignFactory(name=name, channel=channel("pinterest"))
+    Cost.objects.create(
+        campaign=campaign, incurred_on=dt.date(2026, 3, 5), amount=Decimal("400.00")
+    )
+    CouponFactory(code=code, campaign=campaign)
+    ada = contact_create(
+        email="ada@example.com",
+        source="facebook",
+        entered_at=dt.datetime(2026, 3, 2, tzinfo=UTC),
+        via=Via.API,
+    )
+    purchase_record(
+        contact=ada,
+        amount="100.00",
+        coupon=code,
+        occurred_at=dt.datetime(2026, 3, 20, tzinfo=UTC),
+        via=Via.API,
+    )
+    return campaign

@@ -12,11 +12,10 @@ import pytest
 from django.urls import reverse
 
 from campaigns.models import Cost
-from leads.models import Via
-from leads.services import contact_create, purchase_record
 from reports import services
 from reports.csvexport import cell
-from tests.factories import CampaignFactory, CouponFactory, channel
+from tests.factories import CampaignFactory, channel
+from tests.reports.conftest import coupon_sale
 
 UTC = dt.UTC
 MARCH = {"start": dt.date(2026, 3, 1), "end": dt.date(2026, 3, 31)}
@@ -47,26 +46,9 @@ def test_csv_cells_that_could_run_as_formulas_are_text(value, expected):
 def hostile_names(db, reference_data):
     """March: a campaign named like a formula costs 400.00 and earns 100.00 through its coupon
     (roi (100 - 400) / 400 = -0.7500); another, named with a leading minus, costs 10.00."""
-    evil = CampaignFactory(
-        name='=HYPERLINK("http://x.example/","go")', channel=channel("pinterest")
-    )
+    evil = coupon_sale(name='=HYPERLINK("http://x.example/","go")', code="EVIL")
     minus = CampaignFactory(name="-2+3+cmd", channel=channel("x"))
     Cost.objects.create(campaign=minus, incurred_on=dt.date(2026, 3, 6), amount=Decimal("10.00"))
-    Cost.objects.create(campaign=evil, incurred_on=dt.date(2026, 3, 5), amount=Decimal("400.00"))
-    CouponFactory(code="EVIL", campaign=evil)
-    ada = contact_create(
-        email="ada@example.com",
-        source="facebook",
-        entered_at=dt.datetime(2026, 3, 2, tzinfo=UTC),
-        via=Via.API,
-    )
-    purchase_record(
-        contact=ada,
-        amount="100.00",
-        coupon="EVIL",
-        occurred_at=dt.datetime(2026, 3, 20, tzinfo=UTC),
-        via=Via.API,
-    )
     return evil
 
 

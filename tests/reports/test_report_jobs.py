@@ -8,7 +8,6 @@ coupon PIN10 on 20 March: the March report's revenue is 100.00.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from unittest import mock
 
 import pytest
@@ -19,14 +18,13 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import OperationalError as BrokerError
 
-from campaigns.models import Cost
 from leads.models import Via
-from leads.services import contact_create, purchase_record
+from leads.services import purchase_record
 from reports import services, tasks
 from reports.metrics import roi_report
 from reports.models import Report
 from tests.api.conftest import token_client
-from tests.factories import CampaignFactory, CouponFactory, channel
+from tests.reports.conftest import coupon_sale
 
 pytestmark = pytest.mark.django_db
 
@@ -39,22 +37,7 @@ real_roi_report = roi_report
 @pytest.fixture
 def march():
     """The March report, asked for (pending, not queued), over the scenario's data."""
-    pins = CampaignFactory(name="Spring pins", channel=channel("pinterest"))
-    Cost.objects.create(campaign=pins, incurred_on=dt.date(2026, 3, 5), amount=Decimal("400.00"))
-    CouponFactory(code="PIN10", campaign=pins)
-    ada = contact_create(
-        email="ada@example.com",
-        source="facebook",
-        entered_at=dt.datetime(2026, 3, 2, tzinfo=UTC),
-        via=Via.API,
-    )
-    purchase_record(
-        contact=ada,
-        amount="100.00",
-        coupon="PIN10",
-        occurred_at=dt.datetime(2026, 3, 20, tzinfo=UTC),
-        via=Via.API,
-    )
+    coupon_sale()
     return services.report_request(start=MARCH[0], end=MARCH[1], enqueue=False)
 
 

@@ -5,21 +5,20 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from decimal import Decimal
 from unittest import mock
 
 import pytest
 from django.db import OperationalError
 from django_celery_beat.models import PeriodicTask
 
-from campaigns.models import Cost
 from leads.models import Via
 from leads.services import contact_create, purchase_record, touchpoint_record
 from reports import services, tasks
 from reports.metrics import funnel_report, roi_report
 from reports.models import Report, ReportSubscription
 from tests.api.conftest import token_client
-from tests.factories import CampaignFactory, CouponFactory, UserFactory, channel
+from tests.factories import UserFactory, channel
+from tests.reports.conftest import coupon_sale
 
 pytestmark = pytest.mark.django_db
 
@@ -30,22 +29,7 @@ MARCH = {"start": "2026-03-01", "end": "2026-03-31"}
 @pytest.fixture
 def scenario():
     """March: Spring pins (pinterest) costs 400.00; a coupon purchase of 100.00 on 20 March."""
-    pins = CampaignFactory(name="Spring pins", channel=channel("pinterest"))
-    Cost.objects.create(campaign=pins, incurred_on=dt.date(2026, 3, 5), amount=Decimal("400.00"))
-    CouponFactory(code="PIN10", campaign=pins)
-    contact = contact_create(
-        email="ada@example.com",
-        source="facebook",
-        entered_at=dt.datetime(2026, 3, 2, tzinfo=UTC),
-        via=Via.API,
-    )
-    purchase_record(
-        contact=contact,
-        amount="100.00",
-        coupon="PIN10",
-        occurred_at=dt.datetime(2026, 3, 20, tzinfo=UTC),
-        via=Via.API,
-    )
+    pins = coupon_sale()
     return pins
 
 

@@ -11,21 +11,18 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from campaigns.models import Cost
-from leads.models import Via
-from leads.services import contact_create, purchase_record
 from reports import dashboard, services, tasks
 from reports.daycache import bypassed
 from reports.models import AttributedDay, ContactDay, DayChange, Report
 from reports.verify import caches_verify
-from tests.factories import CampaignFactory, CouponFactory, channel
+from tests.factories import channel
+from tests.reports.conftest import coupon_sale
 
 pytestmark = pytest.mark.django_db
 
@@ -35,22 +32,7 @@ MARCH_20, MARCH_2 = dt.date(2026, 3, 20), dt.date(2026, 3, 2)
 
 @pytest.fixture
 def march():
-    pins = CampaignFactory(name="Spring pins", channel=channel("pinterest"))
-    Cost.objects.create(campaign=pins, incurred_on=dt.date(2026, 3, 5), amount=Decimal("400.00"))
-    CouponFactory(code="PIN10", campaign=pins)
-    ada = contact_create(
-        email="ada@example.com",
-        source="facebook",
-        entered_at=dt.datetime(2026, 3, 2, tzinfo=UTC),
-        via=Via.API,
-    )
-    purchase_record(
-        contact=ada,
-        amount="100.00",
-        coupon="PIN10",
-        occurred_at=dt.datetime(2026, 3, 20, tzinfo=UTC),
-        via=Via.API,
-    )
+    pins = coupon_sale()
     report = services.report_request(
         start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 31), enqueue=False
     )
