@@ -174,13 +174,9 @@ def test_a_cost_moved_to_another_month_in_the_admin_regenerates_both_months(
     assert march.data["roi"] == live(march) and april.data["roi"] == live(april)
 
 
-def test_a_cost_deleted_from_the_campaign_inline_regenerates_its_month(
-    root_client, saved, django_capture_on_commit_callbacks
-):
-    cost = CostFactory(incurred_on=dt.date(2026, 3, 5), amount=Decimal("100.00"))
-    campaign = cost.campaign
-    march = saved(MARCH)
-    data = {
+def campaign_form(campaign, **changes: str) -> dict:
+    """The campaign's change form as posted unchanged (no cost or coupon rows), with `changes`."""
+    return {
         "name": campaign.name,
         "channel": campaign.channel_id,
         "objective": campaign.objective,
@@ -188,18 +184,34 @@ def test_a_cost_deleted_from_the_campaign_inline_regenerates_its_month(
         "budget": "0.00",
         "utm_campaign": "",
         "tracking_phone": "",
-        "costs-TOTAL_FORMS": "1",
-        "costs-INITIAL_FORMS": "1",
-        "costs-0-id": str(cost.pk),
-        "costs-0-campaign": str(campaign.pk),
-        "costs-0-incurred_on": "2026-03-05",
-        "costs-0-category": "ad_spend",
-        "costs-0-amount": "100.00",
-        "costs-0-note": "",
-        "costs-0-DELETE": "on",
+        "costs-TOTAL_FORMS": "0",
+        "costs-INITIAL_FORMS": "0",
         "coupons-TOTAL_FORMS": "0",
         "coupons-INITIAL_FORMS": "0",
+        **changes,
     }
+
+
+def test_a_cost_deleted_from_the_campaign_inline_regenerates_its_month(
+    root_client, saved, django_capture_on_commit_callbacks
+):
+    cost = CostFactory(incurred_on=dt.date(2026, 3, 5), amount=Decimal("100.00"))
+    campaign = cost.campaign
+    march = saved(MARCH)
+    data = campaign_form(
+        campaign,
+        **{
+            "costs-TOTAL_FORMS": "1",
+            "costs-INITIAL_FORMS": "1",
+            "costs-0-id": str(cost.pk),
+            "costs-0-campaign": str(campaign.pk),
+            "costs-0-incurred_on": "2026-03-05",
+            "costs-0-category": "ad_spend",
+            "costs-0-amount": "100.00",
+            "costs-0-note": "",
+            "costs-0-DELETE": "on",
+        },
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = root_client.post(
             reverse("admin:campaigns_campaign_change", args=[campaign.pk]), data
@@ -322,19 +334,7 @@ def test_a_campaign_renamed_in_the_admin_regenerates_the_saved_reports(
     cost = CostFactory(incurred_on=dt.date(2026, 3, 5), amount=Decimal("10.00"))
     campaign = cost.campaign
     march = saved(MARCH)
-    data = {
-        "name": "Renamed",
-        "channel": campaign.channel_id,
-        "objective": campaign.objective,
-        "starts_on": campaign.starts_on.isoformat(),
-        "budget": "0.00",
-        "utm_campaign": "",
-        "tracking_phone": "",
-        "costs-TOTAL_FORMS": "0",
-        "costs-INITIAL_FORMS": "0",
-        "coupons-TOTAL_FORMS": "0",
-        "coupons-INITIAL_FORMS": "0",
-    }
+    data = campaign_form(campaign, name="Renamed")
     with django_capture_on_commit_callbacks(execute=True):
         response = root_client.post(
             reverse("admin:campaigns_campaign_change", args=[campaign.pk]), data
