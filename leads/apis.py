@@ -13,6 +13,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from campaigns.errors import IdempotencyConflict
 from config.api import AtomicWritesMixin, NewestFirstCursor, require
 from leads.filters import ContactFilter, PurchaseFilter, TouchpointFilter
 from leads.models import Contact, Purchase, StageChange, Touchpoint, Via
@@ -90,7 +91,14 @@ def record_contact(payload: dict, user) -> tuple[Contact, bool]:
     external_id = arguments["external_id"]
     if external_id and (existing := Contact.objects.filter(external_id=external_id).first()):
         return contact_replay(existing, data), False
-    return contact_create(**arguments, by=user, via=Via.API), True
+    try:
+        return contact_create(**arguments, by=user, via=Via.API), True
+    except IdempotencyConflict:
+        # The same contact sent twice at once: the other copy committed between our look-up
+        # and our insert. Its external_id is stored now, so this copy answers as a replay.
+        if external_id and (existing := Contact.objects.filter(external_id=external_id).first()):
+            return contact_replay(existing, data), False
+        raise
 
 
 def record_touch(payload: dict, user) -> tuple[Touchpoint, bool]:

@@ -114,3 +114,22 @@ def test_the_same_touch_twice_at_once_is_stored_once():
     assert all(isinstance(r, tuple) for r in results), results
     assert Touchpoint.objects.filter(external_id="touch-1").count() == 1
     assert sorted(r[1] for r in results) == [False, False, True]
+
+
+def test_simultaneous_identical_contacts_answer_as_replays(superuser):
+    # 20 copies of one form fill at once (an integration retrying on a timeout): one is
+    # created, the 19 others are replays (200), none a conflict. Before, the copies that lost
+    # the race on the unique email answered 409.
+    from rest_framework.test import APIClient
+
+    def post(i: int) -> int:
+        client = APIClient()
+        client.force_authenticate(superuser)
+        body = {"email": "ada@example.com", "first_name": "Ada", "external_id": "form-1"}
+        return client.post("/api/v1/contacts/", body, format="json").status_code
+
+    for round_ in range(3):
+        Contact.objects.all().delete()
+        codes = race(20, post)
+        assert sorted(codes) == [200] * 19 + [201], (round_, codes)
+        assert Contact.objects.count() == 1
