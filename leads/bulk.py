@@ -9,7 +9,7 @@ is speed only: references are looked up once per phase (`BatchRefs`), rows go in
 buyers' stages are written by one UPDATE.
 
 An event the batch door does not take (a contact with an owner or a referral, a touch by
-tracking phone, a purchase by a walk-in customer) is answered "defer": the per-event door takes
+tracking phone) is answered "defer": the per-event door takes
 it after the phase's bulk write. So does every later event of the phase that shares a key with
 it (its external_id, its email or contact, its coupon), so that two events that could see each
 other's writes are applied in input order, as calls one by one would apply them; events that
@@ -265,23 +265,27 @@ def contacts_create_bulk(
     if new:
         with transaction.atomic():
             contacts = [c for _, c, _, _ in new]
-            Contact.objects.bulk_create(contacts)
-            StageChange.objects.bulk_create(
-                [
-                    rules.stage_change(
-                        c, from_stage="", to_stage=c.stage, at=c.entered_at, by=by, via=via
-                    )
-                    for c in contacts
-                ]
-            )
+            _contacts_insert(contacts, by=by, via=via)
             touches = [rules.first_touch(c, kind=kind, source=source) for _, c, kind, source in new]
             Touchpoint.objects.bulk_create([t for t in touches if t is not None])
-            declare_changed(moments=rules.stamps(*contacts))
         for index, contact, _, _ in new:
             results[index] = ("created", contact.pk, 201, None)
     for index, previous in repeats:
         results[index] = ("unchanged", previous.pk, 200, None)
     return results
+
+
+def _contacts_insert(contacts: list[Contact], *, by, via: str) -> None:
+    """Insert new contacts with their entry StageChange, and declare the days of their stamps
+    (as `contact_create` does for one)."""
+    Contact.objects.bulk_create(contacts)
+    StageChange.objects.bulk_create(
+        [
+            rules.stage_change(c, from_stage="", to_stage=c.stage, at=c.entered_at, by=by, via=via)
+            for c in contacts
+        ]
+    )
+    declare_changed(moments=rules.stamps(*contacts))
 
 
 def touchpoints_record_bulk(items: list[tuple[int, dict]], *, refs: BatchRefs) -> dict[int, Result]:
@@ -375,9 +379,11 @@ def purchases_record_bulk(
 ) -> dict[int, Result]:
     """Purchases from validated `PurchaseInput` data, with `purchase_record`'s rules.
 
-    A purchase by an email no contact has (a walk-in customer) takes the per-event door. An
-    external_id already stored, or sent earlier in the batch, is answered as a replay (or a
-    conflict naming what differs). A coupon must be valid at the purchase time and have a
+    A purchase by an email no contact has makes a walk-in customer, as `purchase_record` does:
+    the first accepted purchase for that email in input order creates the contact (entering as
+    a customer at its time, sourced from its coupon), and the email's later purchases in the
+    batch are that contact's. An external_id already stored, or sent earlier in the batch, is
+    answered as a replay (or a conflict naming what differs). A coupon must be valid at the purchase time and have a
     redemption left, in input order. Every buyer is tagged, stamped and moved to customer by
     `leads.rules.after_purchase`, purchase by purchase in input order.
     """
@@ -388,17 +394,19 @@ def purchases_record_bulk(
     pending: dict[str, Purchase] = {}
     new: list[tuple[int, Purchase]] = []
     repeats: list[tuple[int, Purchase]] = []
+    walk_ins: dict[str, Contact] = {}  # email key -> the walk-in contact to insert
     for index, data in items:
         arguments = purchase_arguments(data)
-        del arguments["contact_fields"]  # for walk-ins: the per-event door
+        contact_fields = arguments.pop("contact_fields")
         contact, coupon, external_id = (arguments[k] for k in ("contact", "coupon", "external_id"))
+        email = None if contact else rules.email_key(arguments["email"])
         keys = _keys(
             external_id=external_id,
             contact=contact.pk if contact else None,
-            email=None if contact else rules.email_key(arguments["email"]),
+            email=email,
             coupon=coupon.pk if coupon else None,
         )
-        if contact is None or deferrals.holds(keys):
+        if deferrals.holds(keys):
             results[index] = deferrals.defer(keys)
             continue
         try:
@@ -421,11 +429,25 @@ def purchases_record_bulk(
                 continue
             if coupon is not None:
                 rules.check_coupon(coupon, purchase.occurred_at)
-                if not redemptions.take(coupon):
-                    raise rules.coupon_used_up(coupon)
+            walk_in = None
+            if contact is None and email not in walk_ins:
+                # What `purchase_record` creates for an unknown email (`_walk_in_contact`).
+                walk_in = rules.new_contact(
+                    refs=refs,
+                    email=arguments["email"],
+                    coupon=coupon,
+                    stage=Stage.CUSTOMER,
+                    entered_at=purchase.occurred_at,
+                    **contact_fields,
+                )
+            if coupon is not None and not redemptions.take(coupon):
+                raise rules.coupon_used_up(coupon)
         except DomainError as exc:
             results[index] = _error(exc)
             continue
+        if contact is None:
+            # Set on the purchase unsaved: bulk_create takes its id once the contact is in.
+            purchase.contact = walk_ins.setdefault(email, walk_in)
         if external_id:
             pending[external_id] = purchase
         new.append((index, purchase))
@@ -433,6 +455,8 @@ def purchases_record_bulk(
     if new:
         with transaction.atomic():
             redemptions.write()
+            if walk_ins:
+                _contacts_insert(list(walk_ins.values()), by=by, via=via)
             purchases = [p for _, p in new]
             stamp_days = _purchases_insert(purchases, by=by, via=via)
             contact_ids = {p.contact_id for p in purchases}
