@@ -137,7 +137,18 @@ class OwnPostgres:
         )
 
     def restart(self) -> None:
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "restart")
+        # -l again: without it the server writes to pg_ctl's output, which it would hold open.
+        self._run(
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.dir / "server.log"),
+            "-m",
+            "fast",
+            "-w",
+            "restart",
+        )
 
     def url(self, name: str) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
