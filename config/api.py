@@ -7,6 +7,8 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.core.cache import cache as default_cache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
@@ -15,6 +17,7 @@ from rest_framework import permissions, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 
 from campaigns.errors import DomainError
 
@@ -93,6 +96,20 @@ class NewestFirstCursor(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
+
+
+# Throttle histories while the shared cache is away: per process (a client may then get a few
+# times its rate across the web processes, instead of no limit at all or no answer at all).
+_LOCAL_THROTTLE_CACHE = LocMemCache("api-throttle-fallback", {"OPTIONS": {"MAX_ENTRIES": 10_000}})
+
+
+class UserThrottle(UserRateThrottle):
+    """The per-user rate, counted in the shared cache, or in this process while it is away
+    (`config.cache.FailOpenRedisCache.available`)."""
+
+    @property
+    def cache(self):  # type: ignore[override]
+        return default_cache if getattr(default_cache, "available", True) else _LOCAL_THROTTLE_CACHE
 
 
 ERROR_RESPONSES = {

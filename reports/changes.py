@@ -81,7 +81,9 @@ def days_changed(days: list[dt.date]) -> int:
 
 def catalogue_changed() -> int:
     """Names, channels or targets changed: every page key and every saved report."""
-    transaction.on_commit(lambda: cache.set(CATALOGUE_KEY, time.time_ns(), None))
+    # robust: the write has committed; a cache that cannot take the new version must not turn
+    # it into an error (the cache fails open anyway, see config.cache).
+    transaction.on_commit(lambda: cache.set(CATALOGUE_KEY, time.time_ns(), None), robust=True)
     return reports_mark_stale(Q())
 
 
@@ -126,7 +128,9 @@ def reports_mark_stale(covering: Q) -> int:
             return 0
         again = [pk for pk, status in ids if status != Report.Status.RUNNING]
         running = [pk for pk, status in ids if status == Report.Status.RUNNING]
-        Report.objects.filter(pk__in=again).update(stale=True, status=Report.Status.PENDING)
+        Report.objects.filter(pk__in=again).update(
+            stale=True, status=Report.Status.PENDING, enqueued_at=None
+        )
         Report.objects.filter(pk__in=running).update(stale=True)
         for report_id in again:
             _enqueue(report_id)

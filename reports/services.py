@@ -23,7 +23,6 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Case, F, PositiveSmallIntegerField, Q, When
 from django.template.loader import render_to_string
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from reports import attribution
@@ -63,22 +62,28 @@ SWEEP_BATCH = 500
 
 
 def _enqueue(report_id: int) -> None:
-    """Queue the report's generation once the current transaction commits, noting when.
+    """Queue the report's generation once the current transaction commits.
 
-    A broker that cannot be reached is logged, not raised: the write that asked has committed,
-    and `reports_sweep` sends the job again once the report has waited `PENDING_GRACE`."""
+    The Report row is the outbox: a pending report with no `enqueued_at` has no job on its way,
+    and `enqueued_at` is stamped only once the broker took the job. Whatever stops the send
+    (Redis away, most often) is logged, never raised: the write that asked has committed, and
+    the next `reports_sweep` sends the job. The callers clear `enqueued_at` in their own
+    UPDATE when they put a report back to pending."""
     from reports.tasks import generate_report
 
     def send() -> None:
+        try:
+            generate_report.delay(report_id)
+        except Exception as exc:
+            log.warning("Report %s not queued (%s); the sweeper will send it.", report_id, exc)
+            return
         Report.objects.filter(
             pk=report_id, status__in=[Report.Status.PENDING, Report.Status.RUNNING]
         ).update(enqueued_at=timezone.now())
-        try:
-            generate_report.delay(report_id)
-        except (BrokerError, RedisConnectionError) as exc:
-            log.warning("Report %s not queued (%s); the sweeper will send it.", report_id, exc)
 
-    transaction.on_commit(send)
+    # robust: an error after the commit must not turn a stored write into a 500 (and a retry
+    # into a duplicate).
+    transaction.on_commit(send, robust=True)
 
 
 def report_request(
@@ -108,6 +113,7 @@ def report_request(
                 stale=False,
                 error="",
                 task_id="",
+                enqueued_at=None,
                 started_at=None,
                 interruptions=0,
                 finished_at=None,
@@ -201,7 +207,7 @@ def report_generate(
         if rounds == GENERATION_ROUNDS:
             # Data keeps arriving: let the queue take it up again later.
             if Report.objects.filter(mine, started_at=claimed_at, stale=True).update(
-                status=Report.Status.PENDING
+                status=Report.Status.PENDING, enqueued_at=None
             ):
                 _enqueue(report_id)
             return Report.objects.filter(pk=report_id).first()
@@ -246,13 +252,15 @@ def _failed(claim: Q, exc: Exception, *, retrying: bool) -> None:
 def reports_sweep(*, now: dt.datetime | None = None) -> int:
     """Send again the jobs of reports nobody is working on; returns how many were sent.
 
-    Two cases: pending for longer than `PENDING_GRACE` since its job was sent (the message was
-    lost, e.g. while the broker was down), and running for longer than the task time limit
-    (its worker died). A report whose claims were already taken over `MAX_INTERRUPTIONS` times
-    is marked failed instead. A job sent twice is harmless: only one can claim the report."""
+    Three cases: pending with no job sent (the broker was away when it was asked for, or
+    regenerated after late data), sent at once; pending for longer than `PENDING_GRACE` since
+    its job was sent (the message was lost, e.g. Redis restarted without its data); running for
+    longer than the task time limit (its worker died). A report whose claims were already taken
+    over `MAX_INTERRUPTIONS` times is marked failed instead. A job sent twice is harmless: only
+    one can claim the report."""
     now = now or timezone.now()
-    lost = Q(status=Report.Status.RUNNING, started_at__lt=now - _time_limit())
-    Report.objects.filter(lost, interruptions__gte=MAX_INTERRUPTIONS).update(
+    dead = Q(status=Report.Status.RUNNING, started_at__lt=now - _time_limit())
+    Report.objects.filter(dead, interruptions__gte=MAX_INTERRUPTIONS).update(
         status=Report.Status.FAILED,
         error=(
             f"Stopped: its job was interrupted {MAX_INTERRUPTIONS + 1} times "
@@ -261,18 +269,16 @@ def reports_sweep(*, now: dt.datetime | None = None) -> int:
         interruptions=0,
         finished_at=now,
     )
-    quiet = Q(enqueued_at__lt=now - PENDING_GRACE) | Q(
-        enqueued_at__isnull=True, created_at__lt=now - PENDING_GRACE
-    )
+    quiet = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - PENDING_GRACE)
     ids = list(
-        Report.objects.filter(quiet & (Q(status=Report.Status.PENDING) | lost))
+        Report.objects.filter(quiet & (Q(status=Report.Status.PENDING) | dead))
         .order_by("created_at", "id")
         .values_list("id", flat=True)[:SWEEP_BATCH]
     )
     for report_id in ids:
         _enqueue(report_id)
     if ids:
-        log.warning("Sent again the jobs of %s abandoned report(s): %s", len(ids), ids)
+        log.warning("Sending the jobs of %s report(s) nobody is working on: %s", len(ids), ids)
     return len(ids)
 
 

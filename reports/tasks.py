@@ -14,6 +14,9 @@ RETRY = {
     "retry_jitter": True,
     "max_retries": 5,
 }
+# Nobody reads these jobs' results (a report's outcome is its row), and not asking for them
+# keeps a sender from waiting on the result store while Redis is away.
+NO_RESULT = {"ignore_result": True}
 
 
 def _last_attempt(task: Task) -> bool:
@@ -21,7 +24,7 @@ def _last_attempt(task: Task) -> bool:
     return task.request.retries >= task.max_retries
 
 
-@shared_task(bind=True, **RETRY)
+@shared_task(bind=True, **RETRY, **NO_RESULT)
 def generate_report(self: Task, report_id: int) -> str:
     """Fill one saved report (a no-op when it is gone or another worker has it)."""
     report = services.report_generate(
@@ -39,14 +42,14 @@ def generate_periodic(self: Task, granularity: str) -> list[int]:
     return [report.pk for report in reports]
 
 
-@shared_task
+@shared_task(**NO_RESULT)
 def sweep_reports() -> int:
     """The beat entry's job every few minutes: send again the jobs of abandoned reports.
     Not retried: the next sweep comes soon."""
     return services.reports_sweep()
 
 
-@shared_task(**RETRY)
+@shared_task(**RETRY, **NO_RESULT)
 def verify_caches(days: int | None = None, sample: int | None = None) -> int:
     """The daily beat entry's job: recompute a sample of the cached figures and log an error
     for each one that disagrees; returns how many did."""

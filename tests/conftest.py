@@ -96,7 +96,12 @@ def reference_data(db):
         state.apps, None
     )
     importlib.import_module("leads.migrations.0002_role_groups").create_groups(state.apps, None)
-    for migration in ("0002_beat_schedules", "0008_sweep_schedule", "0009_verify_schedule"):
+    for migration in (
+        "0002_beat_schedules",
+        "0008_sweep_schedule",
+        "0009_verify_schedule",
+        "0010_sweep_every_minute",
+    ):
         importlib.import_module(f"reports.migrations.{migration}").create_schedules(
             state.apps, None
         )

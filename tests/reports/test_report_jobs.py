@@ -241,7 +241,7 @@ def test_the_sweeper_sends_again_the_jobs_nobody_is_working_on(
     }
 
 
-def test_a_job_lost_while_the_broker_is_down_is_sent_by_the_sweeper(
+def test_a_job_not_sent_while_the_broker_is_down_is_sent_by_the_next_sweep(
     march, django_capture_on_commit_callbacks
 ):
     down = BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
@@ -250,20 +250,61 @@ def test_a_job_lost_while_the_broker_is_down_is_sent_by_the_sweeper(
         django_capture_on_commit_callbacks(execute=True),
     ):
         report = services.report_request(start=MARCH[0], end=MARCH[1])  # no error raised
+        # The broker still away at the next sweep: nothing sent, nothing stamped.
+        assert services.reports_sweep() == 1
     report.refresh_from_db()
-    assert report.status == "pending" and report.enqueued_at is not None
-    # Not before the grace period: a message sent a moment ago may simply be in the queue.
+    assert (report.status, report.enqueued_at) == ("pending", None)  # no job on its way
+    # The next sweep sends it at once, without waiting for the grace of a lost message.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.reports_sweep() == 1
+    assert Report.objects.get(pk=report.pk).status == "done"
+
+
+def test_a_sent_job_is_given_its_grace_before_it_is_sent_again(
+    march, django_capture_on_commit_callbacks
+):
+    with (
+        mock.patch.object(tasks.generate_report, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        report = services.report_request(start=MARCH[0], end=MARCH[1])
+    assert delay.call_count == 1
+    report.refresh_from_db()
+    assert report.enqueued_at is not None  # the broker took it: it may simply be in the queue
     with django_capture_on_commit_callbacks(execute=True):
         assert services.reports_sweep() == 0
         later = timezone.now() + services.PENDING_GRACE + dt.timedelta(seconds=1)
-        assert services.reports_sweep(now=later) == 1
+        assert services.reports_sweep(now=later) == 1  # lost (Redis restarted without it)
     assert Report.objects.get(pk=report.pk).status == "done"
+
+
+def test_late_data_while_the_broker_is_down_leaves_the_report_to_the_sweeper(
+    march, django_capture_on_commit_callbacks
+):
+    services.report_generate(report_id=march.pk)
+    down = BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+    with (
+        mock.patch.object(tasks.generate_report, "delay", side_effect=down),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        purchase_record(
+            email="late@example.com",
+            amount="50.00",
+            via=Via.API,
+            occurred_at=dt.datetime(2026, 3, 25, 12, tzinfo=UTC),
+        )
+    march.refresh_from_db()
+    assert (march.status, march.stale, march.enqueued_at) == ("pending", True, None)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.reports_sweep() == 1
+    march.refresh_from_db()
+    assert (march.status, march.data["roi"]["totals"]["revenue"]) == ("done", "150.00")
 
 
 def test_the_sweeper_is_a_beat_entry_with_expiry(reference_data):
     entry = PeriodicTask.objects.get(task="reports.tasks.sweep_reports")
-    assert (entry.interval.every, entry.interval.period) == (5, "minutes")
-    assert 0 < entry.expire_seconds < 5 * 60  # dropped, not piled up, when workers are away
+    assert (entry.interval.every, entry.interval.period) == (1, "minutes")
+    assert 0 < entry.expire_seconds < 60  # dropped, not piled up, when workers are away
 
 
 # Late data during generation ----------------------------------------------------------------

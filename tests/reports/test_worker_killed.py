@@ -106,7 +106,7 @@ class Workers:
         return self.started[name]
 
     def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text()[-3000:]
+        return (self.logs / f"{name}.log").read_text()[-6000:]
 
     def stop_all(self) -> None:
         for process in self.started.values():
@@ -222,3 +222,11 @@ def test_a_job_killed_mid_run_is_finished_by_the_next_worker(reference_data, wor
     assert (done.error, done.interruptions, done.stale) == ("", 0, False)
     assert done.data["roi"]["totals"]["revenue"] == "100.00"
     assert done.data["roi"]["totals"]["cost"] == "40.00"
+    # Exactly once: one row for these parameters, one generation stored (the redelivered task,
+    # once), and nothing more after it: the killed worker's claim left nothing behind.
+    time.sleep(3)
+    assert Report.objects.filter(start=start, end=end).count() == 1
+    assert Report.objects.get(pk=report.pk).finished_at == done.finished_at
+    succeeded = f"Task reports.tasks.generate_report[{job.id}] succeeded"
+    assert workers.log("second").count(succeeded) == 1, workers.log("second")
+    assert succeeded not in workers.log("first")

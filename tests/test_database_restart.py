@@ -1,0 +1,71 @@
+"""PostgreSQL restarts under a running web process: its next requests still answer.
+
+The web process keeps its database connection between requests (`DB_CONN_MAX_AGE`); a restart
+closes it on the server's side. Without health checks the first request of each process used
+the dead connection and answered 500; with `CONN_HEALTH_CHECKS` the connection is checked
+before reuse and replaced. A throwaway cluster of the test's own is restarted (the shared
+server never is), under a real gunicorn process.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.processes import ROOT, Browser, OwnPostgres, Web, app_env
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def cluster():
+    server = OwnPostgres()
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_the_web_process_answers_after_a_database_restart(cluster, tmp_path, capsys):
+    cluster.create_database("social_roi")
+    env = app_env(database_url=cluster.url("social_roi"), redis_url=None, DB_CONN_MAX_AGE="600")
+    manage(env, "migrate", "--noinput")
+    manage(
+        env,
+        "shell",
+        "-c",
+        "from tests.factories import UserFactory; UserFactory(username='root', is_superuser=True)",
+    )
+    token = re.search(r"Generated token (\w+)", manage(env, "drf_create_token", "root"))[1]
+    web = Web(env, tmp_path)
+    try:
+        api = Browser(web.base, token=token)
+        before = [api.request("/api/v1/channels/").status for _ in range(3)]
+        assert before == [200, 200, 200], web.log()
+
+        cluster.restart()
+        after = [api.request("/api/v1/channels/").status for _ in range(5)]
+    finally:
+        web.stop()
+    with capsys.disabled():
+        print(f"\nDatabase restart: before {before}, after {after} (same web process)")
+    assert after == [200] * 5, web.log()
