@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import logging
 
 from django.conf import settings
@@ -279,7 +280,67 @@ def reports_sweep(*, now: dt.datetime | None = None) -> int:
         _enqueue(report_id)
     if ids:
         log.warning("Sending the jobs of %s report(s) nobody is working on: %s", len(ids), ids)
-    return len(ids)
+    return len(ids) + len(periodic_catch_up(now=now))
+
+
+# How long after its beat entry fired a period's reports may still be missing before the sweeper
+# sends the job again: longer than a healthy worker takes to start it (the daily job first warms
+# yesterday's caches), so a job merely waiting in the queue is not sent twice.
+PERIODIC_GRACE = dt.timedelta(minutes=30)
+
+
+def periodic_missed(*, now: dt.datetime) -> list[str]:
+    """The granularities whose beat entry fired after their last period closed but whose
+    reports for it do not exist: the send failed (beat advances an entry's schedule before it
+    sends, so a job that Redis refused is not tried again until the next period)."""
+    from django_celery_beat.models import PeriodicTask
+
+    today = timezone.localdate(now)
+    missed = []
+    entries = PeriodicTask.objects.filter(
+        task="reports.tasks.generate_periodic",
+        enabled=True,
+        last_run_at__lt=now - PERIODIC_GRACE,
+    ).only("args", "kwargs", "last_run_at")
+    for entry in entries:
+        granularity = _periodic_granularity(entry.args, entry.kwargs)
+        if granularity is None:
+            continue
+        start, end = PERIODS[granularity](today)
+        closed = timezone.make_aware(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()))
+        fired_since = entry.last_run_at >= closed
+        if (
+            fired_since
+            and not Report.objects.filter(start=start, end=end, granularity=granularity).exists()
+        ):
+            missed.append(granularity)
+    return missed
+
+
+def _periodic_granularity(args: str, kwargs: str) -> str | None:
+    """The granularity a beat entry of `generate_periodic` passes (as edited in the admin)."""
+    try:
+        given = json.loads(args or "[]") or [json.loads(kwargs or "{}").get("granularity")]
+    except (ValueError, AttributeError):
+        return None
+    return given[0] if given and given[0] in PERIODS else None
+
+
+def periodic_catch_up(*, now: dt.datetime) -> list[str]:
+    """Send the periodic jobs that `periodic_missed` finds (once Redis takes them again); the
+    job keeps what is done and mails each report once, so a late duplicate changes nothing."""
+    from reports.tasks import generate_periodic
+
+    sent = []
+    for granularity in periodic_missed(now=now):
+        try:
+            generate_periodic.delay(granularity)
+        except Exception as exc:  # as `_enqueue`: whatever stops the send, the next sweep retries
+            log.warning("The missed %s reports not sent (%s); next sweep.", granularity, exc)
+            continue
+        log.warning("Sent the %s reports that their beat entry missed.", granularity)
+        sent.append(granularity)
+    return sent
 
 
 def attribution_warm(*, start: dt.date, end: dt.date, lookback_days: int = 90) -> int:

@@ -383,3 +383,64 @@ def test_periodic_reports_run_again_keep_what_is_done_and_mail_it_once(
     again = services.periodic_reports(granularity="monthly", today=dt.date(2026, 4, 2))
     assert [(r.pk, r.finished_at) for r in again] == [(r.pk, r.finished_at) for r in first]
     assert len(mailoutbox) == 2  # by channel and by campaign, once each
+
+
+# Periodic reports whose beat entry fired while Redis was away ---------------------------------
+
+
+def _beat_ran(name: str, at: dt.datetime) -> None:
+    PeriodicTask.objects.filter(name=name).update(last_run_at=at)
+
+
+@pytest.mark.usefixtures("reference_data")
+@pytest.mark.parametrize(
+    ("entry", "granularity", "now", "fired"),
+    [
+        # Tuesday 24 Nov 2026: the daily entry fired at 06:00 for Monday 23.
+        ("Daily ROI report", "daily", dt.datetime(2026, 11, 24, 7), dt.datetime(2026, 11, 24, 6)),
+        # Monday 23 Nov: the weekly entry fired at 06:30 for the week of 16-22 Nov.
+        (
+            "Weekly ROI report",
+            "weekly",
+            dt.datetime(2026, 11, 23, 9),
+            dt.datetime(2026, 11, 23, 6, 30),
+        ),
+        # 1 Dec: the monthly entry fired at 07:00 for November.
+        ("Monthly ROI report", "monthly", dt.datetime(2026, 12, 1, 8), dt.datetime(2026, 12, 1, 7)),
+    ],
+)
+def test_a_periodic_job_lost_by_the_broker_is_sent_by_the_sweeper(entry, granularity, now, fired):
+    # Beat advances an entry before it sends: with Redis away the job is gone, and the period's
+    # reports never appear. The sweeper sends it once the grace has passed and none exist.
+    now, fired = (timezone.make_aware(t) for t in (now, fired))
+    _beat_ran(entry, fired)
+    with mock.patch.object(tasks.generate_periodic, "delay") as delay:
+        # Within the grace the job may still be in the queue: nothing sent.
+        assert services.reports_sweep(now=fired + dt.timedelta(minutes=5)) == 0
+        assert services.reports_sweep(now=now) == 1
+    delay.assert_called_once_with(granularity)
+
+
+@pytest.mark.usefixtures("reference_data")
+def test_the_sweeper_leaves_periodic_jobs_that_ran_or_are_not_due():
+    now = timezone.make_aware(dt.datetime(2026, 11, 24, 9))
+    with mock.patch.object(tasks.generate_periodic, "delay") as delay:
+        # Fired yesterday, before Monday 23 closed: today's run is not due yet.
+        _beat_ran("Daily ROI report", now - dt.timedelta(days=1))
+        assert services.reports_sweep(now=now) == 0
+        # Fired today and its reports exist (whatever their state: the sweeper's other cases
+        # look after them).
+        _beat_ran("Daily ROI report", now - dt.timedelta(hours=3))
+        services.report_request(
+            start=dt.date(2026, 11, 23),
+            end=dt.date(2026, 11, 23),
+            granularity="daily",
+            enqueue=False,
+        )
+        Report.objects.update(enqueued_at=now)  # its job is on its way
+        assert services.reports_sweep(now=now) == 0
+        # A disabled entry is never caught up.
+        Report.objects.all().delete()
+        PeriodicTask.objects.filter(name="Daily ROI report").update(enabled=False)
+        assert services.reports_sweep(now=now) == 0
+    delay.assert_not_called()
