@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -59,7 +60,8 @@ def check_owner(owner: Actor | None) -> None:
     an active superuser (`leads.models.eligible_owners`). None (no owner) is always fine."""
     if owner is None:
         return
-    if not type(owner).objects.filter(eligible_owners(), pk=owner.pk).exists():
+    # The user model, not type(owner): the admin passes request.user, a lazy wrapper.
+    if not get_user_model().objects.filter(eligible_owners(), pk=owner.pk).exists():
         raise InvalidInput(
             f"{owner.get_username()} cannot own contacts: an owner must be an active member "
             f"of the {OWNER_GROUP} group or a superuser.",
