@@ -39,8 +39,8 @@ django.setup()
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
 
+from accounts.services import api_key_create, api_key_revoke  # noqa: E402
 from campaigns.models import Channel  # noqa: E402
 from leads.models import Contact, StageChange, Touchpoint  # noqa: E402
 
@@ -202,7 +202,7 @@ def main() -> int:
 
     user, _ = User.objects.get_or_create(username="bench-ingest")
     user.groups.add(Group.objects.get(name="Integration"))
-    token, _ = Token.objects.get_or_create(user=user)
+    api_key, token = api_key_create(user=user, name="bench/ingest.py")
     port = args.port or free_port()
     env = {
         **os.environ,
@@ -228,10 +228,11 @@ def main() -> int:
     )
     try:
         wait_for(port)
-        http_events, errors = http_rate(port, token.key, args.batches, args.size, args.threads)
+        http_events, errors = http_rate(port, token, args.batches, args.size, args.threads)
     finally:
         server.terminate()
         server.wait(timeout=30)
+        api_key_revoke(api_key=api_key)  # one key per run, dead once the run is over
     raw = raw_rate(args.batches * args.size)
     print(
         f"HTTP batch endpoint: {http_events:,.0f} events/s "

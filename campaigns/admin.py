@@ -50,6 +50,19 @@ class ChannelAdmin(ServiceAdmin):
     prepopulated_fields = {"slug": ("name",)}
     inlines = (ChannelAliasInline,)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Channel | None = None):
+        # Integrations send a default channel's slug: shown, never edited (the service refuses
+        # it too).
+        return ("slug",) if obj is not None and obj.is_default else ()
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj: Channel | None = None):
+        return {} if obj is not None and obj.is_default else self.prepopulated_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: Channel | None = None) -> bool:
+        if obj is not None and obj.is_default:
+            return False
+        return super().has_delete_permission(request, obj)
+
     def create(self, request: HttpRequest, form) -> Channel:
         return services.channel_save(**form.cleaned_data)
 

@@ -51,6 +51,29 @@ class Channel(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def is_default(self) -> bool:
+        """One of the channels every installation has: integrations send its slug."""
+        return self.slug in DEFAULT_CHANNEL_SLUGS
+
+
+# The channels the data migration 0002_default_channels creates (SPEC §2). Integrations send
+# these slugs, so they can be neither renamed nor deleted; their names may change.
+DEFAULT_CHANNEL_SLUGS = frozenset(
+    [
+        "facebook",
+        "instagram",
+        "x",
+        "linkedin",
+        "pinterest",
+        "tiktok",
+        "youtube",
+        "email",
+        "referral",
+        "direct",
+    ]
+)
+
 
 class ChannelAlias(models.Model):
     """Another name for a channel: a `utm_source` value or a referrer host ("fb", "t.co")."""

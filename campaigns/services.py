@@ -15,6 +15,7 @@ from django.db.models import Model, ProtectedError
 from campaigns.changes import declare_changed
 from campaigns.errors import Conflict, InvalidInput
 from campaigns.models import (
+    DEFAULT_CHANNEL_SLUGS,
     Campaign,
     Channel,
     ChannelAlias,
@@ -92,13 +93,20 @@ CAMPAIGN_SHOWN = {"name", "channel", "target_leads", "target_cost_per_lead"}
 
 
 def channel_save(*, channel: Channel | None = None, **fields: Any) -> Channel:
-    """Create a channel, or change one; a new name or slug changes what reports show."""
+    """Create a channel, or change one; a new name or slug changes what reports show. A default
+    channel keeps its slug (integrations send it); its name and kind may change."""
     with transaction.atomic():
         if channel is None:
             channel = Channel(**fields)
             channel.save()
             return channel
         stored = Channel.objects.select_for_update().get(pk=channel.pk)
+        if stored.slug in DEFAULT_CHANNEL_SLUGS and fields.get("slug", stored.slug) != stored.slug:
+            raise InvalidInput(
+                f"{stored.slug} is a default channel: integrations send its slug, so it cannot "
+                "change (its name can).",
+                field="slug",
+            )
         _assign(channel, fields)
         channel.save()
         declare_changed(
@@ -108,7 +116,10 @@ def channel_save(*, channel: Channel | None = None, **fields: Any) -> Channel:
 
 
 def channel_delete(*, channel: Channel) -> None:
-    """A channel with campaigns, contacts or touches cannot go (it has figures)."""
+    """A channel with campaigns, contacts or touches cannot go (it has figures), nor can a
+    default channel (integrations send its slug, and unknown sources fall to two of them)."""
+    if Channel.objects.filter(pk=channel.pk, slug__in=DEFAULT_CHANNEL_SLUGS).exists():
+        raise Conflict(f"{channel.slug} is a default channel; it cannot be deleted.")
     _delete(channel, f"Channel {channel.slug} has campaigns, contacts or touches; it stays.")
 
 

@@ -36,7 +36,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, IntegrityError):
         # A constraint caught what validation did not (usually a race): a conflict, not a crash.
-        log.warning("integrity error answered as 409: %s", exc)
+        # The constraint's name only: the database's message can quote the row's values (an
+        # email), and personal data stays out of the logs (docs/security.md).
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+        log.warning("integrity error answered as 409 (constraint %s)", constraint or "?")
         return Response(
             {"non_field_errors": ["The request conflicts with stored data; nothing was written."]},
             status=status.HTTP_409_CONFLICT,

@@ -11,6 +11,19 @@ from django.utils import timezone
 
 from campaigns.models import MONEY, ZERO, Campaign, Channel, Coupon, not_in_future
 
+# Who may own contacts (SPEC §8: Sales works the contacts): an active member of this group, or
+# an active superuser. The role groups are made by the migration leads/0002_role_groups.
+OWNER_GROUP = "Sales"
+
+
+def eligible_owners() -> Q:
+    """The users a contact may be given to, as a filter on users (no join: a subquery, so a
+    user in several groups is listed once)."""
+    from django.contrib.auth import get_user_model
+
+    members = get_user_model().groups.through.objects.filter(group__name=OWNER_GROUP)
+    return Q(is_active=True) & (Q(is_superuser=True) | Q(pk__in=members.values("user_id")))
+
 
 class Stage(models.TextChoices):
     """Funnel stages, in funnel order: a contact only moves to the right unless forced."""
@@ -104,6 +117,9 @@ class Contact(models.Model):
         blank=True,
         related_name="owned_contacts",
         db_index=False,
+        # The admin's choices and autocomplete; the services check it on every write.
+        limit_choices_to=eligible_owners,
+        help_text="A member of the Sales group (or a superuser).",
     )
     referred_by = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="referrals"

@@ -188,6 +188,11 @@ def contact_arguments(data: dict) -> dict[str, Any]:
 class ContactUpdate(serializers.ModelSerializer):
     """What may change on a contact directly: not its stage (moves go through /transition/)."""
 
+    # Any user here: the service tells why one cannot own contacts (`check_owner`), where the
+    # model's limited choices would only say "object does not exist".
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.all(), required=False, allow_null=True
+    )
     phone = text(32)
     handle = text(100)
     first_name = text(100)

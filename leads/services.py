@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -30,6 +31,7 @@ from campaigns.errors import (
 from campaigns.models import Campaign, Channel, Coupon
 from leads import rules
 from leads.models import (
+    OWNER_GROUP,
     Contact,
     ContactMerge,
     Purchase,
@@ -37,6 +39,7 @@ from leads.models import (
     StageChange,
     Touchpoint,
     Via,
+    eligible_owners,
 )
 from leads.rules import REFS, STAMP_NAMES, contact_by_email, stamps
 
@@ -49,6 +52,20 @@ def _check_force_permission(by: Actor | None) -> None:
     if by is None or not by.has_perm("leads.force_stage_change"):
         raise NotPermitted(
             "Moving a contact backward needs the 'force stage change' permission.", field="force"
+        )
+
+
+def check_owner(owner: Actor | None) -> None:
+    """A contact's owner is someone who works contacts: an active member of the Sales group or
+    an active superuser (`leads.models.eligible_owners`). None (no owner) is always fine."""
+    if owner is None:
+        return
+    # The user model, not type(owner): the admin passes request.user, a lazy wrapper.
+    if not get_user_model().objects.filter(eligible_owners(), pk=owner.pk).exists():
+        raise InvalidInput(
+            f"{owner.get_username()} cannot own contacts: an owner must be an active member "
+            f"of the {OWNER_GROUP} group or a superuser.",
+            field="owner",
         )
 
 
@@ -187,8 +204,9 @@ def contact_create(
     campaign, else the channel, else `source` resolved through the channel aliases; with none of
     them the source is unknown (NULL): the contact gets no touchpoint and counts in the
     `unattributed` row of every figure, like the revenue it brings. An email already in use, in
-    any case, is refused.
+    any case, is refused. An owner must be eligible (`check_owner`).
     """
+    check_owner(owner)
     contact = rules.new_contact(
         refs=REFS,
         email=email,
@@ -258,6 +276,8 @@ def contact_update(*, contact: Contact, **fields: Any) -> Contact:
             raise IdempotencyConflict(
                 "Another contact has this email (emails ignore case).", field="email"
             )
+    if "owner" in fields:
+        check_owner(fields["owner"])
     referred_by = fields.get("referred_by")
     if referred_by is not None and referred_by.pk == contact.pk:
         raise InvalidInput("A contact cannot refer itself.", field="referred_by")
@@ -299,7 +319,8 @@ def contact_change_source(
 
 
 def contact_assign_owner(*, contacts: Any, owner: Actor | None) -> int:
-    """Give the contacts (a queryset) to `owner`; one UPDATE."""
+    """Give the contacts (a queryset) to `owner` (or to nobody); one UPDATE."""
+    check_owner(owner)
     return contacts.update(owner=owner, updated_at=timezone.now())
 
 

@@ -1,17 +1,19 @@
-"""API clients per persona, authenticated with tokens as integrations are."""
+"""API clients per persona, authenticated with API keys as integrations are."""
 
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from accounts.services import api_key_create
 
 
 def token_client(user) -> APIClient:
+    """A client sending `Authorization: Token <key>` with a new API key of `user`."""
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, raw_key = api_key_create(user=user, name="tests")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {raw_key}")
     return client
 
 

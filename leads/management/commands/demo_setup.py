@@ -8,6 +8,8 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management import BaseCommand, call_command
 
 from leads.models import Contact
@@ -18,6 +20,18 @@ DEMO_USERS = [
     ("sales", "Sales", "the contacts admin"),
     ("marketing", "Marketing", "campaigns, costs and reports"),
 ]
+
+
+def new_password() -> str:
+    """A random password that the installation's password rules accept (a random draw can, very
+    rarely, look like a word followed by digits: draw again)."""
+    while True:
+        password = secrets.token_urlsafe(12)  # 16 characters
+        try:
+            validate_password(password)
+        except ValidationError:
+            continue
+        return password
 
 
 class Command(BaseCommand):
@@ -35,7 +49,7 @@ class Command(BaseCommand):
             for line in login_file.read_text().splitlines():
                 if "password:" in line:
                     password = line.split("password:", 1)[1].strip()
-        password = password or secrets.token_urlsafe(9)
+        password = password or new_password()
 
         User = get_user_model()
         for username, group, _ in DEMO_USERS:
