@@ -19,8 +19,8 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from accounts.services import api_key_create
 from campaigns.models import Cost
 from leads.models import Purchase, Touchpoint, Via
 from leads.services import purchase_record
@@ -95,7 +95,7 @@ def test_a_redis_outage_answers_every_request_and_loses_no_job(
         saved.append(report.pk)
     assert Report.objects.filter(pk__in=saved, status="done").count() == 2
     shop = UserFactory(username="shopbot", groups=["Integration"], is_staff=False)
-    token = Token.objects.create(user=shop).key
+    _, token = api_key_create(user=shop, name="shop")
     web_login_user("mona", groups=["Marketing"])
     web_login_user("root", is_superuser=True)
 
