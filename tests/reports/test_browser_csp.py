@@ -20,7 +20,6 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import UserFactory
-from tests.reports.browser import chromium  # noqa: F401  (fixture)
 
 pytestmark = [
     pytest.mark.browser,
@@ -78,7 +77,7 @@ def root(reference_data):
     return UserFactory(username="root", is_superuser=True)
 
 
-def open_browser(chromium, width: int, height: int):  # noqa: F811
+def open_browser(chromium, width: int, height: int):
     context = chromium.new_context(viewport={"width": width, "height": height})
     context.add_init_script(REPORT_VIOLATIONS)
     page = context.new_page()
@@ -112,7 +111,7 @@ def canvases_drawn(page) -> int:
     )
 
 
-def test_pages_work_under_the_policy(scenario, root, live_server, chromium):  # noqa: F811
+def test_pages_work_under_the_policy(scenario, root, live_server, chromium):
     context, page, problems = open_browser(chromium, 1440, 900)
     try:
         dashboard = reverse("reports:dashboard") + PERIOD
@@ -158,7 +157,7 @@ def test_pages_work_under_the_policy(scenario, root, live_server, chromium):  # 
         context.close()
 
 
-def test_dashboard_on_a_phone_under_the_policy(scenario, root, live_server, chromium):  # noqa: F811
+def test_dashboard_on_a_phone_under_the_policy(scenario, root, live_server, chromium):
     context, page, problems = open_browser(chromium, 390, 844)
     try:
         log_in(page, live_server, reverse("reports:dashboard") + PERIOD)
