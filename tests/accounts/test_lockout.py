@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.lockout import client_ip
+from tests.reports.test_csp import forbidden_markup
 
 pytestmark = pytest.mark.django_db
 
@@ -48,6 +49,9 @@ def test_the_right_password_is_refused_once_locked(client, sales_user, path):
     assert "Login locked" in page
     assert f"Try again in {minutes} minutes" in page
     assert response["Retry-After"] == str(minutes * 60)
+    # Under the same Content-Security-Policy as every page, with nothing it forbids.
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert forbidden_markup(page) == []
 
 
 @pytest.mark.parametrize("path", FORMS)

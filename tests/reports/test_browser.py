@@ -21,7 +21,6 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import UserFactory
-from tests.reports.browser import chromium  # noqa: F401  (fixture)
 
 pytestmark = [
     pytest.mark.browser,
@@ -47,7 +46,7 @@ def login(page, live_server, username: str, next_url: str) -> None:
 
 
 @pytest.fixture
-def page(chromium):  # noqa: F811
+def page(chromium):
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
     yield page
@@ -136,7 +135,7 @@ def test_a_sales_user_is_refused(scenario, live_server, page):
     assert response.status == 403
 
 
-def test_phone_width_has_no_horizontal_scroll(scenario, marketer, chromium, live_server):  # noqa: F811
+def test_phone_width_has_no_horizontal_scroll(scenario, marketer, chromium, live_server):
     context = chromium.new_context(
         viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
     )

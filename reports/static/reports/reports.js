@@ -86,6 +86,10 @@
     document.querySelectorAll("table.sortable").forEach(sortable);
     document.querySelectorAll("canvas[data-spec]").forEach(chart);
     document.querySelectorAll("[data-status-url]").forEach(poll);
+    // Wired here, not in an onclick attribute: the Content-Security-Policy allows no inline script.
+    document.querySelectorAll("[data-action=print]").forEach(function (button) {
+      button.addEventListener("click", function () { window.print(); });
+    });
     var preset = document.getElementById("id_preset");
     if (preset) {
       var toggle = function () {
