@@ -51,7 +51,7 @@ PERMISSIONS = {
 
 class EventBatchInput(serializers.Serializer):
     events = serializers.ListField(
-        child=serializers.JSONField(),
+        child=serializers.JSONField(allow_null=True),
         min_length=1,
         max_length=MAX_EVENTS,
         help_text='Each: {"type": contact|touch|purchase|engagement, "external_id": ..., ...fields}.',
@@ -166,7 +166,7 @@ def _preflight(index: int, event: Any, user) -> dict:
     result["type"] = kind if isinstance(kind, str) else None
     external_id = event.get("external_id")
     result["external_id"] = external_id if isinstance(external_id, str) else None
-    if kind not in APPLY:
+    if not isinstance(kind, str) or kind not in APPLY:
         result.update(status="error", errors={"type": [f"Must be one of: {', '.join(APPLY)}."]})
     elif kind != "engagement" and not (isinstance(external_id, str) and external_id.strip()):
         result.update(
