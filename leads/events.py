@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.errors import DomainError
+from campaigns.inputs import storable
 from campaigns.models import EngagementStat
 from campaigns.serializers import EngagementSerializer
 from campaigns.services import ENGAGEMENT_FIELDS, engagement_upsert
@@ -163,9 +164,11 @@ def _preflight(index: int, event: Any, user) -> dict:
         )
         return result
     kind = event.get("type")
-    result["type"] = kind if isinstance(kind, str) else None
+    # Echoed back only when it is text we could store (a lone surrogate cannot even be encoded).
+    result["type"] = kind if isinstance(kind, str) and storable(kind) else None
     external_id = event.get("external_id")
-    result["external_id"] = external_id if isinstance(external_id, str) else None
+    storable_id = isinstance(external_id, str) and storable(external_id)
+    result["external_id"] = external_id if storable_id else None
     if not isinstance(kind, str) or kind not in APPLY:
         result.update(status="error", errors={"type": [f"Must be one of: {', '.join(APPLY)}."]})
     elif kind != "engagement" and not (isinstance(external_id, str) and external_id.strip()):

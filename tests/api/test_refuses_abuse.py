@@ -485,3 +485,12 @@ def test_history_rows_match_the_schema(api):
         allowed |= set(target.get("enum", []))
     assert allowed == {"", "follower", "lead", "qualified", "customer"}
     assert StageChange.objects.count() == 1
+
+
+def test_an_event_whose_type_is_a_lone_surrogate_fails_alone(api):
+    body = {"events": [{"type": "\ud800", "external_id": "\udfff"}, {"type": "contact"}]}
+    response = api.generic("POST", "/api/v1/events/", json.dumps(body), "application/json")
+    assert response.status_code == 200
+    first, second = response.json()["results"]
+    assert first["type"] is None and first["external_id"] is None and "type" in first["errors"]
+    assert second["status"] == "error" and "external_id" in second["errors"]
