@@ -16,6 +16,7 @@ from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from campaigns.errors import DomainError
+from campaigns.inputs import MoneyFormField
 
 
 def form_values(obj: models.Model, names: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -41,7 +42,9 @@ class ServiceAdmin(admin.ModelAdmin):
     """A model admin whose add, change, delete, bulk delete and inline rows call services.
 
     Subclasses implement `create(request, form)`, `update(request, obj, form)` and
-    `remove(request, obj)`; inlines are `ServiceInline`s."""
+    `remove(request, obj)`; inlines are `ServiceInline`s. Amounts are the API's plain decimals."""
+
+    formfield_overrides = {models.DecimalField: {"form_class": MoneyFormField}}
 
     def create(self, request: HttpRequest, form) -> models.Model:
         raise NotImplementedError

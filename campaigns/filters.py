@@ -2,13 +2,14 @@
 
 import django_filters
 
+from campaigns.inputs import DayFilter
 from campaigns.models import Campaign, Cost, Coupon, EngagementStat
 from config.api import IdFilter
 
 
 class CampaignFilter(django_filters.FilterSet):
     channel = django_filters.CharFilter(field_name="channel__slug")
-    active_on = django_filters.DateFilter(method="filter_active_on", label="Running on this date")
+    active_on = DayFilter(method="filter_active_on", label="Running on this date")
 
     class Meta:
         model = Campaign
@@ -20,8 +21,8 @@ class CampaignFilter(django_filters.FilterSet):
 
 class CostFilter(django_filters.FilterSet):
     campaign = IdFilter(field_name="campaign_id")
-    incurred_after = django_filters.DateFilter(field_name="incurred_on", lookup_expr="gte")
-    incurred_before = django_filters.DateFilter(field_name="incurred_on", lookup_expr="lte")
+    incurred_after = DayFilter(field_name="incurred_on", lookup_expr="gte")
+    incurred_before = DayFilter(field_name="incurred_on", lookup_expr="lte")
 
     class Meta:
         model = Cost
@@ -38,8 +39,8 @@ class CouponFilter(django_filters.FilterSet):
 
 class EngagementFilter(django_filters.FilterSet):
     campaign = IdFilter(field_name="campaign_id")
-    date_after = django_filters.DateFilter(field_name="date", lookup_expr="gte")
-    date_before = django_filters.DateFilter(field_name="date", lookup_expr="lte")
+    date_after = DayFilter(field_name="date", lookup_expr="gte")
+    date_before = DayFilter(field_name="date", lookup_expr="lte")
 
     class Meta:
         model = EngagementStat

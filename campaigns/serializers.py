@@ -7,34 +7,25 @@ from decimal import Decimal
 from django.db.models.functions import Lower
 from rest_framework import serializers
 
+from campaigns.inputs import MoneyField, StorableCharField, StrictInput, strict_field
 from campaigns.models import Campaign, Channel, Cost, Coupon, EngagementStat
 from campaigns.numbers import ratio
 from campaigns.services import ENGAGEMENT_FIELDS
 
 ZERO = Decimal("0.00")
-MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
-class NoNulCharField(serializers.CharField):
-    """PostgreSQL cannot store NUL characters: refuse them with a message instead of a 500."""
-
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        if "\x00" in value:
-            raise serializers.ValidationError("Must not contain NUL characters.")
-        return value
-
+NoNulCharField = StorableCharField  # the name the other apps import
 
 INT_MAX = 2_147_483_647
 
 
-class StrictModelSerializer(serializers.ModelSerializer):
-    """Model serializers that refuse what the database would choke on (NUL bytes, huge ints)."""
+class StrictModelSerializer(StrictInput, serializers.ModelSerializer):
+    """Model serializers that refuse what the database would choke on (NUL characters, huge
+    ints, days outside the calendar the product handles) and amounts that are not plain."""
 
     def build_standard_field(self, field_name, model_field):
-        field_class, kwargs = super().build_standard_field(field_name, model_field)
-        if field_class is serializers.CharField:
-            field_class = NoNulCharField
+        field_class, kwargs = strict_field(*super().build_standard_field(field_name, model_field))
         if field_class is serializers.IntegerField:
             # The same bound on every database (SQLite would take 64-bit values PostgreSQL refuses).
             kwargs["max_value"] = min(kwargs.get("max_value", INT_MAX), INT_MAX)
@@ -51,10 +42,8 @@ class ChannelSerializer(StrictModelSerializer):
 
 class CampaignSerializer(StrictModelSerializer):
     channel = serializers.SlugRelatedField(slug_field="slug", queryset=Channel.objects.all())
-    budget = serializers.DecimalField(**MONEY, min_value=ZERO, required=False)
-    target_cost_per_lead = serializers.DecimalField(
-        **MONEY, min_value=ZERO, required=False, allow_null=True
-    )
+    budget = MoneyField(min_value=ZERO, required=False)
+    target_cost_per_lead = MoneyField(min_value=ZERO, required=False, allow_null=True)
 
     class Meta:
         model = Campaign
@@ -97,7 +86,7 @@ class CampaignSerializer(StrictModelSerializer):
 
 
 class CostSerializer(StrictModelSerializer):
-    amount = serializers.DecimalField(**MONEY, min_value=ZERO)
+    amount = MoneyField(min_value=ZERO)
 
     class Meta:
         model = Cost

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import django_filters
 from django import forms
 from django.core.cache import cache as default_cache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.views import defaults
-from rest_framework import permissions, status
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework import parsers, permissions, status
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework.pagination import Cursor, CursorPagination, PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
@@ -23,6 +26,10 @@ from campaigns.errors import DomainError
 
 log = logging.getLogger(__name__)
 MAX_PAGE_SIZE = 500
+MAX_ID = 2**63 - 1
+ID_TEXT = re.compile(r"[0-9]{1,19}")
+MAX_NESTING = 32
+NESTED_TOO_DEEP = f"JSON parse error - nested deeper than {MAX_NESTING} levels."
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -34,6 +41,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
         return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, RequestDataTooBig):
+        from config.middleware import too_large
+
+        return too_large()
     if isinstance(exc, IntegrityError):
         # A constraint caught what validation did not (usually a race): a conflict, not a crash.
         # The constraint's name only: the database's message can quote the row's values (an
@@ -48,6 +59,37 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     from rest_framework.views import exception_handler as drf_exception_handler
 
     return drf_exception_handler(exc, context)
+
+
+class JSONParser(parsers.JSONParser):
+    """JSON nested deeper than MAX_NESTING levels is bad input (400), not a RecursionError
+    somewhere in validation (500): no field of the API nests that deep."""
+
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(NESTED_TOO_DEEP) from None
+        if nesting(data) > MAX_NESTING:
+            raise ParseError(NESTED_TOO_DEEP)
+        return data
+
+
+def nesting(data: Any) -> int:
+    """How deep arrays and objects nest in `data` (a scalar is 0), without recursion."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        item, depth = todo.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        todo.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def validation_error(field: str, message: str) -> ValidationError:
@@ -99,6 +141,17 @@ class NewestFirstCursor(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        """A cursor is ours only when its position is an id: a forged one (`p=abc`, a huge
+        number) would otherwise reach the query as a filter on the id and fail there."""
+        cursor = super().decode_cursor(request)
+        position = cursor.position if cursor is not None else None
+        if position is not None and not (
+            ID_TEXT.fullmatch(position) and 0 <= int(position) <= MAX_ID
+        ):
+            raise NotFound(self.invalid_cursor_message)
+        return cursor
 
 
 # Throttle histories while the shared cache is away: per process (a client may then get a few

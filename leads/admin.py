@@ -24,6 +24,7 @@ from django.utils.html import format_html
 
 from campaigns.admin_base import ServiceAdmin
 from campaigns.errors import DomainError
+from campaigns.inputs import MoneyFormField
 from leads.admin_utils import CappedCountPaginator
 from leads.models import Contact, ContactMerge, Purchase, Stage, StageChange, Touchpoint, Via
 from leads.selectors import contacts_search
@@ -143,8 +144,8 @@ class MoveStageForm(forms.Form):
 
 
 class RecordPurchaseForm(forms.Form):
-    amount = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
-    discount = forms.DecimalField(
+    amount = MoneyFormField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    discount = MoneyFormField(
         max_digits=14, decimal_places=2, min_value=Decimal("0"), required=False
     )
     occurred_at = forms.SplitDateTimeField(

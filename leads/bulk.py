@@ -34,6 +34,7 @@ from rest_framework.fields import empty
 
 from campaigns.changes import declare_changed
 from campaigns.errors import DomainError
+from campaigns.inputs import storable
 from campaigns.models import Campaign, Channel, ChannelAlias, Coupon
 from leads import rules
 from leads.models import Contact, Purchase, Stage, StageChange, Touchpoint, Via
@@ -105,7 +106,9 @@ class BatchRefs(rules.Refs):
                 ("email", emails, rules.email_key),
                 ("utm_campaign", tags, rules.code_key),
             ):
-                if isinstance(payload.get(name), str) and key(payload[name]):
+                # Unstorable text is refused by validation; as a key it would reach the query.
+                value = payload.get(name)
+                if isinstance(value, str) and storable(value) and key(value):
                     keys.add(key(payload[name]))
         campaign_ids = {k for k in campaign_ids if k is not None and 0 < k <= rules.MAX_ID}
         contact_ids = {k for k in contact_ids if k is not None and 0 < k <= rules.MAX_ID}

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns.errors import DomainError
+from campaigns.inputs import storable
 from campaigns.models import EngagementStat
 from campaigns.serializers import EngagementSerializer
 from campaigns.services import ENGAGEMENT_FIELDS, engagement_upsert
@@ -51,7 +52,7 @@ PERMISSIONS = {
 
 class EventBatchInput(serializers.Serializer):
     events = serializers.ListField(
-        child=serializers.JSONField(),
+        child=serializers.JSONField(allow_null=True),
         min_length=1,
         max_length=MAX_EVENTS,
         help_text='Each: {"type": contact|touch|purchase|engagement, "external_id": ..., ...fields}.',
@@ -163,10 +164,12 @@ def _preflight(index: int, event: Any, user) -> dict:
         )
         return result
     kind = event.get("type")
-    result["type"] = kind if isinstance(kind, str) else None
+    # Echoed back only when it is text we could store (a lone surrogate cannot even be encoded).
+    result["type"] = kind if isinstance(kind, str) and storable(kind) else None
     external_id = event.get("external_id")
-    result["external_id"] = external_id if isinstance(external_id, str) else None
-    if kind not in APPLY:
+    storable_id = isinstance(external_id, str) and storable(external_id)
+    result["external_id"] = external_id if storable_id else None
+    if not isinstance(kind, str) or kind not in APPLY:
         result.update(status="error", errors={"type": [f"Must be one of: {', '.join(APPLY)}."]})
     elif kind != "engagement" and not (isinstance(external_id, str) and external_id.strip()):
         result.update(

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from campaigns.inputs import DayFilter
 from config.api import IdFilter
 from leads.models import Contact, Purchase, Stage, Touchpoint
 from leads.selectors import contacts_search
@@ -33,16 +34,12 @@ def _before(field: str):
     return method
 
 
-def after(field: str, label: str) -> django_filters.DateFilter:
-    return django_filters.DateFilter(
-        method=_after(field), label=f"{label} on or after this local day"
-    )
+def after(field: str, label: str) -> DayFilter:
+    return DayFilter(method=_after(field), label=f"{label} on or after this local day")
 
 
-def before(field: str, label: str) -> django_filters.DateFilter:
-    return django_filters.DateFilter(
-        method=_before(field), label=f"{label} on or before this local day"
-    )
+def before(field: str, label: str) -> DayFilter:
+    return DayFilter(method=_before(field), label=f"{label} on or before this local day")
 
 
 class ContactFilter(django_filters.FilterSet):

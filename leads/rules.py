@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -22,6 +22,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from campaigns.errors import CouponRefused, IdempotencyConflict, InvalidInput
+from campaigns.inputs import plain_decimal
 from campaigns.models import Campaign, Channel, ChannelAlias, Coupon, is_future
 from campaigns.services import campaign_by_tracking_phone, normalize_source
 from leads.models import STAGE_ORDER, Contact, Purchase, Stage, StageChange, Touchpoint
@@ -60,9 +61,43 @@ def slug_key(slug: str) -> str:
     return (slug or "").strip().lower()
 
 
+INVALID_EMAIL = "Enter a valid email address."
+ASCII_LOCAL_PART = (
+    "Use only ASCII characters before the @: addresses with other characters there are not "
+    "supported (their case rules differ between Python and the databases)."
+)
+
+
+def email_address(email: str) -> str:
+    """The form an email is stored and compared in, at every door.
+
+    Emails compare without regard to case, through the unique lower(email) index; SQLite's and
+    PostgreSQL's LOWER() agree with Python's `str.lower` on ASCII only (dotted and dotless i, sharp s, final sigma fold
+    differently, or not at all, depending on the database and its locale). So the part before
+    the @ must be ASCII, and an international domain is stored in its ASCII (IDNA) form, which
+    folds its case once, here: every stored address is ASCII, and every LOWER() agrees."""
+    email = email.strip()
+    local, at, domain = email.rpartition("@")
+    if not (at and local and domain):
+        raise InvalidInput(INVALID_EMAIL, field="email")
+    if not local.isascii():
+        raise InvalidInput(ASCII_LOCAL_PART, field="email")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise InvalidInput(INVALID_EMAIL, field="email") from None
+    return f"{local}@{domain}"
+
+
 def email_key(email: str | None) -> str:
-    """Emails compare without regard to case (the unique lower(email) index)."""
-    return (email or "").strip().lower()
+    """Emails compare without regard to case (the unique lower(email) index), in the stored
+    form (`email_address`). One that cannot be stored keeps its text: it matches no contact."""
+    email = (email or "").strip()
+    try:
+        return email_address(email).lower() if email else ""
+    except InvalidInput:
+        return email
 
 
 def code_key(code: str | None) -> str:
@@ -159,9 +194,9 @@ def moment(value: dt.datetime | None, *, field: str) -> dt.datetime:
 
 def money(value: Any, *, field: str, positive: bool) -> Decimal:
     try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, TypeError, ValueError):
-        raise InvalidInput("Must be a decimal amount.", field=field) from None
+        amount = plain_decimal(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field=field) from None
     if not amount.is_finite():
         raise InvalidInput("Must be a decimal amount.", field=field)
     if amount != amount.quantize(CENT):
@@ -308,6 +343,10 @@ def new_contact(
         stage = Stage(stage)
     except ValueError:
         raise InvalidInput(f"Unknown stage {stage!r}.", field="stage") from None
+    require_identity(
+        email=email, phone=phone, handle=handle, first_name=first_name, last_name=last_name
+    )
+    email = email_address(email) if (email or "").strip() else ""
     entered_at = moment(entered_at, field="entered_at")
     if coupon is not None and source_campaign is None:
         source_campaign = coupon.campaign
@@ -338,6 +377,20 @@ def new_contact(
     )
     stamp_up_to(contact, stage, entered_at)
     return contact
+
+
+IDENTITY = ("email", "phone", "handle", "first_name", "last_name")
+NO_IDENTITY = (
+    "Give at least one of email, phone, handle, first_name or last_name: a contact must say "
+    "who it is."
+)
+
+
+def require_identity(**fields: str | None) -> None:
+    """A contact must carry something a person can be found or recognised by (`IDENTITY`); a
+    company, notes or a source alone name nobody."""
+    if not any((fields.get(name) or "").strip() for name in IDENTITY):
+        raise InvalidInput(NO_IDENTITY)
 
 
 def email_in_use(email: str) -> IdempotencyConflict:

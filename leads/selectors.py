@@ -7,6 +7,8 @@ import re
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
+from leads.rules import email_key
+
 EMAIL_LIKE = re.compile(r"^[^@\s]+@[^@\s]+$")
 PREFIX_FIELDS = ("first_name", "last_name", "company", "handle")
 
@@ -23,10 +25,11 @@ def contacts_search(queryset: QuerySet, term: str) -> QuerySet:
         return queryset
     lowered = term.lower()
     if EMAIL_LIKE.match(term):
+        # The stored form's key (an international domain in its ASCII form), as every door's.
         return (
             queryset.exclude(email="")
             .annotate(email_lower=Lower("email"))
-            .filter(email_lower=lowered)
+            .filter(email_lower=email_key(term))
         )
     annotations = {f"{name}_lower": Lower(name) for name in PREFIX_FIELDS}
     condition = Q(phone__startswith=term)

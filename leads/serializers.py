@@ -17,12 +17,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from campaigns.inputs import MomentField, MoneyField, StrictInput
 from campaigns.models import Campaign, Channel
 from campaigns.serializers import NoNulCharField
 from leads import rules
 from leads.models import Contact, Purchase, Stage, StageChange, Touchpoint
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
 MAX_METADATA_BYTES = 8 * 1024
 ID = re.compile(r"-?[0-9]{1,20}")
 
@@ -153,10 +153,24 @@ class ContactOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ContactInput(serializers.Serializer):
-    """A new contact. `source_channel` is a slug, `utm_source` any alias, `coupon` a code."""
+class EmailAddress(serializers.EmailField):
+    """An email in the one form every door stores and compares (`rules.email_address`)."""
 
-    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not value:
+            return value
+        try:
+            return rules.email_address(value)
+        except rules.InvalidInput as exc:
+            raise serializers.ValidationError(exc.message) from None
+
+
+class ContactInput(StrictInput):
+    """A new contact. `source_channel` is a slug, `utm_source` any alias, `coupon` a code; at
+    least one of email, phone, handle or a name (`rules.IDENTITY`)."""
+
+    email = EmailAddress(required=False, allow_blank=True, max_length=254)
     phone = text(32)
     handle = text(100)
     first_name = text(100)
@@ -168,7 +182,7 @@ class ContactInput(serializers.Serializer):
     coupon = CouponCode()
     utm_source = text(200)
     stage = serializers.ChoiceField(choices=Stage.choices, required=False)
-    entered_at = serializers.DateTimeField(required=False)
+    entered_at = MomentField(required=False)
     touch_kind = serializers.ChoiceField(choices=Touchpoint.Kind.choices, required=False)
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.all(), required=False, allow_null=True
@@ -185,7 +199,7 @@ def contact_arguments(data: dict) -> dict[str, Any]:
     return arguments
 
 
-class ContactUpdate(serializers.ModelSerializer):
+class ContactUpdate(StrictInput, serializers.ModelSerializer):
     """What may change on a contact directly: not its stage (moves go through /transition/)."""
 
     # Any user here: the service tells why one cannot own contacts (`check_owner`), where the
@@ -193,6 +207,7 @@ class ContactUpdate(serializers.ModelSerializer):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.all(), required=False, allow_null=True
     )
+    email = EmailAddress(required=False, allow_blank=True, max_length=254)
     phone = text(32)
     handle = text(100)
     first_name = text(100)
@@ -215,21 +230,31 @@ class ContactUpdate(serializers.ModelSerializer):
         )
 
 
-class TransitionInput(serializers.Serializer):
+class TransitionInput(StrictInput):
     stage = serializers.ChoiceField(choices=Stage.choices)
-    at = serializers.DateTimeField(required=False)
+    at = MomentField(required=False)
     force = serializers.BooleanField(required=False, default=False)
     note = text(300)
 
 
-class MergeInput(serializers.Serializer):
+class MergeInput(StrictInput):
     other = serializers.PrimaryKeyRelatedField(
         queryset=Contact.objects.all(), help_text="The contact merged away."
     )
 
 
 class StageChangeOutput(serializers.ModelSerializer):
-    changed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    from_stage = serializers.ChoiceField(
+        choices=[("", "(entry)"), *Stage.choices],
+        read_only=True,
+        help_text='"" on the row that records the entry into the funnel.',
+    )
+    changed_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Null for a move made by the system or an import with no user.",
+    )
 
     class Meta:
         model = StageChange
@@ -247,11 +272,11 @@ class StageChangeOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ContactRef(serializers.Serializer):
+class ContactRef(StrictInput):
     """`contact` by id, or `email` (case-insensitive)."""
 
     contact = ContactId(required=False)
-    email = serializers.EmailField(required=False, max_length=254)
+    email = EmailAddress(required=False, max_length=254)
 
 
 def _metadata(value: dict) -> dict:
@@ -274,7 +299,7 @@ class TouchpointInput(ContactRef):
     kind = serializers.ChoiceField(
         choices=Touchpoint.Kind.choices, required=False, default=Touchpoint.Kind.VISIT
     )
-    occurred_at = serializers.DateTimeField(required=False)
+    occurred_at = MomentField(required=False)
     external_id = text(200)
     metadata = serializers.JSONField(required=False, default=dict, validators=[_metadata])
 
@@ -299,11 +324,9 @@ def touch_arguments(data: dict) -> dict[str, Any]:
 
 
 class PurchaseInput(ContactRef):
-    amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
-    discount = serializers.DecimalField(
-        **MONEY, min_value=Decimal("0"), required=False, default=Decimal("0")
-    )
-    occurred_at = serializers.DateTimeField(required=False)
+    amount = MoneyField(min_value=Decimal("0.01"))
+    discount = MoneyField(min_value=Decimal("0"), required=False, default=Decimal("0"))
+    occurred_at = MomentField(required=False)
     coupon = CouponCode()
     external_id = text(200)
     note = text(300)

@@ -41,7 +41,15 @@ from leads.models import (
     Via,
     eligible_owners,
 )
-from leads.rules import REFS, STAMP_NAMES, contact_by_email, stamps
+from leads.rules import (
+    IDENTITY,
+    REFS,
+    STAMP_NAMES,
+    contact_by_email,
+    email_address,
+    require_identity,
+    stamps,
+)
 
 # Who did it: a user, or None for the system.
 Actor = AbstractBaseUser
@@ -270,6 +278,12 @@ def contact_update(*, contact: Contact, **fields: Any) -> Contact:
     if unknown:
         raise InvalidInput(f"Not editable here: {', '.join(sorted(unknown))}.")
     email = (fields.get("email") or "").strip() if "email" in fields else None
+    if email:
+        email = email_address(email)
+        fields["email"] = email
+    if any(name in fields for name in IDENTITY):
+        # An edit may not blank every identity field (an erase does that, on purpose).
+        require_identity(**{n: fields.get(n, getattr(contact, n)) for n in IDENTITY})
     if email:
         other = contact_by_email(email)
         if other is not None and other.pk != contact.pk:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from campaigns.inputs import DayFormField
 from reports.dashboard import PRESETS, Period, preset_period
 from reports.models import Attribution
 
@@ -12,8 +13,8 @@ MAX_DAYS = 3 * 366
 
 class PeriodForm(forms.Form):
     preset = forms.ChoiceField(choices=list(PRESETS.items()), required=False, initial="last_month")
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = DayFormField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = DayFormField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     attribution = forms.ChoiceField(
         choices=Attribution.choices,
         required=False,

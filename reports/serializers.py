@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from campaigns.inputs import DayField, StrictInput
 from reports.metrics import MAX_LOOKBACK_DAYS, MAX_PERIOD_DAYS
 from reports.models import Attribution, Granularity, GroupBy, Report
 
 
-class ReportParams(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField()
+class ReportParams(StrictInput):
+    start = DayField()
+    end = DayField()
     group_by = serializers.ChoiceField(choices=GroupBy.choices, default=GroupBy.CHANNEL)
     attribution = serializers.ChoiceField(
         choices=Attribution.choices, default=Attribution.LAST_TOUCH

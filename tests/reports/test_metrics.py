@@ -236,7 +236,9 @@ def test_costs_roi_roas_cost_per_lead_and_cac():
         )
         PurchaseFactory(contact=buyer, amount=Decimal(amount), occurred_at=at(3, 10 + i))
     for _ in range(3):
-        lead = contact_create(source_campaign=pins, entered_at=at(3, 2), via=Via.API)
+        lead = contact_create(
+            handle="@pinner", source_campaign=pins, entered_at=at(3, 2), via=Via.API
+        )
         contact_move_stage(contact=lead, stage="lead", at=at(3, 3), via=Via.API)
     talker = ContactFactory(source_channel=channel("x"), entered_at=at(3, 5))
     TouchpointFactory(contact=talker, channel=channel("x"), occurred_at=at(3, 5))
@@ -408,15 +410,15 @@ def test_cohort_shares_and_medians():
     # and one who did not; one became a customer after 4 days. An X contact: lead after 2 and
     # 4 days (two of them: median 3.00 as the mean of the middle two).
     for days in (1, 3, 10):
-        c = contact_create(source="facebook", entered_at=at(3, 1), via=Via.API)
+        c = contact_create(handle="@fb", source="facebook", entered_at=at(3, 1), via=Via.API)
         contact_move_stage(
             contact=c, stage="lead", at=at(3, 1) + dt.timedelta(days=days), via=Via.API
         )
     buyer = Contact.objects.filter(source_channel__slug="facebook").order_by("id").first()
     contact_move_stage(contact=buyer, stage="customer", at=at(3, 5), via=Via.API)
-    contact_create(source="facebook", entered_at=at(3, 1), via=Via.API)
+    contact_create(handle="@fb", source="facebook", entered_at=at(3, 1), via=Via.API)
     for days in (2, 4):
-        c = contact_create(source="x", entered_at=at(3, 10), via=Via.API)
+        c = contact_create(handle="@x", source="x", entered_at=at(3, 10), via=Via.API)
         contact_move_stage(
             contact=c, stage="lead", at=at(3, 10) + dt.timedelta(days=days), via=Via.API
         )
