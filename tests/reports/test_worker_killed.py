@@ -56,7 +56,6 @@ WORKER_ARGS = [
     "-A",
     "config.celery_app",
     "worker",
-    "--pool=solo",
     "--loglevel=INFO",
     "--without-gossip",
     "--without-mingle",
@@ -76,7 +75,9 @@ class Workers:
     def application_name(self, name: str) -> str:
         return f"{self.queue}-{name}"
 
-    def start(self, name: str, *, visibility_timeout: int | None = None) -> subprocess.Popen:
+    def start(
+        self, name: str, *, visibility_timeout: int | None = None, pool: str = "solo"
+    ) -> subprocess.Popen:
         db = connection.settings_dict
         env = {
             **os.environ,
@@ -95,6 +96,8 @@ class Workers:
             [
                 sys.executable,
                 *WORKER_ARGS,
+                f"--pool={pool}",
+                "--concurrency=1",
                 f"--queues={self.queue}",
                 f"--hostname={self.queue}-{name}@%h",
             ],
@@ -230,3 +233,62 @@ def test_a_job_killed_mid_run_is_finished_by_the_next_worker(reference_data, wor
     succeeded = f"Task reports.tasks.generate_report[{job.id}] succeeded"
     assert workers.log("second").count(succeeded) == 1, workers.log("second")
     assert succeeded not in workers.log("first")
+
+
+def pool_children(pid: int) -> list[int]:
+    """The pool processes of a prefork worker (its child processes)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children]
+
+
+def test_a_pool_process_killed_mid_job_is_replaced_and_the_job_done_once(
+    reference_data, workers, locker
+):
+    # A prefork worker whose pool process dies mid-job (out of memory, say): the worker stays,
+    # the message is given back at once (acks late, reject on worker lost), and the new pool
+    # process runs the same task again, which takes its report back without waiting.
+    end = timezone.localdate().replace(day=1) - dt.timedelta(days=1)
+    start = end.replace(day=1)
+    campaign = CampaignFactory(channel=channel("pinterest"), starts_on=start)
+    Cost.objects.create(campaign=campaign, incurred_on=start, amount=Decimal("40.00"))
+    purchase_record(
+        email="a@example.com",
+        amount="100.00",
+        via=Via.API,
+        occurred_at=dt.datetime.combine(start, dt.time(12), tzinfo=dt.UTC),
+    )
+    report = services.report_request(start=start, end=end, enqueue=False)
+    locker.execute("LOCK TABLE leads_purchase IN ACCESS EXCLUSIVE MODE")
+
+    worker = workers.start("prefork", pool="prefork")
+    job = generate_report.apply_async(args=[report.pk], queue=workers.queue)
+    wait_for(
+        lambda: (
+            Report.objects.filter(pk=report.pk, status="running").exists()
+            and waiting_for_a_lock(workers.application_name("prefork"))
+        ),
+        seconds=60,
+        what="the pool process to be inside the job",
+        log=lambda: workers.log("prefork"),
+    )
+    (child,) = pool_children(worker.pid)
+    os.kill(child, signal.SIGKILL)
+    locker.rollback()  # the purchases free again for the next pool process
+
+    wait_for(
+        lambda: Report.objects.filter(pk=report.pk, status="done").exists(),
+        seconds=90,
+        what="the replaced pool process to finish the job",
+        log=lambda: workers.log("prefork"),
+    )
+    assert worker.poll() is None  # the worker itself lived on
+    assert child not in pool_children(worker.pid)
+    done = Report.objects.get(pk=report.pk)
+    assert (done.task_id, done.error, done.stale) == (job.id, "", False)
+    assert done.data["roi"]["totals"]["revenue"] == "100.00"
+    # Exactly once: one row, one stored generation, one success in the worker's log.
+    time.sleep(3)
+    assert Report.objects.filter(start=start, end=end).count() == 1
+    assert Report.objects.get(pk=report.pk).finished_at == done.finished_at
+    succeeded = f"Task reports.tasks.generate_report[{job.id}] succeeded"
+    assert workers.log("prefork").count(succeeded) == 1, workers.log("prefork")
