@@ -9,7 +9,6 @@ server never is), under a real gunicorn process.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 
@@ -55,7 +54,7 @@ def test_the_web_process_answers_after_a_database_restart(cluster, tmp_path, cap
         "-c",
         "from tests.factories import UserFactory; UserFactory(username='root', is_superuser=True)",
     )
-    token = re.search(r"Generated token (\w+)", manage(env, "drf_create_token", "root"))[1]
+    token = manage(env, "create_api_key", "root", "--name", "probe").split()[-1]
     web = Web(env, tmp_path)
     try:
         api = Browser(web.base, token=token)
