@@ -30,6 +30,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def manage(env: dict[str, str], *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """`manage.py ARGS` in a process of its own with this environment, its output captured."""
+    return subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def manage_ok(env: dict[str, str], *args: str) -> str:
+    """`manage` that must succeed; its standard output."""
+    done = manage(env, *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 def wait_until(check, *, seconds: float, what: str, log=lambda: "") -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -9,12 +9,9 @@ server never is), under a real gunicorn process.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
-from tests.processes import ROOT, Browser, OwnPostgres, Web, app_env
+from tests.processes import Browser, OwnPostgres, Web, app_env, manage_ok
 
 pytestmark = pytest.mark.postgres
 
@@ -30,31 +27,17 @@ def cluster():
         server.destroy()
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
-
-
 def test_the_web_process_answers_after_a_database_restart(cluster, tmp_path, capsys):
     cluster.create_database("social_roi")
     env = app_env(database_url=cluster.url("social_roi"), redis_url=None, DB_CONN_MAX_AGE="600")
-    manage(env, "migrate", "--noinput")
-    manage(
+    manage_ok(env, "migrate", "--noinput")
+    manage_ok(
         env,
         "shell",
         "-c",
         "from tests.factories import UserFactory; UserFactory(username='root', is_superuser=True)",
     )
-    token = manage(env, "create_api_key", "root", "--name", "probe").split()[-1]
+    token = manage_ok(env, "create_api_key", "root", "--name", "probe").split()[-1]
     web = Web(env, tmp_path)
     try:
         api = Browser(web.base, token=token)

@@ -26,6 +26,8 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.processes import manage
+
 ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = ROOT / "docs" / "deploy" / "social-roi.env"
 VENV_BIN = Path(sys.executable).parent
@@ -75,18 +77,6 @@ def production_env(tmp_path_factory) -> dict[str, str]:
     env.update(documented)
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     return env
-
-
-def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

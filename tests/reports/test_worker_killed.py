@@ -176,8 +176,9 @@ def waiting_for_a_lock(application_name: str) -> bool:
         return cursor.fetchone()[0] > 0
 
 
-def test_a_job_killed_mid_run_is_finished_by_the_next_worker(reference_data, workers, locker):
-    # Last month, whatever today is: a cost of 40.00 and a purchase of 100.00 in it.
+def last_month_report() -> Report:
+    """Last month's report, asked for, not queued; whatever today is, a cost of 40.00 and a
+    purchase of 100.00 in it."""
     end = timezone.localdate().replace(day=1) - dt.timedelta(days=1)
     start = end.replace(day=1)
     campaign = CampaignFactory(channel=channel("pinterest"), starts_on=start)
@@ -188,7 +189,12 @@ def test_a_job_killed_mid_run_is_finished_by_the_next_worker(reference_data, wor
         via=Via.API,
         occurred_at=dt.datetime.combine(start, dt.time(12), tzinfo=dt.UTC),
     )
-    report = services.report_request(start=start, end=end, enqueue=False)
+    return services.report_request(start=start, end=end, enqueue=False)
+
+
+def test_a_job_killed_mid_run_is_finished_by_the_next_worker(reference_data, workers, locker):
+    report = last_month_report()
+    start, end = report.start, report.end
     locker.execute("LOCK TABLE leads_purchase IN ACCESS EXCLUSIVE MODE")
 
     first = workers.start("first")
@@ -247,17 +253,8 @@ def test_a_pool_process_killed_mid_job_is_replaced_and_the_job_done_once(
     # A prefork worker whose pool process dies mid-job (out of memory, say): the worker stays,
     # the message is given back at once (acks late, reject on worker lost), and the new pool
     # process runs the same task again, which takes its report back without waiting.
-    end = timezone.localdate().replace(day=1) - dt.timedelta(days=1)
-    start = end.replace(day=1)
-    campaign = CampaignFactory(channel=channel("pinterest"), starts_on=start)
-    Cost.objects.create(campaign=campaign, incurred_on=start, amount=Decimal("40.00"))
-    purchase_record(
-        email="a@example.com",
-        amount="100.00",
-        via=Via.API,
-        occurred_at=dt.datetime.combine(start, dt.time(12), tzinfo=dt.UTC),
-    )
-    report = services.report_request(start=start, end=end, enqueue=False)
+    report = last_month_report()
+    start, end = report.start, report.end
     locker.execute("LOCK TABLE leads_purchase IN ACCESS EXCLUSIVE MODE")
 
     worker = workers.start("prefork", pool="prefork")
