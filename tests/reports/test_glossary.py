@@ -60,3 +60,43 @@ def test_the_schema_describes_every_report_figure_with_the_glossary():
         for key in figures:
             assert props[key]["description"] == definition(key, table), (component, key)
     assert "(no campaign)" in schemas["RoiRow"]["properties"]["label"]["description"]
+
+
+@pytest.mark.django_db
+def test_saved_reports_made_before_the_rename_get_their_channel_in_the_label(reference_data):
+    import datetime as dt
+    import importlib
+
+    from django.apps import apps
+
+    from reports.models import Report
+
+    migration = importlib.import_module("reports.migrations.0011_no_campaign_labels")
+    rows = [
+        {"key": "none:facebook", "label": "(no campaign)", "channel": "facebook"},
+        {"key": "none:email", "label": "(no campaign)", "channel": "email"},
+        {"key": "12", "label": "(no campaign)", "channel": "facebook"},  # a campaign so named
+    ]
+    old = Report.objects.create(
+        start=dt.date(2026, 10, 1),
+        end=dt.date(2026, 10, 31),
+        group_by="campaign",
+        status="done",
+        data={"roi": {"rows": [dict(r) for r in rows]}, "funnel": {"rows": [dict(rows[0])]}},
+    )
+    by_channel = Report.objects.create(
+        start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31), group_by="channel", data=None
+    )
+    migration.forwards(apps, None)
+    old.refresh_from_db()
+    assert [r["label"] for r in old.data["roi"]["rows"]] == [
+        "Facebook (no campaign)",
+        "Email (no campaign)",
+        "(no campaign)",
+    ]
+    assert old.data["funnel"]["rows"][0]["label"] == "Facebook (no campaign)"
+    by_channel.refresh_from_db()
+    assert by_channel.data is None
+    migration.backwards(apps, None)
+    old.refresh_from_db()
+    assert [r["label"] for r in old.data["roi"]["rows"]] == ["(no campaign)"] * 3
