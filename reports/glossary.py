@@ -195,6 +195,12 @@ CHANNEL_NOTE = (
     "counts each new customer whole to the channel it came from, so the two can differ."
 )
 
+ASSISTED_NOTE = (
+    "Assisted totals count each assisted purchase once; a purchase two campaigns assisted is "
+    "in both rows, and one a channel closed through another of its campaigns is assisted here "
+    "but not in the channel table."
+)
+
 
 def definition(key: str, table: str = "roi") -> str:
     """The definition of a figure of the ROI tables, or of the funnel's (`table="funnel"`)."""
