@@ -276,3 +276,45 @@ def test_no_campaign_rows_are_named_with_their_channel_on_every_page(marketer_cl
     labels = {r["key"]: r["label"] for r in csv.DictReader(io.StringIO(response.content.decode()))}
     assert labels["none:email"] == "Email (no campaign)"
     assert labels["none:facebook"] == "Facebook (no campaign)"
+
+
+@pytest.mark.django_db
+def test_saved_report_page_defines_its_figures_and_names_no_campaign_rows(
+    marketer_client, scenario
+):
+    """A saved March report by campaign (the shared scenario plus Grace from email without a
+    campaign, 40.00 on 6 March): its table shows ROI as a percentage ("Spring pins": last touch
+    credits it both coupon purchases, 150.00 against 400.00: -0.6250, -62.5%), names the email
+    row "Email (no campaign)", and defines its figures."""
+    from reports import services
+
+    grace = contact_create(
+        email="grace@example.com", source="email", entered_at=at(3, 5), via=Via.API
+    )
+    purchase_record(contact=grace, amount="40.00", occurred_at=at(3, 6), via=Via.API)
+    report = services.report_request(
+        start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 31), group_by="campaign", enqueue=False
+    )
+    services.report_generate(report_id=report.pk)
+    page = marketer_client.get(reverse("reports:saved-detail", args=[report.pk])).content.decode()
+    pins = re.search(r"<th scope=\"row\">Spring pins</th>(.*?)</tr>", page, re.S).group(1)
+    assert dict(re.findall(r'<td data-label="([^"]+)"[^>]*>([^<]*)</td>', pins))["ROI"] == (
+        "-62.5%"
+    )
+    assert "Email (no campaign)" in page
+    assert 'aria-describedby="table-report-roi-tip-roi"' in page
+    assert 'id="table-report-funnel-tip-qualified"' in page
+    assert FUNNEL_CAPTION in page and "What the figures mean" in page
+    # The stored data keeps the API's values.
+    report.refresh_from_db()
+    assert _row(report.data["roi"], str(scenario["pins"].pk))["roi"] == "-0.6250"
+
+
+@pytest.mark.django_db
+def test_campaign_page_shows_roi_as_a_percentage(marketer_client, scenario):
+    # "B2B posts": cost 200.00, no revenue under last touch: ROI -1.0000, -100.0%.
+    page = marketer_client.get(
+        reverse("reports:campaign", args=[scenario["b2b"].pk]), MARCH_QUERY
+    ).content.decode()
+    assert '<p class="value">-100.0%</p>' in page
+    assert 'aria-describedby="card-tip-roi"' in page and "What the figures mean" in page
