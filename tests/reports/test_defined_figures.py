@@ -318,3 +318,32 @@ def test_campaign_page_shows_roi_as_a_percentage(marketer_client, scenario):
     ).content.decode()
     assert '<p class="value">-100.0%</p>' in page
     assert 'aria-describedby="card-tip-roi"' in page and "What the figures mean" in page
+
+
+def test_roi_change_is_in_points_and_other_changes_stay_relative():
+    from reports.dashboard import headline_cards
+    from reports.templatetags.report_format import signed_percent, signed_points
+
+    # ROI from -0.5300 to -0.3600: +0.17, "+17.0 pp", good (a relative change would be -32.1%).
+    # Revenue from 80.00 to 64.00: (64 - 80) / 80 = -0.2, "-20.0%". Cost per lead with no lead
+    # before (null): no change.
+    cards = {
+        c["key"]: c
+        for c in headline_cards(
+            {"roi": "-0.3600", "revenue": "64.00", "cost_per_lead": "12.50"},
+            {"roi": "-0.5300", "revenue": "80.00", "cost_per_lead": None},
+        )
+    }
+    assert (cards["roi"]["change"], cards["roi"]["change_unit"]) == (Decimal("0.170"), "pp")
+    assert signed_points(cards["roi"]["change"]) == "+17.0 pp" and cards["roi"]["good"] is True
+    assert signed_percent(cards["revenue"]["change"]) == "-20.0%"
+    assert cards["revenue"]["change_unit"] == "%" and cards["revenue"]["good"] is False
+    assert cards["cost_per_lead"]["change"] is None
+    # ROI with no cost before (null): no change; from 0 it is a plain difference in points.
+    cards = {c["key"]: c for c in headline_cards({"roi": "0.2500"}, {"roi": None})}
+    assert signed_points(cards["roi"]["change"]) == "no previous figure"
+    cards = {c["key"]: c for c in headline_cards({"roi": "0.2500"}, {"roi": "0.0000"})}
+    assert signed_points(cards["roi"]["change"]) == "+25.0 pp"
+    # Rounded half away from zero, like every figure: a change of -0.0005 (-0.05 pp) reads
+    # -0.1 pp.
+    assert signed_points(Decimal("-0.0005")) == "-0.1 pp"
