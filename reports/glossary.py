@@ -32,8 +32,8 @@ TERMS: dict[str, Term] = {
     ),
     "revenue": Term(
         "Revenue",
-        "What the period's purchases paid (net of discounts and refunds), credited to the group "
-        "by the chosen attribution model. The rows add up to the same total in every model.",
+        "What the period's purchases paid (net of discounts), credited to the group by the "
+        "chosen attribution model. The rows add up to the same total in every model.",
     ),
     "roi": Term(
         "ROI",
