@@ -267,6 +267,8 @@ def test_no_campaign_rows_are_named_with_their_channel_on_every_page(marketer_cl
     page = marketer_client.get(reverse("reports:dashboard"), MARCH_QUERY).content.decode()
     assert "Email (no campaign)" in page and "Facebook (no campaign)" in page
     assert '<th scope="row">(no campaign)' not in page
+    # Named with its channel, the row needs no "(facebook)" after it, as campaigns have.
+    assert '<th scope="row">Facebook (no campaign)</th>' in page
     page = marketer_client.get(
         reverse("reports:attribution"), {**MARCH_QUERY, "group_by": "campaign"}
     ).content.decode()
