@@ -26,6 +26,7 @@ from reports.daycache import is_bypassed
 from reports.metrics import funnel_report, roi_matrix, roi_report, roi_reports
 from reports.models import Attribution, DayChange, GroupBy
 from reports.periods import period_bounds
+from reports.templatetags.report_format import fmt
 
 T = TypeVar("T")
 PRESETS = {
@@ -36,14 +37,18 @@ PRESETS = {
     "custom": "Custom range",
 }
 HEADLINES = [
-    # key in the totals row, label, kind (money, ratio, count), better when higher
+    # key in the totals row, label, kind (money, percent, count, decimal), better when higher
     ("revenue", "Revenue", "money", True),
     ("cost", "Cost", "money", False),
-    ("roi", "ROI", "ratio", True),
+    ("roi", "ROI", "percent", True),
     ("leads", "Leads", "count", True),
+    ("cost_per_lead", "Cost per lead", "money", False),
     ("customers", "Customers", "decimal", True),
     ("cost_per_customer", "CAC", "money", False),
 ]
+# Figures that are ratios which can be negative: their change is the difference in percentage
+# points, never a relative change (ROI from -0.53 to -0.36 is +17.0 pp, not -32%).
+POINTS = {"roi"}
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,10 @@ def preset_period(preset: str, *, on: dt.date | None = None) -> Period:
 # Its value is part of every page key: `reports.changes.catalogue_changed` replaces it when a
 # name or a target changes, which voids every cached page at once.
 CATALOGUE_KEY = "reports:catalogue"
+# The shape of the cached page figures: a release that changes it (new cards, labels) bumps it,
+# so pages never read entries an older release left behind. 2: issue 11 (cost per lead card,
+# ROI change in points, "<Channel> (no campaign)" labels).
+FIGURES_SHAPE = 2
 
 
 def period_cached(
@@ -126,7 +135,9 @@ def period_cached(
         return compute()
     version = cache.get(CATALOGUE_KEY, 0)
     zone = timezone.get_current_timezone_name()
-    key = "reports:" + ":".join(str(p) for p in (name, version, zone, first, last, *params))
+    key = f"reports:f{FIGURES_SHAPE}:" + ":".join(
+        str(p) for p in (name, version, zone, first, last, *params)
+    )
     hit = cache.get(key)
     if hit is not None:
         computed_at, value = hit
@@ -194,14 +205,16 @@ def _chart(
     datasets: list[tuple[str, list]],
     label_header: str,
     scales: dict | None = None,
+    cell: Callable[[object], str] = str,
 ) -> dict:
-    """A chart's spec for Chart.js and the same numbers as a text table behind it."""
+    """A chart's spec for Chart.js and the same numbers as a text table behind it (each value
+    through `cell`)."""
     series = [
         {"label": name, "data": [None if v is None else float(v) for v in values]}
         for name, values in datasets
     ]
     table = [
-        (label, ["—" if values[i] is None else str(values[i]) for _, values in datasets])
+        (label, ["—" if values[i] is None else cell(values[i]) for _, values in datasets])
         for i, label in enumerate(labels)
     ]
     return {
@@ -253,6 +266,8 @@ def charts(*, by_channel: dict, funnel: dict, trend: list[dict], cohorts: list[d
             [t["label"] for t in trend],
             [("ROI", [t["roi"] for t in trend])],
             "Period",
+            percent,
+            lambda value: fmt(value, "percent"),
         ),
         _chart(
             "chart-cohorts",
@@ -277,7 +292,11 @@ def headline_cards(now: dict, before: dict) -> list[dict]:
     for key, label, kind, higher_is_better in HEADLINES:
         value, previous = _number(now.get(key)), _number(before.get(key))
         change = None
-        if value is not None and previous not in (None, 0):
+        if key in POINTS:
+            if value is not None and previous is not None:
+                # Percentage points to one decimal: the ratios' difference, rounded once.
+                change = fixed(value - previous, CHANGE_PLACES)
+        elif value is not None and previous not in (None, 0):
             # Shown as a percentage to one decimal: rounded once, from the exact change.
             change = fixed(quotient(value - previous, abs(previous)), CHANGE_PLACES)
         good = None if change in (None, 0) else (change > 0) == higher_is_better
@@ -289,6 +308,7 @@ def headline_cards(now: dict, before: dict) -> list[dict]:
                 "value": now.get(key),
                 "previous": before.get(key),
                 "change": change,
+                "change_unit": "pp" if key in POINTS else "%",
                 "good": good,
             }
         )
@@ -510,6 +530,7 @@ def campaign_data(*, campaign: Campaign, period: Period, attribution: str) -> di
             [p["label"] for p in over_time],
             [("ROI", [p["roi"] for p in over_time])],
             "Period",
+            {"y": {"ticks": {"format": {"style": "percent"}}}},
         )["spec"],
         "row": row or {},
         "costs": costs,

@@ -6,7 +6,7 @@ Python only assembles the handful of group rows. Money is exact: cents as intege
 `Decimal` here.
 
 Figures (per group; a group is a channel, or a campaign, where a touch without a campaign falls
-in its channel's "(no campaign)" group):
+in its channel's "(no campaign)" group, labelled "Facebook (no campaign)"):
 - cost: the group's costs with `incurred_on` in the period.
 - revenue: revenue of the period's purchases credited to the group by the attribution model.
 - roi = (revenue - cost) / cost; roas = revenue / cost; null when cost is 0.
@@ -72,6 +72,12 @@ def validate(
         raise InvalidInput(f"The lookback is 1 to {MAX_LOOKBACK_DAYS} days.", field="lookback_days")
 
 
+def no_campaign_label(channel_name: str) -> str:
+    """The label of a channel's touches and contacts without a campaign: "Facebook (no
+    campaign)", so the campaign table's rows of several channels can be told apart."""
+    return f"{channel_name} (no campaign)"
+
+
 class Groups:
     """Keys, labels and channels of the groups, from the two small catalogue tables."""
 
@@ -105,7 +111,9 @@ class Groups:
             channel = next(c for c in self.channels.values() if c.slug == key)
             return {"key": key, "label": channel.name, "channel": channel.slug}
         if key.startswith("none:"):
-            return {"key": key, "label": "(no campaign)", "channel": key[5:]}
+            # Named with its channel: a campaign table holds one such row per channel.
+            channel = next(c for c in self.channels.values() if c.slug == key[5:])
+            return {"key": key, "label": no_campaign_label(channel.name), "channel": channel.slug}
         campaign = self.campaigns[int(key)]
         return {
             "key": key,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from campaigns.inputs import DayField, StrictInput
+from reports.glossary import definition
 from reports.metrics import MAX_LOOKBACK_DAYS, MAX_PERIOD_DAYS
 from reports.models import Attribution, Granularity, GroupBy, Report
 
@@ -60,27 +61,36 @@ class ReportOutput(serializers.ModelSerializer):
 
 class RoiRow(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField(
+        help_text="The channel's or campaign's name; a channel's touches without a campaign are "
+        "named '<Channel> (no campaign)'; 'Unattributed' for sources unknown."
+    )
     channel = serializers.CharField(allow_null=True)
-    cost = serializers.CharField()
-    revenue = serializers.CharField()
-    roi = serializers.CharField(allow_null=True)
-    roas = serializers.CharField(allow_null=True)
-    followers = serializers.IntegerField()
-    leads = serializers.IntegerField()
-    qualified = serializers.IntegerField()
-    customers = serializers.CharField()
-    cost_per_lead = serializers.CharField(allow_null=True)
-    cost_per_customer = serializers.CharField(allow_null=True)
-    assisted_conversions = serializers.IntegerField()
-    assisted_revenue = serializers.CharField()
-    impressions = serializers.IntegerField()
-    interactions = serializers.IntegerField()
-    engagement_rate = serializers.CharField(allow_null=True)
-    followers_gained = serializers.IntegerField()
-    discounts = serializers.CharField()
-    target_leads = serializers.IntegerField(allow_null=True)
-    target_cost_per_lead = serializers.CharField(allow_null=True)
+    cost = serializers.CharField(help_text=definition("cost"))
+    revenue = serializers.CharField(help_text=definition("revenue"))
+    roi = serializers.CharField(allow_null=True, help_text=definition("roi"))
+    roas = serializers.CharField(allow_null=True, help_text=definition("roas"))
+    followers = serializers.IntegerField(help_text=definition("followers"))
+    leads = serializers.IntegerField(help_text=definition("leads"))
+    qualified = serializers.IntegerField(help_text=definition("qualified"))
+    customers = serializers.CharField(help_text=definition("customers"))
+    cost_per_lead = serializers.CharField(allow_null=True, help_text=definition("cost_per_lead"))
+    cost_per_customer = serializers.CharField(
+        allow_null=True, help_text=definition("cost_per_customer")
+    )
+    assisted_conversions = serializers.IntegerField(help_text=definition("assisted_conversions"))
+    assisted_revenue = serializers.CharField(help_text=definition("assisted_revenue"))
+    impressions = serializers.IntegerField(help_text=definition("impressions"))
+    interactions = serializers.IntegerField(help_text=definition("interactions"))
+    engagement_rate = serializers.CharField(
+        allow_null=True, help_text=definition("engagement_rate")
+    )
+    followers_gained = serializers.IntegerField(help_text=definition("followers_gained"))
+    discounts = serializers.CharField(help_text=definition("discounts"))
+    target_leads = serializers.IntegerField(allow_null=True, help_text=definition("target_leads"))
+    target_cost_per_lead = serializers.CharField(
+        allow_null=True, help_text=definition("target_cost_per_lead")
+    )
 
 
 class RoiTotals(RoiRow):
@@ -102,17 +112,28 @@ class RoiDocument(serializers.Serializer):
 
 class FunnelRow(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField(
+        help_text="The channel's or campaign's name; a channel's touches without a campaign are "
+        "named '<Channel> (no campaign)'; 'Unattributed' for sources unknown."
+    )
     channel = serializers.CharField(allow_null=True)
-    followers = serializers.IntegerField()
-    leads = serializers.IntegerField()
-    qualified = serializers.IntegerField()
-    customers = serializers.IntegerField()
-    cohort_size = serializers.IntegerField()
-    reached_lead_share = serializers.CharField(allow_null=True)
-    reached_customer_share = serializers.CharField(allow_null=True)
-    median_days_to_lead = serializers.CharField(allow_null=True)
-    median_days_to_customer = serializers.CharField(allow_null=True)
+    followers = serializers.IntegerField(help_text=definition("followers", "funnel"))
+    leads = serializers.IntegerField(help_text=definition("leads", "funnel"))
+    qualified = serializers.IntegerField(help_text=definition("qualified", "funnel"))
+    customers = serializers.IntegerField(help_text=definition("customers", "funnel"))
+    cohort_size = serializers.IntegerField(help_text=definition("cohort_size", "funnel"))
+    reached_lead_share = serializers.CharField(
+        allow_null=True, help_text=definition("reached_lead_share", "funnel")
+    )
+    reached_customer_share = serializers.CharField(
+        allow_null=True, help_text=definition("reached_customer_share", "funnel")
+    )
+    median_days_to_lead = serializers.CharField(
+        allow_null=True, help_text=definition("median_days_to_lead", "funnel")
+    )
+    median_days_to_customer = serializers.CharField(
+        allow_null=True, help_text=definition("median_days_to_customer", "funnel")
+    )
 
 
 class FunnelTotals(FunnelRow):

@@ -19,6 +19,7 @@ from campaigns.models import Campaign
 from reports import dashboard
 from reports.csvexport import write_report
 from reports.forms import period_form
+from reports.glossary import ASSISTED_NOTE, CHANNEL_NOTE, FUNNEL_CAPTION, FUNNEL_NOTE, terms
 from reports.metrics import funnel_report, roi_report
 from reports.models import Attribution, Granularity, GroupBy, Report, ReportSubscription
 
@@ -27,7 +28,7 @@ ROI_COLUMNS = [
     # key, header, kind
     ("cost", "Cost", "money"),
     ("revenue", "Revenue", "money"),
-    ("roi", "ROI", "ratio"),
+    ("roi", "ROI", "percent"),  # a ratio in the API and CSV (-0.3600), -36.0% on the pages
     ("roas", "ROAS", "ratio"),
     ("followers", "Followers", "count"),
     ("leads", "Leads", "count"),
@@ -54,6 +55,24 @@ FUNNEL_COLUMNS = [
     ("median_days_to_lead", "Median days to lead", "decimal"),
     ("median_days_to_customer", "Median days to customer", "decimal"),
 ]
+
+
+def glossary(*tables: str) -> list[tuple[str, list]]:
+    """The "What the figures mean" sections of a page: ("roi", "funnel", "rows", "attribution")."""
+    roi = [key for key, _, _ in ROI_COLUMNS]
+    sections = {
+        "roi": ("The ROI tables", terms(roi)),
+        "funnel": (
+            "The funnel table (counted by the day each stage was reached)",
+            terms([key for key, _, _ in FUNNEL_COLUMNS], "funnel"),
+        ),
+        "rows": ("Rows", terms(["unattributed", "no_campaign"])),
+        "attribution": (
+            "This page",
+            terms(["revenue", "spread", "assisted_conversions", "assisted_revenue"]),
+        ),
+    }
+    return [sections[t] for t in tables]
 
 
 def marketer_required(view: Callable) -> Callable:
@@ -90,6 +109,11 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "attribution_label": Attribution(attribution).label,
             "columns": ROI_COLUMNS,
             "funnel_columns": FUNNEL_COLUMNS,
+            "glossary": glossary("roi", "funnel", "rows"),
+            "channel_note": CHANNEL_NOTE,
+            "assisted_note": ASSISTED_NOTE,
+            "funnel_caption": FUNNEL_CAPTION,
+            "funnel_note": FUNNEL_NOTE,
             "query": _query(request),
             **data,
         },
@@ -109,7 +133,14 @@ def attribution_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reports/attribution.html",
-        {"form": form, "period": period, "group_by": group_by, "query": _query(request), **data},
+        {
+            "form": form,
+            "period": period,
+            "group_by": group_by,
+            "query": _query(request),
+            "glossary": glossary("attribution", "rows"),
+            **data,
+        },
         status=200 if not form.errors else 400,
     )
 
@@ -128,6 +159,7 @@ def campaign_view(request: HttpRequest, pk: int) -> HttpResponse:
             "attribution": attribution,
             "attribution_label": Attribution(attribution).label,
             "campaign": campaign,
+            "glossary": glossary("roi"),
             **data,
         },
         status=200 if not form.errors else 400,
@@ -181,6 +213,10 @@ def saved_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "funnel": funnel,
             "columns": ROI_COLUMNS,
             "funnel_columns": FUNNEL_COLUMNS,
+            "glossary": glossary("roi", "funnel", "rows"),
+            "channel_note": CHANNEL_NOTE,
+            "funnel_caption": FUNNEL_CAPTION,
+            "funnel_note": FUNNEL_NOTE,
         },
     )
 

@@ -12,6 +12,7 @@ from django import template
 from django.conf import settings
 
 from campaigns.numbers import fixed
+from reports.glossary import definition
 
 register = template.Library()
 
@@ -62,3 +63,19 @@ def signed_percent(value: object) -> str:
     if number is None:
         return "no previous figure"
     return f"{fixed(number * 100, 1):+,.1f}%"
+
+
+@register.filter
+def signed_points(value: object) -> str:
+    """A change of a ratio (ROI), in percentage points: 0.052 reads "+5.2 pp". A relative
+    change of a ratio that can be negative says nothing (from -0.53 to -0.36 is "-32%")."""
+    number = _decimal(value)
+    if number is None:
+        return "no previous figure"
+    return f"{fixed(number * 100, 1):+,.1f} pp"
+
+
+@register.filter
+def define(key: str, table: str = "") -> str:
+    """The glossary's definition of a figure (`table` "funnel" for the funnel's own words)."""
+    return definition(key, table or "roi")

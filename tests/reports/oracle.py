@@ -208,7 +208,11 @@ class Oracle:
             channel_id = next(i for i, s in self.rows.slugs.items() if s == key)
             return {"label": self.rows.channel_names[channel_id], "channel": key}
         if key.startswith("none:"):
-            return {"label": "(no campaign)", "channel": key[5:]}
+            channel_id = next(i for i, s in self.rows.slugs.items() if s == key[5:])
+            return {
+                "label": f"{self.rows.channel_names[channel_id]} (no campaign)",
+                "channel": key[5:],
+            }
         campaign = self.rows.campaigns[int(key)]
         return {"label": campaign.name, "channel": self.rows.slugs[campaign.channel_id]}
 

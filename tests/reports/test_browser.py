@@ -69,10 +69,30 @@ def test_dashboard_shows_the_scenario_figures(scenario, marketer, live_server, p
     assert page.locator("h1").first.inner_text().startswith("Does social pay?")
     assert card_value(page, "revenue") == "150.00 USD"
     assert card_value(page, "cost") == "600.00 USD"
-    assert card_value(page, "roi") == "-0.75"
+    assert card_value(page, "roi") == "-75.0%"  # -0.7500 as a percentage (issue 11)
     # Last touch (the default): the coupon's campaign closes both purchases.
     assert table_cell(page, "table-channels", "Pinterest", "Revenue") == "150.00 USD"
     assert table_cell(page, "table-channels", "LinkedIn", "Revenue") == "0.00 USD"
+
+
+def test_a_figures_definition_shows_on_hover_and_keyboard_focus(
+    scenario, marketer, live_server, page
+):
+    from reports.glossary import TERMS
+
+    login(page, live_server, "marketer", reverse("reports:dashboard") + PERIOD)
+    tip = page.locator("#table-channels-tip-roi")
+    assert not tip.is_visible()
+    page.hover("#table-channels thead button[aria-describedby=table-channels-tip-roi]")
+    assert tip.is_visible() and tip.inner_text() == TERMS["roi"].definition
+    page.mouse.move(0, 0)
+    assert not tip.is_visible()
+    # Keyboard: the card's term takes the focus and shows its definition; Escape hides it.
+    card_tip = page.locator("#card-tip-cost_per_lead")
+    page.focus("[data-figure=cost_per_lead] button.term")
+    assert card_tip.is_visible()
+    page.keyboard.press("Escape")
+    assert not card_tip.is_visible()
 
 
 def test_switching_model_moves_the_split_not_the_total(scenario, marketer, live_server, page):

@@ -388,7 +388,24 @@ def test_touches_without_a_campaign_fall_in_their_channels_no_campaign_group():
     PurchaseFactory(contact=contact, amount=Decimal("12.00"), occurred_at=at(3, 2))
     report = roi_report(**MARCH, group_by="campaign")
     group = row(report, "none:x")
-    assert (group["label"], group["channel"], group["revenue"]) == ("(no campaign)", "x", "12.00")
+    assert (group["label"], group["channel"], group["revenue"]) == (
+        "X (Twitter) (no campaign)",
+        "x",
+        "12.00",
+    )
+
+
+def test_no_campaign_rows_of_two_channels_are_named_with_their_channel():
+    # Two contacts touch two channels without a campaign: the campaign table has two
+    # "(no campaign)" rows, told apart by their channel's name (the key keeps the slug).
+    for slug, amount in (("facebook", "30.00"), ("email", "20.00")):
+        contact = ContactFactory(entered_at=at(3, 1))
+        TouchpointFactory(contact=contact, channel=channel(slug), occurred_at=at(3, 1))
+        PurchaseFactory(contact=contact, amount=Decimal(amount), occurred_at=at(3, 2))
+    report = roi_report(**MARCH, group_by="campaign")
+    labels = {r["key"]: (r["label"], r["revenue"]) for r in report["rows"]}
+    assert labels["none:facebook"] == ("Facebook (no campaign)", "30.00")
+    assert labels["none:email"] == ("Email (no campaign)", "20.00")
 
 
 def test_period_edges_are_local_days(settings):

@@ -82,7 +82,31 @@
     window.setTimeout(tick, 500);
   }
 
+  // The figures' definitions: a tooltip shown on hover and focus by the CSS (glossary.css);
+  // a tap on a card's term toggles it (phones have no hover), Escape hides it until the pointer
+  // or the focus leaves (WCAG 1.4.13: dismissible without moving).
+  function tooltips() {
+    var triggers = document.querySelectorAll("[aria-describedby] + .tip");
+    triggers.forEach(function (tip) {
+      var trigger = tip.previousElementSibling;
+      var reset = function () { tip.classList.remove("dismissed"); tip.classList.remove("open"); };
+      trigger.addEventListener("blur", reset);
+      trigger.addEventListener("mouseleave", function () { tip.classList.remove("dismissed"); });
+      if (trigger.classList.contains("term")) {
+        trigger.addEventListener("click", function () { tip.classList.toggle("open"); });
+      }
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") return;
+      document.querySelectorAll(".tip").forEach(function (tip) {
+        tip.classList.remove("open");
+        tip.classList.add("dismissed");
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    tooltips();
     document.querySelectorAll("table.sortable").forEach(sortable);
     document.querySelectorAll("canvas[data-spec]").forEach(chart);
     document.querySelectorAll("[data-status-url]").forEach(poll);

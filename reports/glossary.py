@@ -1,0 +1,215 @@
+"""What every report figure means, written once.
+
+The pages show these definitions on the tables' headers and the headline cards (on hover and
+on keyboard focus) and in a "What the figures mean" list; the API schema gives them as the
+report serializers' field descriptions (`reports.serializers`); a test checks both read the
+same text. The definitions restate SPEC §3 in a marketer's words: change a figure there, change
+its words here.
+
+The funnel counts (followers, leads, qualified, customers) mean something else in the funnel
+table than in the ROI tables (customers: counted whole to the source, not credited by the
+model), so the funnel has its own entries, under `FUNNEL`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Term:
+    label: str
+    definition: str
+
+
+UNDEFINED = "—"
+
+TERMS: dict[str, Term] = {
+    "cost": Term(
+        "Cost",
+        "Every cost recorded for the group's campaigns (ad spend, staff time, content, tools, "
+        "agency, other) dated in the period. Discounts are not in it.",
+    ),
+    "revenue": Term(
+        "Revenue",
+        "What the period's purchases paid (net of discounts), credited to the group by the "
+        "chosen attribution model. The rows add up to the same total in every model.",
+    ),
+    "roi": Term(
+        "ROI",
+        "Return on investment: (revenue - cost) / cost. The API and CSV give it as a ratio "
+        "(-0.3600); the pages as a percentage (-36.0%), and its change against the previous "
+        "period in percentage points (pp). Not defined (—) where the cost is 0.",
+    ),
+    "roas": Term(
+        "ROAS",
+        "Return on ad spend: revenue / cost (2.50 means 2.50 of revenue for each 1.00 spent). "
+        "Not defined (—) where the cost is 0.",
+    ),
+    "followers": Term(
+        "Followers",
+        "Contacts that entered the funnel in the period (at any stage), counted to the group "
+        "they came from (their first touch).",
+    ),
+    "leads": Term(
+        "Leads",
+        "Contacts that became leads in the period, whenever they entered, counted to the group "
+        "they came from (their first touch).",
+    ),
+    "qualified": Term(
+        "Qualified",
+        "Contacts that became qualified in the period, whenever they became leads, counted to "
+        "the group they came from (their first touch).",
+    ),
+    "customers": Term(
+        "Customers",
+        "New customers of the period (contacts whose first purchase falls in it), credited by "
+        "the attribution model's weights: a first purchase shared by two groups counts 0.5 in "
+        "each. The funnel counts each new customer whole to the group it came from instead, "
+        "so the two can differ.",
+    ),
+    "cost_per_lead": Term(
+        "Cost per lead",
+        "Cost / leads. Not defined (—) where there are no leads; 0.00 where leads came but no "
+        "cost was recorded for the group (it says nothing was spent on record, not that the "
+        "leads were free).",
+    ),
+    "cost_per_customer": Term(
+        "CAC",
+        "Customer acquisition cost: cost / customers (the credited customers, exact). Not "
+        "defined (—) where no customer was credited; 0.00 where customers came but no cost was "
+        "recorded for the group (email, direct, unattributed...).",
+    ),
+    "assisted_conversions": Term(
+        "Assisted",
+        "Purchases of the period that the group touched (within the lookback window) without "
+        "closing them: another group had the last touch. A purchase counts once in each group "
+        "that assisted it, so the rows do not add up: the totals row counts the distinct "
+        "purchases that any group assisted. A channel whose campaign closed a purchase did not "
+        "assist it, even when another of its campaigns touched it, so the campaign table's "
+        "total can be higher than the channel table's.",
+    ),
+    "assisted_revenue": Term(
+        "Assisted revenue",
+        "The whole amount of the purchases the group assisted (not a share: it is not in the "
+        "group's revenue). The totals row sums each assisted purchase once.",
+    ),
+    "impressions": Term(
+        "Impressions",
+        "Times the group's posts and ads were shown in the period, as the platforms report them.",
+    ),
+    "interactions": Term(
+        "Interactions",
+        "Reactions + comments + shares + clicks on the group's posts and ads in the period.",
+    ),
+    "engagement_rate": Term(
+        "Engagement rate",
+        "Interactions / impressions. Not defined (—) without impressions. Engagement is shown "
+        "beside conversions, never instead of them.",
+    ),
+    "followers_gained": Term(
+        "Followers gained",
+        "New followers of the group's pages in the period, as the platforms report them "
+        "(the platform's count, not contacts in the funnel).",
+    ),
+    "discounts": Term(
+        "Discounts",
+        "What the group's coupons gave away on the period's purchases. Shown beside cost, not "
+        "added to it: revenue is already net of discounts.",
+    ),
+    "target_leads": Term("Leads target", "The campaign's target number of leads, if it has one."),
+    "target_cost_per_lead": Term(
+        "Cost per lead target", "The campaign's target cost per lead, if it has one."
+    ),
+    "unattributed": Term(
+        "Unattributed",
+        "Contacts, purchases and discounts whose source is unknown: a purchase with no touch "
+        "at all (a walk-in without a coupon). Kept apart, never put in direct, so every row "
+        "adds up to the totals.",
+    ),
+    "no_campaign": Term(
+        "(no campaign)",
+        "Touches and contacts of a channel that came without a campaign (an organic post, a "
+        "link with no campaign tag), named after their channel: 'Facebook (no campaign)'.",
+    ),
+    "spread": Term(
+        "Spread",
+        "How much the models disagree on the row: its largest credited revenue minus its smallest.",
+    ),
+}
+
+FUNNEL: dict[str, Term] = {
+    "followers": Term(
+        "Followers",
+        "Contacts that entered the funnel in the period (at any stage), counted whole to the "
+        "group they came from (their first touch).",
+    ),
+    "leads": Term(
+        "Leads",
+        "Contacts that became leads in the period, counted by the day each stage was reached, "
+        "not by the day they entered: a September follower who became a lead in October is an "
+        "October lead.",
+    ),
+    "qualified": Term(
+        "Qualified",
+        "Contacts that became qualified in the period, counted by that day: a month can show "
+        "more qualified than leads when September's leads qualified in October.",
+    ),
+    "customers": Term(
+        "Customers",
+        "Contacts that became customers in the period, each counted whole to the group it came "
+        "from (its first touch). The ROI tables' customers are credited by the attribution "
+        "model instead, so a channel can show 0 customers there and 1 here.",
+    ),
+    "cohort_size": Term(
+        "Entered (cohort)",
+        "The cohort: contacts that entered the funnel in the period.",
+    ),
+    "reached_lead_share": Term(
+        "Cohort reached lead",
+        "Of the cohort, the share that has become a lead by now (the report's time).",
+    ),
+    "reached_customer_share": Term(
+        "Cohort reached customer",
+        "Of the cohort, the share that has become a customer by now (the report's time).",
+    ),
+    "median_days_to_lead": Term(
+        "Median days to lead",
+        "Of the cohort's contacts that became leads, the median days from entry to lead.",
+    ),
+    "median_days_to_customer": Term(
+        "Median days to customer",
+        "Of the cohort's contacts that became customers, the median days from entry to customer.",
+    ),
+}
+
+# Notes shown beside the tables.
+FUNNEL_CAPTION = "Counted by the day each stage was reached"
+FUNNEL_NOTE = (
+    "Each count is the contacts that reached that stage in the period, whatever the day they "
+    "entered, so a month can show more qualified than leads. Customers are counted whole to "
+    "the channel a contact came from; the tables above credit them by the attribution model."
+)
+CHANNEL_NOTE = (
+    "Customers and revenue are credited by the chosen attribution model; the funnel below "
+    "counts each new customer whole to the channel it came from, so the two can differ."
+)
+
+ASSISTED_NOTE = (
+    "Assisted totals count each assisted purchase once; a purchase two campaigns assisted is "
+    "in both rows, and one a channel closed through another of its campaigns is assisted here "
+    "but not in the channel table."
+)
+
+
+def definition(key: str, table: str = "roi") -> str:
+    """The definition of a figure of the ROI tables, or of the funnel's (`table="funnel"`)."""
+    if table == "funnel" and key in FUNNEL:
+        return FUNNEL[key].definition
+    return TERMS[key].definition
+
+
+def terms(keys: list[str], table: str = "roi") -> list[Term]:
+    """The entries of `keys`, in that order, for a page's "What the figures mean" list."""
+    source = FUNNEL if table == "funnel" else {}
+    return [source.get(k) or TERMS[k] for k in keys]
