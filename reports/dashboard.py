@@ -25,16 +25,40 @@ from reports.counts import contact_days, sum_days
 from reports.daycache import is_bypassed
 from reports.metrics import funnel_report, roi_matrix, roi_report, roi_reports
 from reports.models import Attribution, DayChange, GroupBy
-from reports.periods import period_bounds
+from reports.periods import period_bounds, period_name, quarter_start, shift_months
 
 T = TypeVar("T")
+# The picker's presets, in the order offered. Every one ends on a closed day (yesterday at
+# the latest): a period's figures are then final and cacheable, and "to date" compares like with
+# like against the same span of the period before. Their labels carry their dates
+# (`preset_label`), so "Last year" is never mistaken for the last 365 days.
 PRESETS = {
+    "last_7_days": "Last 7 days",
+    "last_30_days": "Last 30 days",
+    "last_90_days": "Last 90 days",
     "last_week": "Last week",
     "last_month": "Last month",
     "last_quarter": "Last quarter",
     "last_year": "Last year",
+    "last_12_months": "Last 12 months",
+    "month_to_date": "Month to date",
+    "quarter_to_date": "Quarter to date",
+    "year_to_date": "Year to date",
     "custom": "Custom range",
 }
+ROLLING_DAYS = {"last_7_days": 7, "last_30_days": 30, "last_90_days": 90}
+# Presets made of whole months, and the months one period spans: the period before is that many
+# months earlier (a month, a quarter or a year), not "as many days earlier".
+MONTH_STEPS = {
+    "last_month": 1,
+    "last_quarter": 3,
+    "last_year": 12,
+    "last_12_months": 12,
+    "month_to_date": 1,
+    "quarter_to_date": 3,
+    "year_to_date": 12,
+}
+TO_DATE = {"month_to_date", "quarter_to_date", "year_to_date"}
 HEADLINES = [
     # key in the totals row, label, kind (money, ratio, count), better when higher
     ("revenue", "Revenue", "money", True),
@@ -57,32 +81,30 @@ class Period:
         return (self.end - self.start).days + 1
 
     def previous(self) -> Period:
-        """The period of the same kind just before: last month before last month, and so on."""
-        if self.preset == "last_month":
-            end = self.start - dt.timedelta(days=1)
-            return Period(end.replace(day=1), end, self.preset)
-        if self.preset == "last_quarter":
-            end = self.start - dt.timedelta(days=1)
-            return Period(_quarter_start(end), end, self.preset)
-        if self.preset == "last_year":
-            return Period(
-                self.start.replace(year=self.start.year - 1),
-                self.start - dt.timedelta(days=1),
-                self.preset,
-            )
-        end = self.start - dt.timedelta(days=1)
-        return Period(end - dt.timedelta(days=self.days - 1), end, self.preset)
+        """The period of the same kind just before: last month before last month, the same days
+        of the month before for month to date, and so on."""
+        return self.back(1)
+
+    def back(self, steps: int) -> Period:
+        """The period of the same kind `steps` periods earlier. Computed from this one, not
+        step by step, so a to-date period clamped to a short month (29 February) does not
+        stay clamped further back."""
+        months = MONTH_STEPS.get(self.preset)
+        if months is None:
+            shift = dt.timedelta(days=steps * self.days)
+            return Period(self.start - shift, self.end - shift, self.preset)
+        start = shift_months(self.start, -steps * months)
+        if self.preset in TO_DATE and self.end < shift_months(self.start, months) - dt.timedelta(
+            days=1
+        ):
+            return Period(start, shift_months(self.end, -steps * months), self.preset)
+        # Whole months (a to-date period on the first day of its span is the whole span before).
+        end = shift_months(self.end + dt.timedelta(days=1), -steps * months) - dt.timedelta(days=1)
+        return Period(start, end, self.preset)
 
     def trail(self, count: int) -> list[Period]:
         """This period and the `count - 1` before it, oldest first."""
-        periods = [self]
-        while len(periods) < count:
-            periods.append(periods[-1].previous())
-        return periods[::-1]
-
-
-def _quarter_start(day: dt.date) -> dt.date:
-    return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
+        return [self.back(i) for i in range(count - 1, -1, -1)]
 
 
 def today() -> dt.date:
@@ -90,18 +112,49 @@ def today() -> dt.date:
 
 
 def preset_period(preset: str, *, on: dt.date | None = None) -> Period:
-    """The last full week (Monday start), month, quarter or year before `on` (default today)."""
+    """The period a preset names on day `on` (default today, in TIME_ZONE). Every preset ends
+    yesterday at the latest (closed days only):
+
+    - last 7 / 30 / 90 days: the days up to yesterday;
+    - last week (Monday start), month, quarter, year: the last full calendar one;
+    - last 12 months: the 12 full months before this one;
+    - month / quarter / year to date: from its first day to yesterday; on its first day (no
+      closed day yet) the whole month / quarter / year before.
+    """
     on = on or today()
+    yesterday = on - dt.timedelta(days=1)
+    if preset in ROLLING_DAYS:
+        return Period(yesterday - dt.timedelta(days=ROLLING_DAYS[preset] - 1), yesterday, preset)
     if preset == "last_week":
         start = on - dt.timedelta(days=on.weekday() + 7)
         return Period(start, start + dt.timedelta(days=6), preset)
     if preset == "last_quarter":
-        end = _quarter_start(on) - dt.timedelta(days=1)
-        return Period(_quarter_start(end), end, preset)
+        end = quarter_start(on) - dt.timedelta(days=1)
+        return Period(quarter_start(end), end, preset)
     if preset == "last_year":
         return Period(dt.date(on.year - 1, 1, 1), dt.date(on.year - 1, 12, 31), preset)
+    if preset == "last_12_months":
+        end = on.replace(day=1) - dt.timedelta(days=1)
+        return Period(shift_months(end.replace(day=1), -11), end, preset)
+    if preset in TO_DATE:
+        first = {
+            "month_to_date": yesterday.replace(day=1),
+            "quarter_to_date": quarter_start(yesterday),
+            "year_to_date": yesterday.replace(month=1, day=1),
+        }[preset]
+        # On the first day of a month (quarter, year) yesterday closed the one before: whole.
+        return Period(first, yesterday, preset)
     end = on.replace(day=1) - dt.timedelta(days=1)
     return Period(end.replace(day=1), end, "last_month")
+
+
+def preset_label(preset: str, *, on: dt.date | None = None) -> str:
+    """The picker's label with the dates it covers: "Last year (2025)", "Last quarter (Q3
+    2026)", "Last 30 days (25 Oct - 23 Nov 2026)"."""
+    if preset == "custom":
+        return PRESETS[preset]
+    p = preset_period(preset, on=on)
+    return f"{PRESETS[preset]} ({period_name(p.start, p.end)})"
 
 
 # Its value is part of every page key: `reports.changes.catalogue_changed` replaces it when a
@@ -366,12 +419,10 @@ def _bounds(periods: list[Period]):
 
 
 def period_label(p: Period) -> str:
-    if p.preset == "last_month":
-        return p.start.strftime("%b %Y")
-    if p.preset == "last_year":
-        return str(p.start.year)
-    if p.preset == "last_quarter":
-        return f"Q{(p.start.month - 1) // 3 + 1} {p.start.year}"
+    """A short label of one period in a trend: "Mar 2026", "Q1 2026", "2025", else its dates."""
+    if p.preset in ("last_month", "last_quarter", "last_year", "last_12_months"):
+        name = period_name(p.start, p.end)
+        return f"{p.start:%b %Y}" if p.preset == "last_month" else name
     return f"{p.start:%d %b} - {p.end:%d %b %Y}"
 
 

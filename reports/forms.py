@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from campaigns.inputs import DayFormField
-from reports.dashboard import PRESETS, Period, preset_period
+from reports.dashboard import PRESETS, Period, preset_label, preset_period
 from reports.models import Attribution
 
 MAX_DAYS = 3 * 366
@@ -21,6 +21,11 @@ class PeriodForm(forms.Form):
         initial=Attribution.LAST_TOUCH,
         label="Attribution model",
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Labels with today's dates: "Last year (2025)", "Last 30 days (25 Oct - 23 Nov 2026)".
+        self.fields["preset"].choices = preset_choices()
 
     def clean(self) -> dict:
         data = super().clean()
@@ -45,6 +50,10 @@ class PeriodForm(forms.Form):
         if data["preset"] == "custom":
             return Period(data["start"], data["end"], "custom")
         return preset_period(data["preset"])
+
+
+def preset_choices() -> list[tuple[str, str]]:
+    return [(key, preset_label(key)) for key in PRESETS]
 
 
 def period_form(params) -> tuple[PeriodForm, Period, str]:

@@ -18,7 +18,7 @@ from campaigns.errors import DomainError
 from campaigns.models import Campaign
 from reports import dashboard
 from reports.csvexport import write_report
-from reports.forms import period_form
+from reports.forms import period_form, preset_choices
 from reports.metrics import funnel_report, roi_report
 from reports.models import Attribution, Granularity, GroupBy, Report, ReportSubscription
 
@@ -163,7 +163,9 @@ def saved_list(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     return render(
-        request, "reports/saved_list.html", {"page": page, "granularities": Granularity.choices}
+        request,
+        "reports/saved_list.html",
+        {"page": page, "granularities": Granularity.choices, "presets": preset_choices()},
     )
 
 
