@@ -59,6 +59,8 @@ MONTH_STEPS = {
     "year_to_date": 12,
 }
 TO_DATE = {"month_to_date", "quarter_to_date", "year_to_date"}
+# The longest period a page shows (reports.metrics.MAX_PERIOD_DAYS, the form's MAX_DAYS).
+MAX_PAGE_DAYS = 3 * 366
 HEADLINES = [
     # key in the totals row, label, kind (money, ratio, count), better when higher
     ("revenue", "Revenue", "money", True),
@@ -509,6 +511,116 @@ def campaign_trend(*, campaign: Campaign, periods: list[Period], attribution: st
     return rows
 
 
+def campaign_period(campaign: Campaign, *, on: dt.date | None = None) -> Period:
+    """The period a campaign's page opens on: the campaign's own days, from its start to its
+    end or yesterday, whichever is first (closed days only, like the presets); at most the
+    last three years of a long one. A campaign that has not started yet shows its planned
+    days (no figures yet, but the right dates)."""
+    yesterday = (on or today()) - dt.timedelta(days=1)
+    end = min(campaign.ends_on or yesterday, yesterday)
+    if end < campaign.starts_on:
+        end = campaign.ends_on or campaign.starts_on
+    start = max(campaign.starts_on, end - dt.timedelta(days=MAX_PAGE_DAYS - 1))
+    return Period(start, end, "campaign")
+
+
+def trend_periods(period: Period) -> list[Period]:
+    """The periods of a campaign page's "ROI over time": twelve periods like the chosen one,
+    or for a campaign's own days its months (the last twelve), cut to its first and last day."""
+    if period.preset != "campaign":
+        return period.trail(12)
+    months, first = [], period.end.replace(day=1)
+    while len(months) < 12:
+        months.append(
+            Period(
+                max(first, period.start),
+                min(shift_months(first, 1) - dt.timedelta(days=1), period.end),
+                "last_month",
+            )
+        )
+        if first <= period.start:
+            break
+        first = shift_months(first, -1)
+    return months[::-1]
+
+
+def campaign_status(campaign: Campaign, *, on: dt.date | None = None) -> str:
+    """planned (starts after today), running (today is within its days) or ended."""
+    on = on or today()
+    if campaign.starts_on > on:
+        return "planned"
+    if campaign.ends_on is not None and campaign.ends_on < on:
+        return "ended"
+    return "running"
+
+
+CAMPAIGN_SORTS = {
+    # key: (header, kind, how to sort); figures sort with the empty ones last.
+    "name": ("Campaign", "text"),
+    "status": ("Status", "text"),
+    "starts_on": ("Starts", "date"),
+    "ends_on": ("Ends", "date"),
+    "cost": ("Spend", "money"),
+    "revenue": ("Revenue", "money"),
+    "roi": ("ROI", "ratio"),
+    "leads": ("Leads", "count"),
+    "cost_per_lead": ("Cost / lead", "money"),
+}
+
+
+def campaign_list(*, period: Period, attribution: str, sort: str = "-starts_on") -> list[dict]:
+    """Every campaign with its status, dates, and its figures in `period` (spend, credited
+    revenue, ROI, leads against target, cost per lead against target).
+
+    One query for the campaigns and their channels, and the figure families of one
+    `roi_report` by campaign (its queries do not grow with the number of campaigns)."""
+    report = roi_report(
+        start=period.start, end=period.end, group_by=GroupBy.CAMPAIGN, attribution=attribution
+    )
+    mark_targets(report["rows"])
+    figures = {row["key"]: row for row in report["rows"]}
+    on = today()
+    rows = []
+    for campaign in Campaign.objects.select_related("channel"):
+        row = figures.get(str(campaign.pk), {})
+        rows.append(
+            {
+                "campaign": campaign,
+                "name": campaign.name,
+                "status": campaign_status(campaign, on=on),
+                "starts_on": campaign.starts_on,
+                "ends_on": campaign.ends_on,
+                "cost": row.get("cost"),
+                "revenue": row.get("revenue"),
+                "roi": row.get("roi"),
+                "leads": row.get("leads"),
+                "cost_per_lead": row.get("cost_per_lead"),
+                "target_leads": campaign.target_leads,
+                "target_cost_per_lead": campaign.target_cost_per_lead,
+                "leads_target_met": row.get("leads_target_met", False),
+                "cpl_target_met": row.get("cpl_target_met", False),
+            }
+        )
+    key, descending = sort.lstrip("-"), sort.startswith("-")
+    if key not in CAMPAIGN_SORTS:
+        key, descending = "starts_on", True
+    kind = CAMPAIGN_SORTS[key][1]
+
+    def value(row: dict):
+        v = row[key]
+        if kind in ("money", "ratio", "count"):
+            return _number(v)
+        if kind == "text":
+            return str(v).lower()
+        return v
+
+    present = [r for r in rows if value(r) is not None]
+    missing = [r for r in rows if value(r) is None]
+    present.sort(key=lambda r: r["name"].lower())
+    present.sort(key=value, reverse=descending)
+    return present + sorted(missing, key=lambda r: r["name"].lower())
+
+
 def campaign_data(*, campaign: Campaign, period: Period, attribution: str) -> dict:
     """One campaign's ledger, coupons, calls, engagement by day, funnel and ROI over time."""
     lo, hi = period_bounds(period.start, period.end)
@@ -548,7 +660,9 @@ def campaign_data(*, campaign: Campaign, period: Period, attribution: str) -> di
         qualified=Count("id", filter=Q(became_qualified_at__gte=lo, became_qualified_at__lt=hi)),
         customers=Count("id", filter=Q(became_customer_at__gte=lo, became_customer_at__lt=hi)),
     )
-    over_time = campaign_trend(campaign=campaign, periods=period.trail(12), attribution=attribution)
+    over_time = campaign_trend(
+        campaign=campaign, periods=trend_periods(period), attribution=attribution
+    )
     report = roi_report(
         start=period.start, end=period.end, group_by=GroupBy.CAMPAIGN, attribution=attribution
     )

@@ -7,6 +7,7 @@ app_name = "reports"
 urlpatterns = [
     path("", views.dashboard_view, name="dashboard"),
     path("attribution/", views.attribution_view, name="attribution"),
+    path("campaigns/", views.campaign_list_view, name="campaigns"),
     path("campaigns/<int:pk>/", views.campaign_view, name="campaign"),
     path("export/<slug:table>.csv", views.export_csv, name="export"),
     path("saved/", views.saved_list, name="saved"),

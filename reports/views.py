@@ -115,9 +115,56 @@ def attribution_view(request: HttpRequest) -> HttpResponse:
 
 
 @marketer_required
+def campaign_list_view(request: HttpRequest) -> HttpResponse:
+    """Every campaign with its status, dates and figures in the chosen period (default: the
+    last 12 months), sortable by any column through the address (?sort=-roi)."""
+    form, period, attribution = period_form(
+        request.GET, default=dashboard.preset_period("last_12_months")
+    )
+    sort = request.GET.get("sort") or "-starts_on"
+    rows = dashboard.campaign_list(period=period, attribution=attribution, sort=sort)
+    current, descending = sort.lstrip("-"), sort.startswith("-")
+    headers = []
+    for key, (label, kind) in dashboard.CAMPAIGN_SORTS.items():
+        if key == current:  # sorted by it: the link turns the order round
+            wanted = key if descending else "-" + key
+        else:  # figures and dates start with the largest, names with A
+            wanted = key if kind == "text" else "-" + key
+        headers.append(
+            {
+                "key": key,
+                "label": label,
+                "kind": kind,
+                "href": "?" + _query(request, sort=wanted),
+                "aria_sort": (
+                    ("descending" if descending else "ascending") if key == current else None
+                ),
+            }
+        )
+    return render(
+        request,
+        "reports/campaign_list.html",
+        {
+            "form": form,
+            "period": period,
+            "attribution": attribution,
+            "attribution_label": Attribution(attribution).label,
+            "rows": rows,
+            "headers": headers,
+            "sort": sort,
+            "period_query": _query(request, sort=sort),
+        },
+        status=200 if not form.errors else 400,
+    )
+
+
+@marketer_required
 def campaign_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A campaign's page; without a period in the address, on the campaign's own days."""
     campaign = get_object_or_404(Campaign.objects.select_related("channel"), pk=pk)
-    form, period, attribution = period_form(request.GET)
+    form, period, attribution = period_form(
+        request.GET, default=dashboard.campaign_period(campaign)
+    )
     data = dashboard.campaign_data(campaign=campaign, period=period, attribution=attribution)
     return render(
         request,

@@ -19,12 +19,15 @@ pytestmark = [
 ]
 
 
-def query(page) -> dict[str, list[str]]:
-    return parse_qs(urlparse(page.url).query)
+def query(browser_page) -> dict[str, list[str]]:
+    return parse_qs(urlparse(browser_page.url).query)
 
 
 def test_filters_apply_on_change_and_the_back_button_restores_them(
-    scenario, marketer, live_server, page  # noqa: F811
+    scenario,
+    marketer,
+    live_server,
+    page,  # noqa: F811
 ):
     login(page, live_server, "marketer", reverse("reports:dashboard") + PERIOD)
     assert table_cell(page, "table-channels", "Pinterest", "Revenue") == "150.00 USD"

@@ -56,6 +56,7 @@ def test_anonymous_is_sent_to_log_in(client, db):
         ("reports:attribution", []),
         ("reports:saved", []),
         ("reports:subscriptions", []),
+        ("reports:campaigns", []),
         ("reports:export", ["channels"]),
     ],
 )
