@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from reports.periods import period_name
+
 
 class Attribution(models.TextChoices):
     FIRST_TOUCH = "first_touch", "First touch"
@@ -81,6 +83,13 @@ class Report(models.Model):
 
     def __str__(self) -> str:
         return f"{self.granularity} {self.start}..{self.end} {self.group_by}/{self.attribution}"
+
+    @property
+    def name(self) -> str:
+        """Its period's name, derived from its dates ("Q3 2026", "March 2026", "Week 47,
+        2026", "1-15 Mar 2026"): never stored, so never out of date, and the same whichever
+        preset or kind asked for it."""
+        return period_name(self.start, self.end)
 
 
 class ReportSubscription(models.Model):

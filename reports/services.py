@@ -19,6 +19,7 @@ import json
 import logging
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMultiAlternatives
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Case, F, PositiveSmallIntegerField, Q, When
@@ -395,6 +396,19 @@ def periodic_reports(
         if report.status == Report.Status.DONE:
             report_deliver(report=report)
     return made
+
+
+def report_delete(*, report: Report, by) -> None:
+    """Delete a saved report, for a user allowed to (`reports.delete_report`).
+
+    A job still working on it finds no row and stops (report_generate tolerates a deleted
+    report). A periodic report deleted soon after its beat run may be made again by the
+    sweeper's catch-up (`periodic_missed`), as if the run had been missed."""
+    if not (by.has_perm("reports.view_dashboard") and by.has_perm("reports.delete_report")):
+        raise PermissionDenied("Deleting saved reports needs the delete permission.")
+    deleted, _ = Report.objects.filter(pk=report.pk).delete()
+    if deleted:
+        log.info("Report %s (%s) deleted by %s.", report.pk, report, by)
 
 
 def report_csv(report: Report) -> str:

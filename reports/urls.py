@@ -13,6 +13,8 @@ urlpatterns = [
     path("saved/", views.saved_list, name="saved"),
     path("saved/generate/", views.saved_generate, name="saved-generate"),
     path("saved/<int:pk>/", views.saved_detail, name="saved-detail"),
+    path("saved/<int:pk>/roi.csv", views.saved_csv, name="saved-csv"),
+    path("saved/<int:pk>/delete/", views.saved_delete, name="saved-delete"),
     path("saved/<int:pk>/status/", views.saved_status, name="saved-status"),
     path("subscriptions/", views.subscriptions_view, name="subscriptions"),
 ]

@@ -235,6 +235,35 @@ def saved_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @marketer_required
+def saved_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    """A done report's ROI rows and totals as CSV (the dashboard's CSV writer)."""
+    from reports.services import report_csv
+
+    report = get_object_or_404(Report, pk=pk)
+    if report.status != Report.Status.DONE or not (report.data or {}).get("roi"):
+        return HttpResponse(
+            "This report has no figures yet.", status=409, content_type="text/plain"
+        )
+    response = HttpResponse(report_csv(report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="roi-{report.group_by}-{report.start}-{report.end}-'
+        f'{report.attribution}.csv"'
+    )
+    return response
+
+
+@marketer_required
+@require_POST
+def saved_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    from reports.services import report_delete
+
+    report = get_object_or_404(Report, pk=pk)
+    report_delete(report=report, by=request.user)
+    messages.success(request, f"Deleted the report {report.name}.")
+    return redirect("reports:saved")
+
+
+@marketer_required
 @require_POST
 def saved_generate(request: HttpRequest) -> HttpResponse:
     """Ask for a report now (from the list's form, or "regenerate" on a report's page)."""

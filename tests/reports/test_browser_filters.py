@@ -4,6 +4,7 @@ Same scenario as test_browser.py (March 2026): last touch credits Pinterest with
 touch credits Pinterest 50.00 and LinkedIn 100.00.
 """
 
+# ruff: noqa: F811  (the fixtures are imported from test_browser, then named as arguments)
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
@@ -27,7 +28,7 @@ def test_filters_apply_on_change_and_the_back_button_restores_them(
     scenario,
     marketer,
     live_server,
-    page,  # noqa: F811
+    page,
 ):
     login(page, live_server, "marketer", reverse("reports:dashboard") + PERIOD)
     assert table_cell(page, "table-channels", "Pinterest", "Revenue") == "150.00 USD"
