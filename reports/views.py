@@ -316,28 +316,46 @@ def saved_status(request: HttpRequest, pk: int) -> JsonResponse:
 @marketer_required
 @require_http_methods(["GET", "POST"])
 def subscriptions_view(request: HttpRequest) -> HttpResponse:
-    choices = [(g, label) for g, label in Granularity.choices if g != Granularity.CUSTOM]
+    """Which addresses receive which periodic reports: any address, any kinds, one form per
+    address (its kinds, or remove it) and one to add an address."""
+    from reports.services import PERIODIC, subscription_set
+
+    kinds = [(g, Granularity(g).label) for g in PERIODIC]
+    added = {"email": "", "kinds": set()}
+    status = 200
     if request.method == "POST":
-        wanted = {g for g, _ in choices if request.POST.get(g) == "on"}
-        ReportSubscription.objects.filter(user=request.user).exclude(
-            granularity__in=wanted
-        ).delete()
-        for granularity in wanted:
-            ReportSubscription.objects.get_or_create(user=request.user, granularity=granularity)
-        if wanted and not request.user.email:
-            messages.warning(
-                request, "Saved, but your account has no email address: add one to receive reports."
-            )
+        email = request.POST.get("email", "")
+        wanted = set() if "remove" in request.POST else set(request.POST.getlist("kinds"))
+        try:
+            address = subscription_set(email=email, granularities=wanted, by=request.user)
+        except DomainError as exc:
+            messages.error(request, f"{email.strip() or 'The address'}: {exc.message}")
+            added, status = {"email": email, "kinds": wanted}, 400
         else:
-            messages.success(request, "Your report subscriptions are saved.")
-        return redirect("reports:subscriptions")
-    current = set(
-        ReportSubscription.objects.filter(user=request.user).values_list("granularity", flat=True)
-    )
+            if wanted:
+                names = ", ".join(label.lower() for g, label in kinds if g in wanted)
+                messages.success(request, f"{address} receives the {names} reports.")
+            else:
+                messages.success(request, f"{address} receives no reports any more.")
+            return redirect("reports:subscriptions")
+    by_address: dict[str, set[str]] = {}
+    for email, granularity in ReportSubscription.objects.values_list("email", "granularity"):
+        by_address.setdefault(email, set()).add(granularity)
     return render(
         request,
         "reports/subscriptions.html",
-        {"choices": [(g, label, g in current) for g, label in choices]},
+        {
+            "kinds": kinds,
+            "addresses": [
+                {"email": email, "kinds": [(g, label, g in chosen) for g, label in kinds]}
+                for email, chosen in sorted(by_address.items())
+            ],
+            "added": {
+                "email": added["email"],
+                "kinds": [(g, label, g in added["kinds"]) for g, label in kinds],
+            },
+        },
+        status=status,
     )
 
 
