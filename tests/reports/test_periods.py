@@ -203,3 +203,18 @@ def test_the_picker_offers_every_preset_with_its_dates(client, marketing_user):
     html = response.content.decode()
     assert '<option value="last_year">Last year (2025)</option>' in html
     assert "Year to date (1 Jan \u2013 23 Nov 2026)" in html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("preset", ["last_7_days", "month_to_date", "last_12_months"])
+def test_the_pages_answer_every_new_preset(client, marketing_user, scenario, preset):
+    # 15 April 2026: month to date 1..14 April; last 12 months April 2025 - March 2026 holds
+    # the scenario's March (revenue 150.00); the last 7 days (8..14 April) hold nothing.
+    client.force_login(marketing_user)
+    with time_machine.travel(dt.datetime(2026, 4, 15, 12, tzinfo=dt.UTC), tick=False):
+        dashboard = client.get("/reports/", {"preset": preset})
+        attribution = client.get("/reports/attribution/", {"preset": preset})
+    assert dashboard.status_code == attribution.status_code == 200
+    revenue = dashboard.context["channels"]["totals"]["revenue"]
+    assert revenue == ("150.00" if preset == "last_12_months" else "0.00")
+    assert len(dashboard.context["trend"]) == 12
