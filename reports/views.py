@@ -121,7 +121,9 @@ def campaign_list_view(request: HttpRequest) -> HttpResponse:
     form, period, attribution = period_form(
         request.GET, default=dashboard.preset_period("last_12_months")
     )
-    sort = request.GET.get("sort") or "-starts_on"
+    sort = request.GET.get("sort") or ""
+    if sort.lstrip("-") not in dashboard.CAMPAIGN_SORTS:
+        sort = "-starts_on"  # the newest campaigns first
     rows = dashboard.campaign_list(period=period, attribution=attribution, sort=sort)
     current, descending = sort.lstrip("-"), sort.startswith("-")
     headers = []
@@ -152,7 +154,6 @@ def campaign_list_view(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "headers": headers,
             "sort": sort,
-            "period_query": _query(request, sort=sort),
         },
         status=200 if not form.errors else 400,
     )

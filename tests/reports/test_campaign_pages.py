@@ -94,6 +94,10 @@ def test_the_list_sorts_by_any_column_through_the_address(
     assert header["aria_sort"] == "ascending"
     assert "sort=-name" in header["href"] and "preset=last_month" in header["href"]
     assert '<input type="hidden" name="sort" value="name">' in response.content.decode()
+    # An unknown order is the default one (newest first), and says so.
+    bogus = marketer_client.get(reverse("reports:campaigns"), {"sort": "-password"})
+    assert bogus.context["sort"] == "-starts_on"
+    assert names(bogus)[0] == "Summer reels"  # starts 1 May
     # last month (March): the same figures.
     assert rows_by_name(response)["Spring pins"]["revenue"] == "150.00"
 
