@@ -58,6 +58,19 @@ class ReportAdmin(admin.ModelAdmin):
 
 @admin.register(ReportSubscription)
 class ReportSubscriptionAdmin(admin.ModelAdmin):
-    list_display = ("user", "granularity", "created_at")
+    """Read-only: addresses are added and removed on the reports' "Email delivery" page,
+    through `reports.services.subscription_set` (validation, one row per address and kind)."""
+
+    list_display = ("email", "granularity", "added_by", "created_at")
     list_filter = ("granularity",)
-    autocomplete_fields = ("user",)
+    list_select_related = ("added_by",)
+    search_fields = ("email",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

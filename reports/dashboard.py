@@ -25,17 +25,43 @@ from reports.counts import contact_days, sum_days
 from reports.daycache import is_bypassed
 from reports.metrics import funnel_report, roi_matrix, roi_report, roi_reports
 from reports.models import Attribution, DayChange, GroupBy
-from reports.periods import period_bounds
+from reports.periods import period_bounds, period_name, quarter_start, shift_months
 from reports.templatetags.report_format import fmt
 
 T = TypeVar("T")
+# The picker's presets, in the order offered. Every one ends on a closed day (yesterday at
+# the latest): a period's figures are then final and cacheable, and "to date" compares like with
+# like against the same span of the period before. Their labels carry their dates
+# (`preset_label`), so "Last year" is never mistaken for the last 365 days.
 PRESETS = {
+    "last_7_days": "Last 7 days",
+    "last_30_days": "Last 30 days",
+    "last_90_days": "Last 90 days",
     "last_week": "Last week",
     "last_month": "Last month",
     "last_quarter": "Last quarter",
     "last_year": "Last year",
+    "last_12_months": "Last 12 months",
+    "month_to_date": "Month to date",
+    "quarter_to_date": "Quarter to date",
+    "year_to_date": "Year to date",
     "custom": "Custom range",
 }
+ROLLING_DAYS = {"last_7_days": 7, "last_30_days": 30, "last_90_days": 90}
+# Presets made of whole months, and the months one period spans: the period before is that many
+# months earlier (a month, a quarter or a year), not "as many days earlier".
+MONTH_STEPS = {
+    "last_month": 1,
+    "last_quarter": 3,
+    "last_year": 12,
+    "last_12_months": 12,
+    "month_to_date": 1,
+    "quarter_to_date": 3,
+    "year_to_date": 12,
+}
+TO_DATE = {"month_to_date", "quarter_to_date", "year_to_date"}
+# The longest period a page shows (reports.metrics.MAX_PERIOD_DAYS, the form's MAX_DAYS).
+MAX_PAGE_DAYS = 3 * 366
 HEADLINES = [
     # key in the totals row, label, kind (money, percent, count, decimal), better when higher
     ("revenue", "Revenue", "money", True),
@@ -62,32 +88,30 @@ class Period:
         return (self.end - self.start).days + 1
 
     def previous(self) -> Period:
-        """The period of the same kind just before: last month before last month, and so on."""
-        if self.preset == "last_month":
-            end = self.start - dt.timedelta(days=1)
-            return Period(end.replace(day=1), end, self.preset)
-        if self.preset == "last_quarter":
-            end = self.start - dt.timedelta(days=1)
-            return Period(_quarter_start(end), end, self.preset)
-        if self.preset == "last_year":
-            return Period(
-                self.start.replace(year=self.start.year - 1),
-                self.start - dt.timedelta(days=1),
-                self.preset,
-            )
-        end = self.start - dt.timedelta(days=1)
-        return Period(end - dt.timedelta(days=self.days - 1), end, self.preset)
+        """The period of the same kind just before: last month before last month, the same days
+        of the month before for month to date, and so on."""
+        return self.back(1)
+
+    def back(self, steps: int) -> Period:
+        """The period of the same kind `steps` periods earlier. Computed from this one, not
+        step by step, so a to-date period clamped to a short month (29 February) does not
+        stay clamped further back."""
+        months = MONTH_STEPS.get(self.preset)
+        if months is None:
+            shift = dt.timedelta(days=steps * self.days)
+            return Period(self.start - shift, self.end - shift, self.preset)
+        start = shift_months(self.start, -steps * months)
+        if self.preset in TO_DATE and self.end < shift_months(self.start, months) - dt.timedelta(
+            days=1
+        ):
+            return Period(start, shift_months(self.end, -steps * months), self.preset)
+        # Whole months (a to-date period on the first day of its span is the whole span before).
+        end = shift_months(self.end + dt.timedelta(days=1), -steps * months) - dt.timedelta(days=1)
+        return Period(start, end, self.preset)
 
     def trail(self, count: int) -> list[Period]:
         """This period and the `count - 1` before it, oldest first."""
-        periods = [self]
-        while len(periods) < count:
-            periods.append(periods[-1].previous())
-        return periods[::-1]
-
-
-def _quarter_start(day: dt.date) -> dt.date:
-    return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
+        return [self.back(i) for i in range(count - 1, -1, -1)]
 
 
 def today() -> dt.date:
@@ -95,18 +119,49 @@ def today() -> dt.date:
 
 
 def preset_period(preset: str, *, on: dt.date | None = None) -> Period:
-    """The last full week (Monday start), month, quarter or year before `on` (default today)."""
+    """The period a preset names on day `on` (default today, in TIME_ZONE). Every preset ends
+    yesterday at the latest (closed days only):
+
+    - last 7 / 30 / 90 days: the days up to yesterday;
+    - last week (Monday start), month, quarter, year: the last full calendar one;
+    - last 12 months: the 12 full months before this one;
+    - month / quarter / year to date: from its first day to yesterday; on its first day (no
+      closed day yet) the whole month / quarter / year before.
+    """
     on = on or today()
+    yesterday = on - dt.timedelta(days=1)
+    if preset in ROLLING_DAYS:
+        return Period(yesterday - dt.timedelta(days=ROLLING_DAYS[preset] - 1), yesterday, preset)
     if preset == "last_week":
         start = on - dt.timedelta(days=on.weekday() + 7)
         return Period(start, start + dt.timedelta(days=6), preset)
     if preset == "last_quarter":
-        end = _quarter_start(on) - dt.timedelta(days=1)
-        return Period(_quarter_start(end), end, preset)
+        end = quarter_start(on) - dt.timedelta(days=1)
+        return Period(quarter_start(end), end, preset)
     if preset == "last_year":
         return Period(dt.date(on.year - 1, 1, 1), dt.date(on.year - 1, 12, 31), preset)
+    if preset == "last_12_months":
+        end = on.replace(day=1) - dt.timedelta(days=1)
+        return Period(shift_months(end.replace(day=1), -11), end, preset)
+    if preset in TO_DATE:
+        first = {
+            "month_to_date": yesterday.replace(day=1),
+            "quarter_to_date": quarter_start(yesterday),
+            "year_to_date": yesterday.replace(month=1, day=1),
+        }[preset]
+        # On the first day of a month (quarter, year) yesterday closed the one before: whole.
+        return Period(first, yesterday, preset)
     end = on.replace(day=1) - dt.timedelta(days=1)
     return Period(end.replace(day=1), end, "last_month")
+
+
+def preset_label(preset: str, *, on: dt.date | None = None) -> str:
+    """The picker's label with the dates it covers: "Last year (2025)", "Last quarter (Q3
+    2026)", "Last 30 days (25 Oct - 23 Nov 2026)"."""
+    if preset == "custom":
+        return PRESETS[preset]
+    p = preset_period(preset, on=on)
+    return f"{PRESETS[preset]} ({period_name(p.start, p.end)})"
 
 
 # Its value is part of every page key: `reports.changes.catalogue_changed` replaces it when a
@@ -386,12 +441,10 @@ def _bounds(periods: list[Period]):
 
 
 def period_label(p: Period) -> str:
-    if p.preset == "last_month":
-        return p.start.strftime("%b %Y")
-    if p.preset == "last_year":
-        return str(p.start.year)
-    if p.preset == "last_quarter":
-        return f"Q{(p.start.month - 1) // 3 + 1} {p.start.year}"
+    """A short label of one period in a trend: "Mar 2026", "Q1 2026", "2025", else its dates."""
+    if p.preset in ("last_month", "last_quarter", "last_year", "last_12_months"):
+        name = period_name(p.start, p.end)
+        return f"{p.start:%b %Y}" if p.preset == "last_month" else name
     return f"{p.start:%d %b} - {p.end:%d %b %Y}"
 
 
@@ -478,6 +531,116 @@ def campaign_trend(*, campaign: Campaign, periods: list[Period], attribution: st
     return rows
 
 
+def campaign_period(campaign: Campaign, *, on: dt.date | None = None) -> Period:
+    """The period a campaign's page opens on: the campaign's own days, from its start to its
+    end or yesterday, whichever is first (closed days only, like the presets); at most the
+    last three years of a long one. A campaign that has not started yet shows its planned
+    days (no figures yet, but the right dates)."""
+    yesterday = (on or today()) - dt.timedelta(days=1)
+    end = min(campaign.ends_on or yesterday, yesterday)
+    if end < campaign.starts_on:
+        end = campaign.ends_on or campaign.starts_on
+    start = max(campaign.starts_on, end - dt.timedelta(days=MAX_PAGE_DAYS - 1))
+    return Period(start, end, "campaign")
+
+
+def trend_periods(period: Period) -> list[Period]:
+    """The periods of a campaign page's "ROI over time": twelve periods like the chosen one,
+    or for a campaign's own days its months (the last twelve), cut to its first and last day."""
+    if period.preset != "campaign":
+        return period.trail(12)
+    months, first = [], period.end.replace(day=1)
+    while len(months) < 12:
+        months.append(
+            Period(
+                max(first, period.start),
+                min(shift_months(first, 1) - dt.timedelta(days=1), period.end),
+                "last_month",
+            )
+        )
+        if first <= period.start:
+            break
+        first = shift_months(first, -1)
+    return months[::-1]
+
+
+def campaign_status(campaign: Campaign, *, on: dt.date | None = None) -> str:
+    """planned (starts after today), running (today is within its days) or ended."""
+    on = on or today()
+    if campaign.starts_on > on:
+        return "planned"
+    if campaign.ends_on is not None and campaign.ends_on < on:
+        return "ended"
+    return "running"
+
+
+CAMPAIGN_SORTS = {
+    # key: (header, kind, how to sort); figures sort with the empty ones last.
+    "name": ("Campaign", "text"),
+    "status": ("Status", "text"),
+    "starts_on": ("Starts", "date"),
+    "ends_on": ("Ends", "date"),
+    "cost": ("Spend", "money"),
+    "revenue": ("Revenue", "money"),
+    "roi": ("ROI", "ratio"),
+    "leads": ("Leads", "count"),
+    "cost_per_lead": ("Cost / lead", "money"),
+}
+
+
+def campaign_list(*, period: Period, attribution: str, sort: str = "-starts_on") -> list[dict]:
+    """Every campaign with its status, dates, and its figures in `period` (spend, credited
+    revenue, ROI, leads against target, cost per lead against target).
+
+    One query for the campaigns and their channels, and the figure families of one
+    `roi_report` by campaign (its queries do not grow with the number of campaigns)."""
+    report = roi_report(
+        start=period.start, end=period.end, group_by=GroupBy.CAMPAIGN, attribution=attribution
+    )
+    mark_targets(report["rows"])
+    figures = {row["key"]: row for row in report["rows"]}
+    on = today()
+    rows = []
+    for campaign in Campaign.objects.select_related("channel"):
+        row = figures.get(str(campaign.pk), {})
+        rows.append(
+            {
+                "campaign": campaign,
+                "name": campaign.name,
+                "status": campaign_status(campaign, on=on),
+                "starts_on": campaign.starts_on,
+                "ends_on": campaign.ends_on,
+                "cost": row.get("cost"),
+                "revenue": row.get("revenue"),
+                "roi": row.get("roi"),
+                "leads": row.get("leads"),
+                "cost_per_lead": row.get("cost_per_lead"),
+                "target_leads": campaign.target_leads,
+                "target_cost_per_lead": campaign.target_cost_per_lead,
+                "leads_target_met": row.get("leads_target_met", False),
+                "cpl_target_met": row.get("cpl_target_met", False),
+            }
+        )
+    key, descending = sort.lstrip("-"), sort.startswith("-")
+    if key not in CAMPAIGN_SORTS:
+        key, descending = "starts_on", True
+    kind = CAMPAIGN_SORTS[key][1]
+
+    def value(row: dict):
+        v = row[key]
+        if kind in ("money", "ratio", "count"):
+            return _number(v)
+        if kind == "text":
+            return str(v).lower()
+        return v
+
+    present = [r for r in rows if value(r) is not None]
+    missing = [r for r in rows if value(r) is None]
+    present.sort(key=lambda r: r["name"].lower())
+    present.sort(key=value, reverse=descending)
+    return present + sorted(missing, key=lambda r: r["name"].lower())
+
+
 def campaign_data(*, campaign: Campaign, period: Period, attribution: str) -> dict:
     """One campaign's ledger, coupons, calls, engagement by day, funnel and ROI over time."""
     lo, hi = period_bounds(period.start, period.end)
@@ -517,7 +680,9 @@ def campaign_data(*, campaign: Campaign, period: Period, attribution: str) -> di
         qualified=Count("id", filter=Q(became_qualified_at__gte=lo, became_qualified_at__lt=hi)),
         customers=Count("id", filter=Q(became_customer_at__gte=lo, became_customer_at__lt=hi)),
     )
-    over_time = campaign_trend(campaign=campaign, periods=period.trail(12), attribution=attribution)
+    over_time = campaign_trend(
+        campaign=campaign, periods=trend_periods(period), attribution=attribution
+    )
     report = roi_report(
         start=period.start, end=period.end, group_by=GroupBy.CAMPAIGN, attribution=attribution
     )

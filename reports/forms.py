@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from campaigns.inputs import DayFormField
-from reports.dashboard import PRESETS, Period, preset_period
+from reports.dashboard import PRESETS, Period, preset_label, preset_period
 from reports.models import Attribution
 
 MAX_DAYS = 3 * 366
@@ -21,6 +21,11 @@ class PeriodForm(forms.Form):
         initial=Attribution.LAST_TOUCH,
         label="Attribution model",
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Labels with today's dates: "Last year (2025)", "Last 30 days (25 Oct - 23 Nov 2026)".
+        self.fields["preset"].choices = preset_choices()
 
     def clean(self) -> dict:
         data = super().clean()
@@ -47,9 +52,21 @@ class PeriodForm(forms.Form):
         return preset_period(data["preset"])
 
 
-def period_form(params) -> tuple[PeriodForm, Period, str]:
-    """The bound form, the period it names (last month when invalid) and the attribution model."""
-    if params:
+def preset_choices() -> list[tuple[str, str]]:
+    return [(key, preset_label(key)) for key in PRESETS]
+
+
+PERIOD_FIELDS = ("preset", "start", "end", "attribution")
+
+
+def period_form(params, *, default: Period | None = None) -> tuple[PeriodForm, Period, str]:
+    """The bound form, the period it names and the attribution model.
+
+    An address that names no period field opens on `default` (last month unless the page
+    says otherwise: a campaign's own days, the last 12 months of the campaign list); an
+    invalid one shows last month with the form's errors."""
+    named = params is not None and any(params.get(f) for f in PERIOD_FIELDS)
+    if named:
         # A link that names only some fields (?preset=last_quarter) keeps the defaults of the rest.
         params = params.copy()
         if not params.get("attribution"):
@@ -58,12 +75,13 @@ def period_form(params) -> tuple[PeriodForm, Period, str]:
             params["preset"] = (
                 "custom" if params.get("start") or params.get("end") else "last_month"
             )
-    form = PeriodForm(params or None)
+    form = PeriodForm(params if named else None)
     if form.is_bound and form.is_valid():
         return form, form.period(), form.cleaned_data["attribution"]
-    period = preset_period("last_month")
+    period = (
+        preset_period("last_month") if form.is_bound else default or preset_period("last_month")
+    )
     if not form.is_bound:
-        form = PeriodForm(
-            initial={"preset": "last_month", "start": period.start, "end": period.end}
-        )
+        preset = period.preset if period.preset in PRESETS else "custom"
+        form = PeriodForm(initial={"preset": preset, "start": period.start, "end": period.end})
     return form, period, Attribution.LAST_TOUCH

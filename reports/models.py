@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from reports.periods import period_name
+
 
 class Attribution(models.TextChoices):
     FIRST_TOUCH = "first_touch", "First touch"
@@ -82,24 +84,47 @@ class Report(models.Model):
     def __str__(self) -> str:
         return f"{self.granularity} {self.start}..{self.end} {self.group_by}/{self.attribution}"
 
+    @property
+    def name(self) -> str:
+        """Its period's name, derived from its dates ("Q3 2026", "March 2026", "Week 47,
+        2026", "1-15 Mar 2026"): never stored, so never out of date, and the same whichever
+        preset or kind asked for it."""
+        return period_name(self.start, self.end)
+
 
 class ReportSubscription(models.Model):
-    """A marketer who receives every saved report of one granularity by email."""
+    """An email address that receives every saved report of one granularity.
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_subscriptions"
-    )
+    Any address (a colleague, a shared inbox), added on the subscriptions page by a user with the
+    report permission; stored in its compared form (`reports.services.subscription_address`),
+    so one address receives one kind once."""
+
+    email = models.EmailField(max_length=254)
     granularity = models.CharField(max_length=10, choices=Granularity.choices)
+    # Who added it (kept for the record; the subscription outlives the account).
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="report_subscriptions",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["user_id", "granularity"]
+        ordering = ["email", "granularity"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "granularity"], name="subscription_unique"),
+            models.UniqueConstraint(
+                fields=["email", "granularity"], name="subscription_unique_address"
+            ),
+            models.CheckConstraint(
+                condition=Q(granularity__in=["daily", "weekly", "monthly"]),
+                name="subscription_periodic_granularity",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.granularity}"
+        return f"{self.email} {self.granularity}"
 
 
 class AttributedDay(models.Model):

@@ -17,15 +17,20 @@ import datetime as dt
 import io
 import json
 import logging
+from collections.abc import Iterable
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMultiAlternatives
+from django.core.validators import validate_email
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Case, F, PositiveSmallIntegerField, Q, When
 from django.template.loader import render_to_string
 from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from campaigns.errors import InvalidInput
+from leads.rules import INVALID_EMAIL, email_address
 from reports import attribution
 from reports.counts import contact_days
 from reports.csvexport import write_report
@@ -397,6 +402,19 @@ def periodic_reports(
     return made
 
 
+def report_delete(*, report: Report, by) -> None:
+    """Delete a saved report, for a user allowed to (`reports.delete_report`).
+
+    A job still working on it finds no row and stops (report_generate tolerates a deleted
+    report). A periodic report deleted soon after its beat run may be made again by the
+    sweeper's catch-up (`periodic_missed`), as if the run had been missed."""
+    if not (by.has_perm("reports.view_dashboard") and by.has_perm("reports.delete_report")):
+        raise PermissionDenied("Deleting saved reports needs the delete permission.")
+    deleted, _ = Report.objects.filter(pk=report.pk).delete()
+    if deleted:
+        log.info("Report %s (%s) deleted by %s.", report.pk, report, by)
+
+
 def report_csv(report: Report) -> str:
     """The report's ROI rows and totals as CSV, with the API's keys and values (the pages'
     CSV writer: formula-like text is neutralised)."""
@@ -405,10 +423,59 @@ def report_csv(report: Report) -> str:
     return out.getvalue()
 
 
-def report_deliver(*, report: Report) -> int:
-    """Email a done report to the active subscribers of its granularity who may see reports.
+PERIODIC = (Granularity.DAILY, Granularity.WEEKLY, Granularity.MONTHLY)
 
-    Claimed with a conditional UPDATE on emailed_at: one generation is mailed once."""
+
+def subscription_address(email: str) -> str:
+    """An address as subscriptions store and compare it: valid, ASCII before the @ (the
+    contacts' rule, `leads.rules.email_address`), an international domain in its IDNA form, and
+    in lower case, so one inbox is one row per kind however it was typed."""
+    address = email_address(email or "")
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise InvalidInput(INVALID_EMAIL, field="email") from None
+    return address.lower()
+
+
+def subscription_set(*, email: str, granularities: Iterable[str], by) -> str:
+    """The kinds of report (daily, weekly, monthly) one address receives, replacing what it
+    had; none removes the address. For users with the report permission. Returns the stored
+    address. The unique (email, granularity) constraint backs the get_or_create: two marketers
+    saving the same address at once still make one row per kind."""
+    if not by.has_perm("reports.view_dashboard"):
+        raise PermissionDenied("Managing report deliveries needs the report permission.")
+    address = subscription_address(email)
+    wanted = set(granularities)
+    if not wanted <= set(PERIODIC):
+        raise InvalidInput("Choose daily, weekly or monthly reports.", field="granularity")
+    with transaction.atomic():
+        ReportSubscription.objects.filter(email=address).exclude(granularity__in=wanted).delete()
+        for granularity in wanted:
+            ReportSubscription.objects.get_or_create(
+                email=address,
+                granularity=granularity,
+                defaults={"added_by": by if by.is_authenticated else None},
+            )
+    return address
+
+
+def report_recipients(granularity: str) -> list[str]:
+    """The addresses subscribed to reports of `granularity`, each once."""
+    return list(
+        ReportSubscription.objects.filter(granularity=granularity)
+        .order_by("email")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+
+
+def report_deliver(*, report: Report) -> int:
+    """Email a done report to every address subscribed to its granularity; returns how many.
+
+    Claimed with a conditional UPDATE on emailed_at: one generation is mailed once, however
+    many workers or retries reach this. The addresses are in Bcc (they may belong to different
+    people: none sees the others)."""
     if report.status != Report.Status.DONE:
         return 0
     claimed = Report.objects.filter(pk=report.pk, emailed_at__isnull=True).update(
@@ -416,16 +483,8 @@ def report_deliver(*, report: Report) -> int:
     )
     if not claimed:
         return 0
-    users = [
-        s.user
-        for s in ReportSubscription.objects.filter(
-            granularity=report.granularity, user__is_active=True
-        )
-        .select_related("user")
-        .exclude(user__email="")
-        if s.user.has_perm("reports.view_dashboard")
-    ]
-    if not users:
+    recipients = report_recipients(report.granularity)
+    if not recipients:
         return 0
     roi = report.data["roi"]
     context = {"report": report, "roi": roi, "totals": roi["totals"], "rows": roi["rows"][:10]}
@@ -438,11 +497,11 @@ def report_deliver(*, report: Report) -> int:
         body=render_to_string("reports/email/report.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[settings.DEFAULT_FROM_EMAIL],
-        bcc=[u.email for u in users],
+        bcc=recipients,
     )
     message.attach_alternative(render_to_string("reports/email/report.html", context), "text/html")
     message.attach(
         f"roi-{report.group_by}-{report.start}-{report.end}.csv", report_csv(report), "text/csv"
     )
     message.send()
-    return len(users)
+    return len(recipients)

@@ -18,7 +18,7 @@ from campaigns.errors import DomainError
 from campaigns.models import Campaign
 from reports import dashboard
 from reports.csvexport import write_report
-from reports.forms import period_form
+from reports.forms import period_form, preset_choices
 from reports.glossary import ASSISTED_NOTE, CHANNEL_NOTE, FUNNEL_CAPTION, FUNNEL_NOTE, terms
 from reports.metrics import funnel_report, roi_report
 from reports.models import Attribution, Granularity, GroupBy, Report, ReportSubscription
@@ -146,9 +146,57 @@ def attribution_view(request: HttpRequest) -> HttpResponse:
 
 
 @marketer_required
+def campaign_list_view(request: HttpRequest) -> HttpResponse:
+    """Every campaign with its status, dates and figures in the chosen period (default: the
+    last 12 months), sortable by any column through the address (?sort=-roi)."""
+    form, period, attribution = period_form(
+        request.GET, default=dashboard.preset_period("last_12_months")
+    )
+    sort = request.GET.get("sort") or ""
+    if sort.lstrip("-") not in dashboard.CAMPAIGN_SORTS:
+        sort = "-starts_on"  # the newest campaigns first
+    rows = dashboard.campaign_list(period=period, attribution=attribution, sort=sort)
+    current, descending = sort.lstrip("-"), sort.startswith("-")
+    headers = []
+    for key, (label, kind) in dashboard.CAMPAIGN_SORTS.items():
+        if key == current:  # sorted by it: the link turns the order round
+            wanted = key if descending else "-" + key
+        else:  # figures and dates start with the largest, names with A
+            wanted = key if kind == "text" else "-" + key
+        headers.append(
+            {
+                "key": key,
+                "label": label,
+                "kind": kind,
+                "href": "?" + _query(request, sort=wanted),
+                "aria_sort": (
+                    ("descending" if descending else "ascending") if key == current else None
+                ),
+            }
+        )
+    return render(
+        request,
+        "reports/campaign_list.html",
+        {
+            "form": form,
+            "period": period,
+            "attribution": attribution,
+            "attribution_label": Attribution(attribution).label,
+            "rows": rows,
+            "headers": headers,
+            "sort": sort,
+        },
+        status=200 if not form.errors else 400,
+    )
+
+
+@marketer_required
 def campaign_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A campaign's page; without a period in the address, on the campaign's own days."""
     campaign = get_object_or_404(Campaign.objects.select_related("channel"), pk=pk)
-    form, period, attribution = period_form(request.GET)
+    form, period, attribution = period_form(
+        request.GET, default=dashboard.campaign_period(campaign)
+    )
     data = dashboard.campaign_data(campaign=campaign, period=period, attribution=attribution)
     return render(
         request,
@@ -195,7 +243,9 @@ def saved_list(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     return render(
-        request, "reports/saved_list.html", {"page": page, "granularities": Granularity.choices}
+        request,
+        "reports/saved_list.html",
+        {"page": page, "granularities": Granularity.choices, "presets": preset_choices()},
     )
 
 
@@ -219,6 +269,35 @@ def saved_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "funnel_note": FUNNEL_NOTE,
         },
     )
+
+
+@marketer_required
+def saved_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    """A done report's ROI rows and totals as CSV (the dashboard's CSV writer)."""
+    from reports.services import report_csv
+
+    report = get_object_or_404(Report, pk=pk)
+    if report.status != Report.Status.DONE or not (report.data or {}).get("roi"):
+        return HttpResponse(
+            "This report has no figures yet.", status=409, content_type="text/plain"
+        )
+    response = HttpResponse(report_csv(report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="roi-{report.group_by}-{report.start}-{report.end}-'
+        f'{report.attribution}.csv"'
+    )
+    return response
+
+
+@marketer_required
+@require_POST
+def saved_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    from reports.services import report_delete
+
+    report = get_object_or_404(Report, pk=pk)
+    report_delete(report=report, by=request.user)
+    messages.success(request, f"Deleted the report {report.name}.")
+    return redirect("reports:saved")
 
 
 @marketer_required
@@ -274,28 +353,46 @@ def saved_status(request: HttpRequest, pk: int) -> JsonResponse:
 @marketer_required
 @require_http_methods(["GET", "POST"])
 def subscriptions_view(request: HttpRequest) -> HttpResponse:
-    choices = [(g, label) for g, label in Granularity.choices if g != Granularity.CUSTOM]
+    """Which addresses receive which periodic reports: any address, any kinds, one form per
+    address (its kinds, or remove it) and one to add an address."""
+    from reports.services import PERIODIC, subscription_set
+
+    kinds = [(g, Granularity(g).label) for g in PERIODIC]
+    added = {"email": "", "kinds": set()}
+    status = 200
     if request.method == "POST":
-        wanted = {g for g, _ in choices if request.POST.get(g) == "on"}
-        ReportSubscription.objects.filter(user=request.user).exclude(
-            granularity__in=wanted
-        ).delete()
-        for granularity in wanted:
-            ReportSubscription.objects.get_or_create(user=request.user, granularity=granularity)
-        if wanted and not request.user.email:
-            messages.warning(
-                request, "Saved, but your account has no email address: add one to receive reports."
-            )
+        email = request.POST.get("email", "")
+        wanted = set() if "remove" in request.POST else set(request.POST.getlist("kinds"))
+        try:
+            address = subscription_set(email=email, granularities=wanted, by=request.user)
+        except DomainError as exc:
+            messages.error(request, f"{email.strip() or 'The address'}: {exc.message}")
+            added, status = {"email": email, "kinds": wanted}, 400
         else:
-            messages.success(request, "Your report subscriptions are saved.")
-        return redirect("reports:subscriptions")
-    current = set(
-        ReportSubscription.objects.filter(user=request.user).values_list("granularity", flat=True)
-    )
+            if wanted:
+                names = ", ".join(label.lower() for g, label in kinds if g in wanted)
+                messages.success(request, f"{address} receives the {names} reports.")
+            else:
+                messages.success(request, f"{address} receives no reports any more.")
+            return redirect("reports:subscriptions")
+    by_address: dict[str, set[str]] = {}
+    for email, granularity in ReportSubscription.objects.values_list("email", "granularity"):
+        by_address.setdefault(email, set()).add(granularity)
     return render(
         request,
         "reports/subscriptions.html",
-        {"choices": [(g, label, g in current) for g, label in choices]},
+        {
+            "kinds": kinds,
+            "addresses": [
+                {"email": email, "kinds": [(g, label, g in chosen) for g, label in kinds]}
+                for email, chosen in sorted(by_address.items())
+            ],
+            "added": {
+                "email": added["email"],
+                "kinds": [(g, label, g in added["kinds"]) for g, label in kinds],
+            },
+        },
+        status=status,
     )
 
 

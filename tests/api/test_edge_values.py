@@ -331,6 +331,7 @@ ADMIN = {
 def test_pages_and_admin_lists_take_edge_values_without_a_5xx(boss, world, data):
     targets = {**dict.fromkeys(PAGES, PAGE_PARAMS), **ADMIN}
     targets[f"/reports/campaigns/{world['campaign']}/"] = PAGE_PARAMS
+    targets["/reports/campaigns/"] = [*PAGE_PARAMS, "sort"]
     path = data.draw(st.sampled_from(sorted(targets)), label="path")
     params = {}
     for _ in range(data.draw(st.integers(1, 3), label="params")):

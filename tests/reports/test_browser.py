@@ -97,8 +97,9 @@ def test_a_figures_definition_shows_on_hover_and_keyboard_focus(
 
 def test_switching_model_moves_the_split_not_the_total(scenario, marketer, live_server, page):
     login(page, live_server, "marketer", reverse("reports:dashboard") + PERIOD)
+    # The form applies itself on change (no "Show" click).
     page.select_option("#id_attribution", "first_touch")
-    page.click("form.period button[type=submit]")
+    page.wait_for_url("**attribution=first_touch**")
     page.wait_for_load_state("networkidle")
     assert table_cell(page, "table-channels", "Pinterest", "Revenue") == "50.00 USD"
     assert table_cell(page, "table-channels", "LinkedIn", "Revenue") == "100.00 USD"

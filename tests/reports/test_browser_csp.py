@@ -131,6 +131,12 @@ def test_pages_work_under_the_policy(scenario, root, live_server, chromium):
         assert canvases_drawn(page) >= 1
         assert problems.take() == [], "campaign page"
 
+        # The campaign list and the address subscriptions page (issue 11).
+        visit(page, live_server, reverse("reports:campaigns") + PERIOD)
+        assert page.locator("#table-campaign-list tbody tr").count() == 2
+        visit(page, live_server, reverse("reports:subscriptions"))
+        assert problems.take() == [], "campaign list, subscriptions"
+
         # The changelist's filter sidebar is built by the admin's scripts (filters.js).
         visit(page, live_server, reverse("admin:leads_contact_changelist"))
         assert page.locator("#changelist-filter details").count() >= 5

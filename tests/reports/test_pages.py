@@ -56,6 +56,7 @@ def test_anonymous_is_sent_to_log_in(client, db):
         ("reports:attribution", []),
         ("reports:saved", []),
         ("reports:subscriptions", []),
+        ("reports:campaigns", []),
         ("reports:export", ["channels"]),
     ],
 )
@@ -189,20 +190,24 @@ def test_dashboard_query_count_does_not_grow_with_data(
         marketer_client.get(reverse("reports:dashboard"), MARCH)
 
 
-def test_subscriptions_are_saved_per_granularity(marketer_client, marketing_user):
+def test_subscriptions_are_saved_per_address_and_granularity(marketer_client, marketing_user):
     response = marketer_client.post(
-        reverse("reports:subscriptions"), {"weekly": "on", "monthly": "on"}
+        reverse("reports:subscriptions"),
+        {"email": marketing_user.email, "kinds": ["weekly", "monthly"]},
     )
     assert response.status_code == 302
     assert set(
-        ReportSubscription.objects.filter(user=marketing_user).values_list("granularity", flat=True)
-    ) == {
-        "weekly",
-        "monthly",
-    }
-    marketer_client.post(reverse("reports:subscriptions"), {"monthly": "on"})
+        ReportSubscription.objects.filter(email=marketing_user.email).values_list(
+            "granularity", flat=True
+        )
+    ) == {"weekly", "monthly"}
+    marketer_client.post(
+        reverse("reports:subscriptions"), {"email": marketing_user.email, "kinds": ["monthly"]}
+    )
     assert list(
-        ReportSubscription.objects.filter(user=marketing_user).values_list("granularity", flat=True)
+        ReportSubscription.objects.filter(email=marketing_user.email).values_list(
+            "granularity", flat=True
+        )
     ) == ["monthly"]
 
 

@@ -377,7 +377,7 @@ def test_periodic_reports_run_again_keep_what_is_done_and_mail_it_once(
 ):
     from reports.models import ReportSubscription
 
-    ReportSubscription.objects.create(user=marketing_user, granularity="monthly")
+    ReportSubscription.objects.create(email=marketing_user.email, granularity="monthly")
     first = services.periodic_reports(granularity="monthly", today=dt.date(2026, 4, 2))
     # The task retried or redelivered: the same reports, not regenerated, not mailed again.
     again = services.periodic_reports(granularity="monthly", today=dt.date(2026, 4, 2))

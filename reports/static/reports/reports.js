@@ -118,10 +118,37 @@
     if (preset) {
       var toggle = function () {
         var custom = preset.value === "custom";
-        document.querySelectorAll(".custom-range").forEach(function (el) { el.hidden = !custom; });
+        document.querySelectorAll(".custom-range").forEach(function (el) {
+          el.hidden = !custom;
+          // Hidden dates are not sent: the address names only what the page shows.
+          el.querySelectorAll("input").forEach(function (input) { input.disabled = !custom; });
+        });
       };
       preset.addEventListener("change", toggle);
       toggle();
+      // Back to this page (from the browser's cache, or with its form values restored): show
+      // what the address says, the values the server wrote, not the choice made before leaving.
+      window.addEventListener("pageshow", function () {
+        if (preset.form) { preset.form.reset(); preset.form.removeAttribute("aria-busy"); }
+        toggle();
+      });
     }
+    document.querySelectorAll("form[data-auto-apply]").forEach(autoApply);
   });
+
+  // Filters apply as soon as they change (a GET, so the address keeps them: links, reload and
+  // the back button all work). The form's button stays for browsers without JavaScript.
+  function autoApply(form) {
+    form.addEventListener("change", function () {
+      var preset = form.querySelector("[name=preset]");
+      if (preset && preset.value === "custom") {
+        var start = form.querySelector("[name=start]");
+        var end = form.querySelector("[name=end]");
+        // A custom range waits for both of its days (and a valid order) before applying.
+        if (!start || !end || !start.value || !end.value || end.value < start.value) return;
+      }
+      form.setAttribute("aria-busy", "true");
+      if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
+    });
+  }
 })();
