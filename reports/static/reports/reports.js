@@ -83,8 +83,9 @@
   }
 
   // A table wider than the screen scrolls inside its box. A keyboard user reaches such a box with
-  // Tab and scrolls it with the arrow keys, so it is a named region in the tab order, but only
-  // while it does scroll: a box that fits would be a useless tab stop.
+  // Tab and scrolls it with the arrow keys, so it is a named group in the tab order, but only
+  // while it does scroll: a box that fits would be a useless tab stop. (A group, not a region:
+  // regions are landmarks, and a box named by its section's heading would repeat the section's.)
   function scrollBoxes() {
     document.querySelectorAll(".table-wrap").forEach(function (box) {
       var table = box.querySelector("table");
@@ -92,7 +93,7 @@
         var caption = table && table.caption && table.caption.textContent.trim();
         var section = box.closest("section, figure");
         var heading = section && section.querySelector("h2, figcaption");
-        box.setAttribute("role", "region");
+        box.setAttribute("role", "group");
         box.setAttribute("aria-label", caption || (heading && heading.textContent.trim()) || "Table");
         box.tabIndex = 0;
       } else {
