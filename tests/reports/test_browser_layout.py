@@ -119,6 +119,7 @@ def report_pages(demo) -> dict[str, str]:
         "attribution by channel": reverse("reports:attribution") + MONTH,
         "attribution by campaign": reverse("reports:attribution") + MONTH + "&group_by=campaign",
         "campaign": reverse("reports:campaign", args=[demo["campaign"].pk]) + MONTH,
+        "saved reports": reverse("reports:saved"),
         "saved report": reverse("reports:saved-detail", args=[demo["report"].pk]),
     }
 
