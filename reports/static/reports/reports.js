@@ -105,9 +105,40 @@
     });
   }
 
+  // A table wider than the screen scrolls inside its box. A keyboard user reaches such a box with
+  // Tab and scrolls it with the arrow keys, so it is a named group in the tab order, but only
+  // while it does scroll: a box that fits would be a useless tab stop. (A group, not a region:
+  // regions are landmarks, and a box named by its section's heading would repeat the section's.)
+  function scrollBoxes() {
+    document.querySelectorAll(".table-wrap").forEach(function (box) {
+      var table = box.querySelector("table");
+      if (box.scrollWidth > box.clientWidth + 1) {
+        var caption = table && table.caption && table.caption.textContent.trim();
+        var section = box.closest("section, figure");
+        var heading = section && section.querySelector("h2, figcaption");
+        box.setAttribute("role", "group");
+        box.setAttribute("aria-label", caption || (heading && heading.textContent.trim()) || "Table");
+        box.tabIndex = 0;
+      } else {
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+        box.removeAttribute("tabindex");
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     tooltips();
     document.querySelectorAll("table.sortable").forEach(sortable);
+    scrollBoxes();
+    var resizing;
+    window.addEventListener("resize", function () {
+      window.clearTimeout(resizing);
+      resizing = window.setTimeout(scrollBoxes, 150);
+    });
+    document.querySelectorAll("details.data").forEach(function (details) {
+      details.addEventListener("toggle", scrollBoxes);
+    });
     document.querySelectorAll("canvas[data-spec]").forEach(chart);
     document.querySelectorAll("[data-status-url]").forEach(poll);
     // Wired here, not in an onclick attribute: the Content-Security-Policy allows no inline script.
