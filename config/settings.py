@@ -156,6 +156,14 @@ if len(DEFAULT_CURRENCY) != 3 or not DEFAULT_CURRENCY.isalpha():
         f"DEFAULT_CURRENCY must be an ISO 4217 code, got {DEFAULT_CURRENCY!r}"
     )
 
+# The region a phone number without a country code is read in (contacts' phones are stored
+# beside their E.164 form, leads.rules.phone_e164).
+PHONE_REGION = (env_str("PHONE_REGION", "US") or "US").upper()
+if len(PHONE_REGION) != 2 or not PHONE_REGION.isalpha():
+    raise ImproperlyConfigured(
+        f"PHONE_REGION must be a two-letter region code (ISO 3166-1), got {PHONE_REGION!r}"
+    )
+
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STORAGES = {

@@ -27,7 +27,7 @@ from campaigns.errors import DomainError
 from campaigns.inputs import MoneyFormField
 from leads.admin_utils import CappedCountPaginator
 from leads.models import Contact, ContactMerge, Purchase, Stage, StageChange, Touchpoint, Via
-from leads.selectors import contacts_search
+from leads.selectors import DUPLICATE_KINDS, contacts_search, duplicate_groups, merge_preview
 from leads.services import (
     EDITABLE_FIELDS,
     contact_assign_owner,
@@ -177,8 +177,8 @@ class ContactAdmin(ServiceAdmin):
     list_filter = ("stage", "source_channel", "source_campaign", "coupon", "owner")
     search_fields = ("first_name", "last_name", "email", "phone", "handle", "company")
     search_help_text = (
-        "An email finds that contact exactly; other words match the start of a name, "
-        "handle, company or phone."
+        "Every word must appear in a name, an email (any part, secondary ones too), the "
+        "company or the handle; a phone is found in any format."
     )
     ordering = ("-id",)
     sortable_by = ("entered_at", "email", "stage")
@@ -440,6 +440,16 @@ class ContactAdmin(ServiceAdmin):
                 self.admin_site.admin_view(self.record_purchase_view),
                 name="leads_contact_purchase",
             ),
+            path(
+                "duplicates/",
+                self.admin_site.admin_view(self.duplicates_view),
+                name="leads_contact_duplicates",
+            ),
+            path(
+                "merge/<int:keep>/<int:other>/",
+                self.admin_site.admin_view(self.merge_preview_view),
+                name="leads_contact_merge_preview",
+            ),
         ]
         return own + super().get_urls()
 
@@ -511,6 +521,65 @@ class ContactAdmin(ServiceAdmin):
                     messages.info(request, "That order was already recorded; nothing changed.")
                 return HttpResponseRedirect(reverse("admin:leads_contact_change", args=[pk]))
         return self._tool_page(request, contact, form, f"Record a purchase for {contact}")
+
+    # --- possible duplicates and the merge preview --------------------------------------------
+
+    def duplicates_view(self, request: HttpRequest) -> HttpResponse:
+        """Groups of contacts that may be one person (`leads.selectors.duplicate_groups`), one
+        kind at a time, each contact with a link to the merge preview."""
+        if not self.has_merge_permission(request):
+            raise PermissionDenied
+        kind = request.GET.get("kind", "email")
+        if kind not in DUPLICATE_KINDS:
+            kind = "email"
+        groups = duplicate_groups(kind=kind)
+        ids = {pk for group in groups for pk in group["ids"]}
+        contacts = Contact.objects.select_related("source_channel").in_bulk(ids)
+        for group in groups:
+            group["contacts"] = [contacts[pk] for pk in group["ids"] if pk in contacts]
+        return TemplateResponse(
+            request,
+            "admin/leads/contact/duplicates.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Possible duplicates",
+                "kinds": DUPLICATE_KINDS,
+                "kind": kind,
+                "groups": groups,
+                "opts": self.model._meta,
+            },
+        )
+
+    def merge_preview_view(self, request: HttpRequest, keep: int, other: int) -> HttpResponse:
+        """Each field's winner before the merge; confirming calls `contact_merge`."""
+        if not self.has_merge_permission(request):
+            raise PermissionDenied
+        survivor = get_object_or_404(Contact, pk=keep)
+        merged = get_object_or_404(Contact, pk=other)
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            try:
+                kept = contact_merge(
+                    survivor=survivor, other=merged, by=request.user, via=Via.ADMIN
+                )
+            except DomainError as exc:
+                _service_error(request, exc)
+            else:
+                messages.success(request, f"Merged contact #{other} into {kept} (#{kept.pk}).")
+                return HttpResponseRedirect(reverse("admin:leads_contact_change", args=[kept.pk]))
+        return TemplateResponse(
+            request,
+            "admin/leads/contact/merge_preview.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Merge #{other} into #{keep}",
+                "survivor": survivor,
+                "other": merged,
+                "preview": merge_preview(survivor=survivor, other=merged)
+                if keep != other
+                else None,
+                "opts": self.model._meta,
+            },
+        )
 
 
 class ServiceWrittenAdmin(ServiceAdmin):
