@@ -46,6 +46,7 @@ from leads.services import (
 )
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
+SHOWN_PER_GROUP = 20  # contacts shown per group of possible duplicates
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -533,10 +534,14 @@ class ContactAdmin(ServiceAdmin):
         if kind not in DUPLICATE_KINDS:
             kind = "email"
         groups = duplicate_groups(kind=kind)
-        ids = {pk for group in groups for pk in group["ids"]}
+        # A page shows at most SHOWN_PER_GROUP of a group (a common name may be shared by a
+        # hundred contacts); the rest are counted.
+        ids = {pk for group in groups for pk in group["ids"][:SHOWN_PER_GROUP]}
         contacts = Contact.objects.select_related("source_channel").in_bulk(ids)
         for group in groups:
-            group["contacts"] = [contacts[pk] for pk in group["ids"] if pk in contacts]
+            shown = group["ids"][:SHOWN_PER_GROUP]
+            group["contacts"] = [contacts[pk] for pk in shown if pk in contacts]
+            group["more"] = len(group["ids"]) - len(shown)
         return TemplateResponse(
             request,
             "admin/leads/contact/duplicates.html",

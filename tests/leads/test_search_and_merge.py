@@ -386,6 +386,8 @@ def test_the_merge_preview_shows_each_fields_winner(pair):
 def test_the_duplicates_page_and_a_one_click_merge(lookalikes, client, sales_user):
     client.force_login(sales_user)
     leo1, leo2 = lookalikes["leo1"], lookalikes["leo2"]
+    changelist = client.get(reverse("admin:leads_contact_changelist")).content.decode()
+    assert reverse("admin:leads_contact_duplicates") in changelist
     page = client.get(reverse("admin:leads_contact_duplicates"), {"kind": "name"})
     assert page.status_code == 200
     preview_url = reverse("admin:leads_contact_merge_preview", args=[leo1.pk, leo2.pk])
@@ -397,6 +399,17 @@ def test_the_duplicates_page_and_a_one_click_merge(lookalikes, client, sales_use
     assert response.status_code == 302
     assert not Contact.objects.filter(pk=leo2.pk).exists()
     assert ContactMerge.objects.get(survivor=leo1).merged_by == sales_user
+
+
+def test_a_big_group_shows_its_first_contacts_and_counts_the_rest(client, sales_user):
+    from leads.admin import SHOWN_PER_GROUP
+
+    for _ in range(SHOWN_PER_GROUP + 3):
+        contact_create(first_name="Mia", last_name="Tanaka", entered_at=T0, via=Via.API)
+    client.force_login(sales_user)
+    page = client.get(reverse("admin:leads_contact_duplicates"), {"kind": "name"})
+    assert len(page.context["groups"][0]["contacts"]) == SHOWN_PER_GROUP
+    assert "and 3 more" in page.content.decode()
 
 
 def test_the_duplicates_page_needs_the_merge_permission(lookalikes, client, marketing_user):
