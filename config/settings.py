@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
+import phonenumbers
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -159,9 +160,10 @@ if len(DEFAULT_CURRENCY) != 3 or not DEFAULT_CURRENCY.isalpha():
 # The region a phone number without a country code is read in (contacts' phones are stored
 # beside their E.164 form, leads.rules.phone_e164).
 PHONE_REGION = (env_str("PHONE_REGION", "US") or "US").upper()
-if len(PHONE_REGION) != 2 or not PHONE_REGION.isalpha():
+if PHONE_REGION not in phonenumbers.SUPPORTED_REGIONS:
     raise ImproperlyConfigured(
-        f"PHONE_REGION must be a two-letter region code (ISO 3166-1), got {PHONE_REGION!r}"
+        f"PHONE_REGION must be a two-letter region code (ISO 3166-1) with a phone plan, "
+        f"got {PHONE_REGION!r}"
     )
 
 STATIC_URL = "static/"

@@ -423,3 +423,19 @@ def test_a_merge_keeps_the_touches_and_purchases(pair):
     purchase_record(contact=other, amount=Decimal("9.00"), occurred_at=T0, via=Via.API)
     kept = contact_merge(survivor=keep, other=other, by=None, via=Via.ADMIN)
     assert kept.purchases.count() == 1 and kept.touchpoints.count() >= 1
+
+
+def test_a_bad_phone_region_stops_the_process_naming_the_variable():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PHONE_REGION": "ZZ", "DJANGO_SETTINGS_MODULE": "config.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0 and "PHONE_REGION" in result.stderr
