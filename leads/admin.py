@@ -20,13 +20,23 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from campaigns.admin_base import ServiceAdmin
 from campaigns.errors import DomainError
 from campaigns.inputs import MoneyFormField
 from leads.admin_utils import CappedCountPaginator
-from leads.models import Contact, ContactMerge, Purchase, Stage, StageChange, Touchpoint, Via
+from leads.models import (
+    Contact,
+    ContactEmail,
+    ContactMerge,
+    ContactPhone,
+    Purchase,
+    Stage,
+    StageChange,
+    Touchpoint,
+    Via,
+)
 from leads.selectors import DUPLICATE_KINDS, contacts_search, duplicate_groups, merge_preview
 from leads.services import (
     EDITABLE_FIELDS,
@@ -204,7 +214,21 @@ class ContactAdmin(ServiceAdmin):
         "became_customer_at",
     )
     fieldsets = (
-        ("Person", {"fields": ("first_name", "last_name", "email", "phone", "handle", "company")}),
+        (
+            "Person",
+            {
+                "fields": (
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "phone",
+                    "phone_e164",
+                    "handle",
+                    "company",
+                    "other_emails_and_phones",
+                )
+            },
+        ),
         ("Funnel", {"fields": (*stage_fields, "stage_tools")}),
         ("Source", {"fields": ("source_channel", "source_campaign", "coupon", "referred_by")}),
         ("Sales", {"fields": ("owner", "notes", "external_id")}),
@@ -269,10 +293,30 @@ class ContactAdmin(ServiceAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         if obj is None:
             return ()
-        return (*self.stage_fields, "stage_tools", "erased_at", "created_at", "updated_at")
+        return (
+            *self.stage_fields,
+            "stage_tools",
+            "phone_e164",
+            "other_emails_and_phones",
+            "erased_at",
+            "created_at",
+            "updated_at",
+        )
 
     def get_inlines(self, request: HttpRequest, obj=None):
         return self.inlines if obj is not None else ()
+
+    @admin.display(description="Other emails and phones")
+    def other_emails_and_phones(self, obj: Contact) -> str:
+        """Kept from the contacts merged into this one (`contact_merge`); they find it too."""
+        if obj.pk is None:
+            return "-"
+        emails = [(e,) for e in obj.other_emails.values_list("email", flat=True)]
+        phones = [
+            (f"{raw} ({e164})" if e164 and e164 != raw else raw,)
+            for raw, e164 in obj.other_phones.values_list("phone", "phone_e164")
+        ]
+        return format_html_join(", ", "{}", emails + phones) or "-"
 
     @admin.display(description="Move or buy")
     def stage_tools(self, obj: Contact) -> str:
@@ -332,7 +376,10 @@ class ContactAdmin(ServiceAdmin):
         contact recorded by mistake): they need no delete permission of their own, which nobody
         has for the append-only history. Purchases still protect their contact."""
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        own = {m._meta.verbose_name for m in (StageChange, Touchpoint, ContactMerge)}
+        own = {
+            m._meta.verbose_name
+            for m in (StageChange, Touchpoint, ContactMerge, ContactEmail, ContactPhone)
+        }
         return deleted, counts, perms_needed - own, protected
 
     def has_merge_permission(self, request: HttpRequest) -> bool:

@@ -401,6 +401,14 @@ def test_the_duplicates_page_and_a_one_click_merge(lookalikes, client, sales_use
     assert ContactMerge.objects.get(survivor=leo1).merged_by == sales_user
 
 
+def test_the_contact_page_shows_the_secondary_emails_and_phones(pair, client, sales_user):
+    keep, other = pair
+    contact_merge(survivor=keep, other=other, by=None, via=Via.ADMIN)
+    client.force_login(sales_user)
+    page = client.get(reverse("admin:leads_contact_change", args=[keep.pk])).content.decode()
+    assert "leo.h@work.example.com" in page and "+15550000021" in page
+
+
 def test_a_big_group_shows_its_first_contacts_and_counts_the_rest(client, sales_user):
     from leads.admin import SHOWN_PER_GROUP
 
