@@ -47,6 +47,15 @@ def drop_search_index(apps, schema_editor):
     schema_editor.remove_index(apps.get_model("leads", "Contact"), search_index())
 
 
+class TrigramExtensionOnPostgres(django.contrib.postgres.operations.TrigramExtension):
+    """Django's `TrigramExtension`, whose reversal also leaves other databases alone (Django's
+    looks for the extension in pg_extension whatever the database, which SQLite has not)."""
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -57,7 +66,7 @@ class Migration(migrations.Migration):
 
     operations = [
         # pg_trgm (PostgreSQL only; a no-op elsewhere): the search's trigram index needs it.
-        django.contrib.postgres.operations.TrigramExtension(),
+        TrigramExtensionOnPostgres(),
         migrations.CreateModel(
             name='ContactEmail',
             fields=[
