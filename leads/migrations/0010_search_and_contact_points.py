@@ -28,6 +28,11 @@ def fill_phone_e164(apps, schema_editor):
             batch = []
     if batch:
         Contact.objects.bulk_update(batch, ["phone_e164"])
+    if schema_editor.connection.vendor == "postgresql":
+        # The updates queued the deferred foreign key checks of every row they touched; the
+        # index built next in this transaction is refused while any is pending ("pending
+        # trigger events"), so they run now.
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def create_search_index(apps, schema_editor):
