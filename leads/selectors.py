@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
-import phonenumbers
-from django.conf import settings
 from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.db.models.functions import Concat, Left, Lower, StrIndex, Substr
 
 from leads.models import Contact
-from leads.rules import email_key
+from leads.rules import email_key, merge_into, phone_e164
 
 EMAIL_LIKE = re.compile(r"^[^@\s]+@[^@\s]+$")
 # A term of digits and the marks people type between them: a phone, in any format.
@@ -32,15 +31,8 @@ def phone_patterns(term: str) -> set[str]:
     digits = re.sub(r"\D", "", term)
     if len(digits) < MIN_PHONE_DIGITS:
         return set()
-    patterns = {digits}
-    try:
-        number = phonenumbers.parse(term, settings.PHONE_REGION)
-    except phonenumbers.NumberParseException:
-        return patterns
-    if phonenumbers.is_possible_number(number):
-        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        patterns.add(e164.lstrip("+"))
-    return patterns
+    e164 = phone_e164(term)
+    return {digits, e164.lstrip("+")} - {""}
 
 
 def contacts_search(queryset: QuerySet, term: str) -> QuerySet:
@@ -168,10 +160,6 @@ def merge_preview(*, survivor: Contact, other: Contact) -> dict:
     computed by the same rule (`leads.rules.merge_into`) on copies: rows of (label, survivor's
     value, other's value, result, winner: "survivor", "other", "both" or "" when blank), and the
     emails and phones the survivor would keep as secondary ones."""
-    import copy
-
-    from leads.rules import email_key, merge_into
-
     result = copy.copy(survivor)
     merge_into(result, other)
     rows = []
