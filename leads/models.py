@@ -238,7 +238,7 @@ class Contact(models.Model):
             models.Index(Lower("first_name"), name="contact_first_name_lower_idx"),
             models.Index(Lower("last_name"), name="contact_last_name_lower_idx"),
             models.Index(Lower("company"), name="contact_company_lower_idx"),
-            # And on PostgreSQL `SEARCH_INDEX` (below), made by migration 0010 only there.
+            # And on PostgreSQL the trigram index `search_index()`, made by migration 0010 there only.
             models.Index(fields=["phone_e164"], name="contact_phone_e164_idx"),
         ]
 
