@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
+import phonenumbers
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -156,6 +157,15 @@ DEFAULT_CURRENCY = (env_str("DEFAULT_CURRENCY", "USD") or "USD").upper()
 if len(DEFAULT_CURRENCY) != 3 or not DEFAULT_CURRENCY.isalpha():
     raise ImproperlyConfigured(
         f"DEFAULT_CURRENCY must be an ISO 4217 code, got {DEFAULT_CURRENCY!r}"
+    )
+
+# The region a phone number without a country code is read in (contacts' phones are stored
+# beside their E.164 form, leads.rules.phone_e164).
+PHONE_REGION = (env_str("PHONE_REGION", "US") or "US").upper()
+if PHONE_REGION not in phonenumbers.SUPPORTED_REGIONS:
+    raise ImproperlyConfigured(
+        f"PHONE_REGION must be a two-letter region code (ISO 3166-1) with a phone plan, "
+        f"got {PHONE_REGION!r}"
     )
 
 STATIC_URL = "static/"

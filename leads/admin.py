@@ -20,14 +20,24 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from campaigns.admin_base import ServiceAdmin
 from campaigns.errors import DomainError
 from campaigns.inputs import MoneyFormField
 from leads.admin_utils import CappedCountPaginator
-from leads.models import Contact, ContactMerge, Purchase, Stage, StageChange, Touchpoint, Via
-from leads.selectors import contacts_search
+from leads.models import (
+    Contact,
+    ContactEmail,
+    ContactMerge,
+    ContactPhone,
+    Purchase,
+    Stage,
+    StageChange,
+    Touchpoint,
+    Via,
+)
+from leads.selectors import DUPLICATE_KINDS, contacts_search, duplicate_groups, merge_preview
 from leads.services import (
     EDITABLE_FIELDS,
     contact_assign_owner,
@@ -46,6 +56,7 @@ from leads.services import (
 )
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
+SHOWN_PER_GROUP = 20  # contacts shown per group of possible duplicates
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -177,8 +188,8 @@ class ContactAdmin(ServiceAdmin):
     list_filter = ("stage", "source_channel", "source_campaign", "coupon", "owner")
     search_fields = ("first_name", "last_name", "email", "phone", "handle", "company")
     search_help_text = (
-        "An email finds that contact exactly; other words match the start of a name, "
-        "handle, company or phone."
+        "Every word must appear in a name, an email (any part, secondary ones too), the "
+        "company or the handle; a phone is found in any format."
     )
     ordering = ("-id",)
     sortable_by = ("entered_at", "email", "stage")
@@ -203,7 +214,21 @@ class ContactAdmin(ServiceAdmin):
         "became_customer_at",
     )
     fieldsets = (
-        ("Person", {"fields": ("first_name", "last_name", "email", "phone", "handle", "company")}),
+        (
+            "Person",
+            {
+                "fields": (
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "phone",
+                    "phone_e164",
+                    "handle",
+                    "company",
+                    "other_emails_and_phones",
+                )
+            },
+        ),
         ("Funnel", {"fields": (*stage_fields, "stage_tools")}),
         ("Source", {"fields": ("source_channel", "source_campaign", "coupon", "referred_by")}),
         ("Sales", {"fields": ("owner", "notes", "external_id")}),
@@ -268,10 +293,30 @@ class ContactAdmin(ServiceAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         if obj is None:
             return ()
-        return (*self.stage_fields, "stage_tools", "erased_at", "created_at", "updated_at")
+        return (
+            *self.stage_fields,
+            "stage_tools",
+            "phone_e164",
+            "other_emails_and_phones",
+            "erased_at",
+            "created_at",
+            "updated_at",
+        )
 
     def get_inlines(self, request: HttpRequest, obj=None):
         return self.inlines if obj is not None else ()
+
+    @admin.display(description="Other emails and phones")
+    def other_emails_and_phones(self, obj: Contact) -> str:
+        """Kept from the contacts merged into this one (`contact_merge`); they find it too."""
+        if obj.pk is None:
+            return "-"
+        emails = [(e,) for e in obj.other_emails.values_list("email", flat=True)]
+        phones = [
+            (f"{raw} ({e164})" if e164 and e164 != raw else raw,)
+            for raw, e164 in obj.other_phones.values_list("phone", "phone_e164")
+        ]
+        return format_html_join(", ", "{}", emails + phones) or "-"
 
     @admin.display(description="Move or buy")
     def stage_tools(self, obj: Contact) -> str:
@@ -331,7 +376,10 @@ class ContactAdmin(ServiceAdmin):
         contact recorded by mistake): they need no delete permission of their own, which nobody
         has for the append-only history. Purchases still protect their contact."""
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        own = {m._meta.verbose_name for m in (StageChange, Touchpoint, ContactMerge)}
+        own = {
+            m._meta.verbose_name
+            for m in (StageChange, Touchpoint, ContactMerge, ContactEmail, ContactPhone)
+        }
         return deleted, counts, perms_needed - own, protected
 
     def has_merge_permission(self, request: HttpRequest) -> bool:
@@ -440,6 +488,16 @@ class ContactAdmin(ServiceAdmin):
                 self.admin_site.admin_view(self.record_purchase_view),
                 name="leads_contact_purchase",
             ),
+            path(
+                "duplicates/",
+                self.admin_site.admin_view(self.duplicates_view),
+                name="leads_contact_duplicates",
+            ),
+            path(
+                "merge/<int:keep>/<int:other>/",
+                self.admin_site.admin_view(self.merge_preview_view),
+                name="leads_contact_merge_preview",
+            ),
         ]
         return own + super().get_urls()
 
@@ -511,6 +569,69 @@ class ContactAdmin(ServiceAdmin):
                     messages.info(request, "That order was already recorded; nothing changed.")
                 return HttpResponseRedirect(reverse("admin:leads_contact_change", args=[pk]))
         return self._tool_page(request, contact, form, f"Record a purchase for {contact}")
+
+    # --- possible duplicates and the merge preview --------------------------------------------
+
+    def duplicates_view(self, request: HttpRequest) -> HttpResponse:
+        """Groups of contacts that may be one person (`leads.selectors.duplicate_groups`), one
+        kind at a time, each contact with a link to the merge preview."""
+        if not self.has_merge_permission(request):
+            raise PermissionDenied
+        kind = request.GET.get("kind", "email")
+        if kind not in DUPLICATE_KINDS:
+            kind = "email"
+        groups = duplicate_groups(kind=kind)
+        # A page shows at most SHOWN_PER_GROUP of a group (a common name may be shared by a
+        # hundred contacts); the rest are counted.
+        ids = {pk for group in groups for pk in group["ids"][:SHOWN_PER_GROUP]}
+        contacts = Contact.objects.select_related("source_channel").in_bulk(ids)
+        for group in groups:
+            shown = group["ids"][:SHOWN_PER_GROUP]
+            group["contacts"] = [contacts[pk] for pk in shown if pk in contacts]
+            group["more"] = len(group["ids"]) - len(shown)
+        return TemplateResponse(
+            request,
+            "admin/leads/contact/duplicates.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Possible duplicates",
+                "kinds": DUPLICATE_KINDS,
+                "kind": kind,
+                "groups": groups,
+                "opts": self.model._meta,
+            },
+        )
+
+    def merge_preview_view(self, request: HttpRequest, keep: int, other: int) -> HttpResponse:
+        """Each field's winner before the merge; confirming calls `contact_merge`."""
+        if not self.has_merge_permission(request):
+            raise PermissionDenied
+        survivor = get_object_or_404(Contact, pk=keep)
+        merged = get_object_or_404(Contact, pk=other)
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            try:
+                kept = contact_merge(
+                    survivor=survivor, other=merged, by=request.user, via=Via.ADMIN
+                )
+            except DomainError as exc:
+                _service_error(request, exc)
+            else:
+                messages.success(request, f"Merged contact #{other} into {kept} (#{kept.pk}).")
+                return HttpResponseRedirect(reverse("admin:leads_contact_change", args=[kept.pk]))
+        return TemplateResponse(
+            request,
+            "admin/leads/contact/merge_preview.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Merge #{other} into #{keep}",
+                "survivor": survivor,
+                "other": merged,
+                "preview": merge_preview(survivor=survivor, other=merged)
+                if keep != other
+                else None,
+                "opts": self.model._meta,
+            },
+        )
 
 
 class ServiceWrittenAdmin(ServiceAdmin):

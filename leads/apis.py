@@ -130,7 +130,9 @@ class ContactViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    queryset = Contact.objects.select_related("source_channel", "coupon")
+    queryset = Contact.objects.select_related("source_channel", "coupon").prefetch_related(
+        "other_emails", "other_phones"
+    )
     serializer_class = ContactOutput
     filterset_class = ContactFilter
     pagination_class = NewestFirstCursor

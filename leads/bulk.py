@@ -144,6 +144,12 @@ class BatchRefs(rules.Refs):
         if emails:
             found = rules.contacts_by_email(contacts, emails)
             self._by_email.update({c.email_lower: c for c in found})
+            # The rest may be secondary emails (kept by a merge): `rules.contact_by_email` too.
+            missing = [key for key, contact in self._by_email.items() if contact is None]
+            secondary = rules.secondary_emails(missing) if missing else {}
+            if secondary:
+                owners = {c.pk: c for c in contacts.filter(pk__in=set(secondary.values()))}
+                self._by_email.update({k: owners.get(pk) for k, pk in secondary.items()})
         self._channels: dict[str, Channel] | None = None
         self._aliases: dict[str, Channel] = {}
 

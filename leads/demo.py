@@ -34,6 +34,7 @@ from leads.models import (
     Touchpoint,
     Via,
 )
+from leads.rules import phone_e164
 
 CENT = Decimal("0.01")
 DAY = 86_400
@@ -486,6 +487,7 @@ def _contacts_batch(world: World, offset: int, size: int, counts: dict[str, int]
                     break
                 stage, stamps[target] = target, at
         b2b = slug == "linkedin"
+        phone = f"+1555{i:07d}" if rng.random() < 0.3 else ""
         contacts.append(
             Contact(
                 email=f"{first}.{last}.{i}@{rng.choice(DOMAINS)}".lower(),
@@ -495,7 +497,8 @@ def _contacts_batch(world: World, offset: int, size: int, counts: dict[str, int]
                 company=f"{rng.choice(COMPANIES)} {'Ltd' if b2b else 'Shop'}"
                 if b2b or rng.random() < 0.1
                 else "",
-                phone=f"+1555{i:07d}" if rng.random() < 0.3 else "",
+                phone=phone,
+                phone_e164=phone_e164(phone),
                 stage=stage,
                 source_channel=None if walk_in else world.channels[slug],
                 source_campaign=campaign,

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Concat, Lower
 from django.utils import timezone
 
 from campaigns.models import MONEY, ZERO, Campaign, Channel, Coupon, not_in_future
@@ -75,9 +75,46 @@ def _not_before(later: str, earlier: str) -> Q:
     return Q(**{f"{later}__isnull": True}) | Q(**{f"{later}__gte": F(earlier)})
 
 
+# What the contact search reads (`leads.selectors.contacts_search`): one lower-cased text of
+# every field a person is found by, with a space between fields so no word spans two of them.
+# "last first" is not needed: a search matches each word of the term on its own.
+SEARCH_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "phone_e164",
+    "company",
+    "handle",
+    "other_contact_points",
+)
+
+
+def _search_text() -> Lower:
+    parts: list = []
+    for name in SEARCH_FIELDS:
+        parts += [F(name), models.Value(" ")]
+    return Lower(Concat(*parts[:-1], output_field=models.TextField()))
+
+
+def search_index():
+    """The trigram GIN index that answers the search's LIKE '%word%' on PostgreSQL, fast whatever
+    the database's collation. Not in `Meta.indexes`: SQLite has no GIN (nor trigrams) and would
+    refuse it, so migration 0010 creates it on PostgreSQL only (SQLite scans, with the same
+    results)."""
+    from django.contrib.postgres.indexes import GinIndex
+
+    return GinIndex(
+        fields=["search_text"], opclasses=["gin_trgm_ops"], name="contact_search_trgm_idx"
+    )
+
+
 class Contact(models.Model):
     email = models.EmailField(blank=True, default="")
+    # As typed; `phone_e164` is its normalised form (`leads.rules.phone_e164`), set beside it
+    # by every door that writes a phone, blank when it does not read as a number.
     phone = models.CharField(max_length=32, blank=True, default="")
+    phone_e164 = models.CharField(max_length=20, blank=True, default="", editable=False)
     handle = models.CharField(max_length=100, blank=True, default="", help_text="Social handle")
     first_name = models.CharField(max_length=100, blank=True, default="")
     last_name = models.CharField(max_length=100, blank=True, default="")
@@ -134,6 +171,12 @@ class Contact(models.Model):
     erased_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The secondary emails and phones (ContactEmail, ContactPhone rows) as one text, written by
+    # the service that writes those rows, so the search reads one indexed column.
+    other_contact_points = models.TextField(blank=True, default="", editable=False)
+    search_text = models.GeneratedField(
+        expression=_search_text(), output_field=models.TextField(), db_persist=True
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -195,6 +238,8 @@ class Contact(models.Model):
             models.Index(Lower("first_name"), name="contact_first_name_lower_idx"),
             models.Index(Lower("last_name"), name="contact_last_name_lower_idx"),
             models.Index(Lower("company"), name="contact_company_lower_idx"),
+            # And on PostgreSQL the trigram index `search_index()`, made by migration 0010 there only.
+            models.Index(fields=["phone_e164"], name="contact_phone_e164_idx"),
         ]
 
     def __str__(self) -> str:
@@ -353,3 +398,39 @@ class ContactMerge(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.merged_contact_id} into #{self.survivor_id}"
+
+
+class ContactEmail(models.Model):
+    """A contact's secondary email: one it was also known by (the emails of contacts merged
+    into it). An email names one contact: unique here without regard to case, and the services
+    refuse one that is another contact's primary email, and the reverse (`rules.contact_by_email`
+    finds both)."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="other_emails")
+    email = models.EmailField()
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="contactemail_email_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class ContactPhone(models.Model):
+    """A contact's secondary phone (the phones of contacts merged into it), raw and E.164."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="other_phones")
+    phone = models.CharField(max_length=32)
+    phone_e164 = models.CharField(max_length=20, blank=True, default="")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["phone_e164"], name="contactphone_e164_idx")]
+
+    def __str__(self) -> str:
+        return self.phone

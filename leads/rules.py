@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+import phonenumbers
+from django.conf import settings
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -25,7 +27,15 @@ from campaigns.errors import CouponRefused, IdempotencyConflict, InvalidInput
 from campaigns.inputs import plain_decimal
 from campaigns.models import Campaign, Channel, ChannelAlias, Coupon, is_future
 from campaigns.services import campaign_by_tracking_phone, normalize_source
-from leads.models import STAGE_ORDER, Contact, Purchase, Stage, StageChange, Touchpoint
+from leads.models import (
+    STAGE_ORDER,
+    Contact,
+    ContactEmail,
+    Purchase,
+    Stage,
+    StageChange,
+    Touchpoint,
+)
 
 CENT = Decimal("0.01")
 MAX_ID = 2**63 - 1  # ids beyond a bigint name nothing (and must not reach the database)
@@ -100,6 +110,23 @@ def email_key(email: str | None) -> str:
         return email
 
 
+def phone_e164(phone: str | None) -> str:
+    """A phone's normalised form, E.164 (+15550000010), stored beside the raw text at every door
+    and compared by the search and the duplicates view. A number without a country code is read
+    in PHONE_REGION (default US). Text that is not a possible number (too short, letters) has
+    none: "" (the raw text is still kept and searched)."""
+    phone = (phone or "").strip()
+    if not phone:
+        return ""
+    try:
+        number = phonenumbers.parse(phone, settings.PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_possible_number(number):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
 def code_key(code: str | None) -> str:
     """Coupon codes and utm_campaign tags compare without regard to case."""
     return (code or "").strip().lower()
@@ -165,15 +192,49 @@ def contacts_by_email(queryset: QuerySet[Contact], keys: Iterable[str]) -> Query
     )
 
 
+def secondary_emails(keys: Iterable[str]) -> dict[str, int]:
+    """The contact id of each of these (lower-cased) keys that is a contact's secondary email
+    (uses the unique lower(email) index of ContactEmail)."""
+    rows = (
+        ContactEmail.objects.order_by()
+        .annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=list(keys))
+        .values_list("email_lower", "contact_id")
+    )
+    return dict(rows)
+
+
 def contact_by_email(email: str | None, *, lock: bool = False) -> Contact | None:
-    """The contact with this email, case-insensitively (uses the unique lower(email) index)."""
+    """The contact with this email, case-insensitively: its primary email (the unique
+    lower(email) index), else one of its secondary emails (`ContactEmail`, kept by a merge)."""
     key = email_key(email)
     if not key:
         return None
     queryset = contacts_by_email(Contact.objects.all(), [key])
     if lock:
         queryset = queryset.select_for_update(of=("self",))
+    found = queryset.first()
+    if found is not None:
+        return found
+    contact_id = secondary_emails([key]).get(key)
+    if contact_id is None:
+        return None
+    queryset = Contact.objects.filter(pk=contact_id)
+    if lock:
+        queryset = queryset.select_for_update()
     return queryset.first()
+
+
+def is_email_of(contact: Contact, email: str | None, refs: Refs | None = None) -> bool:
+    """Whether this email is the contact's: its primary email, or one of its secondary ones
+    (asked only when the primary differs, through `refs` when given)."""
+    key = email_key(email)
+    if not key:
+        return False
+    if key == email_key(contact.email):
+        return True
+    found = (refs or REFS).contact_by_email(key)
+    return found is not None and found.pk == contact.pk
 
 
 # --- values -------------------------------------------------------------------------------------
@@ -365,6 +426,7 @@ def new_contact(
     contact = Contact(
         email=(email or "").strip(),
         phone=phone or "",
+        phone_e164=phone_e164(phone),
         handle=handle or "",
         first_name=first_name or "",
         last_name=last_name or "",
@@ -432,6 +494,45 @@ def contact_replay(existing: Contact, data: dict[str, Any]) -> Contact:
     if differing:
         raise _replay_conflict(existing.external_id, differing)
     return existing
+
+
+# --- merges -------------------------------------------------------------------------------------
+
+PERSONAL_FIELDS = ("email", "phone", "handle", "first_name", "last_name", "company", "notes")
+
+
+def merge_into(keep: Contact, gone: Contact) -> Stage:
+    """What merging `gone` into `keep` makes of `keep`'s fields (on the instance, unsaved), and
+    the stage it ends at: blank personal fields are filled from the other (a phone with its
+    E.164 form); notes are joined; the source is the one of whoever entered first; coupon, owner
+    and external id are kept, else taken; the earliest stage stamps win and the furthest stage
+    is kept. `leads.services.contact_merge` applies it to the locked rows, the admin's merge
+    preview to copies, so the preview shows what the merge will do. The other's emails and
+    phones the survivor does not take become its secondary ones (the service's part)."""
+    from_stage = keep.stage_enum
+    for name in PERSONAL_FIELDS:
+        if not getattr(keep, name) and getattr(gone, name):
+            setattr(keep, name, getattr(gone, name))
+    if keep.phone == gone.phone:
+        keep.phone_e164 = gone.phone_e164
+    if gone.notes and keep.notes and gone.notes not in keep.notes:
+        keep.notes = f"{keep.notes}\n\n{gone.notes}"
+    if gone.entered_at < keep.entered_at:
+        keep.source_channel_id = gone.source_channel_id
+        keep.source_campaign_id = gone.source_campaign_id
+    for name in ("coupon_id", "owner_id", "external_id"):
+        if getattr(keep, name) is None:
+            setattr(keep, name, getattr(gone, name))
+    if keep.referred_by_id in (None, gone.pk):
+        keep.referred_by_id = gone.referred_by_id
+    if keep.referred_by_id in (gone.pk, keep.pk):
+        keep.referred_by_id = None
+    for name in STAMP_NAMES:
+        stamps = [s for s in (getattr(keep, name), getattr(gone, name)) if s is not None]
+        setattr(keep, name, min(stamps) if stamps else None)
+    to_stage = max(from_stage, gone.stage_enum, key=lambda s: s.rank)
+    keep.stage = to_stage
+    return to_stage
 
 
 # --- touches ------------------------------------------------------------------------------------
@@ -587,7 +688,7 @@ def purchase_replay(
     differing = []
     if contact is not None and existing.contact_id != contact.pk:
         differing.append("contact")
-    if contact is None and email_key(existing.contact.email) != email_key(email):
+    if contact is None and not is_email_of(existing.contact, email):
         differing.append("email")
     if existing.amount != purchase.amount:
         differing.append("amount")

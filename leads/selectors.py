@@ -2,37 +2,207 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
-from django.db.models import Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
+from django.db.models.functions import Concat, Left, Lower, StrIndex, Substr
 
-from leads.rules import email_key
+from leads.models import Contact
+from leads.rules import email_key, merge_into, phone_e164
 
 EMAIL_LIKE = re.compile(r"^[^@\s]+@[^@\s]+$")
-PREFIX_FIELDS = ("first_name", "last_name", "company", "handle")
+# A term of digits and the marks people type between them: a phone, in any format.
+PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]+$")
+MIN_PHONE_DIGITS = 4
+
+
+def phone_patterns(term: str) -> set[str]:
+    """The digits a phone-like term is searched by (either matches), or none when it is not
+    phone-like.
+
+    A whole number is read as `leads.rules.phone_e164` reads a stored one, in PHONE_REGION
+    unless it gives its country code, so "555-000-0010", "(555) 000 0010" and
+    "+1 555 000 0010" all become "15550000010", found inside the stored "+15550000010"; the
+    typed digits are searched too, so a piece of a number ("000-0010") or a foreign number
+    typed without its country code ("20 7946 0958") is found inside the E.164 form."""
+    if not PHONE_LIKE.match(term):
+        return set()
+    digits = re.sub(r"\D", "", term)
+    if len(digits) < MIN_PHONE_DIGITS:
+        return set()
+    e164 = phone_e164(term)
+    return {digits, e164.lstrip("+")} - {""}
 
 
 def contacts_search(queryset: QuerySet, term: str) -> QuerySet:
-    """Find contacts the way sales people type: an email exactly, anything else as a prefix.
+    """Find contacts the way people type: each word of the term must appear somewhere in the
+    contact's names, emails (primary or secondary, any part), phones, company or handle, so
+    "Ivan Fischer", "fischer ivan", "omar.lopez", "example.net" and "walkin" all find theirs.
+    A phone-like term (`phone_patterns`) is matched by its digits, whatever the format typed.
 
-    Both forms hit an index: the unique lower(email) index (its condition `email <> ''` is
-    repeated so the planner may use the partial index) and the lower(<field>) indexes, which
-    serve `LIKE 'prefix%'` (on PostgreSQL with a C collation, as `bin/demo` and CI create).
+    Every word is a `LIKE '%word%'` on one column, `Contact.search_text` (lower-cased, generated
+    by the database): on PostgreSQL the trigram GIN index `contact_search_trgm_idx` answers it
+    (a bitmap AND for several words), whatever the database's collation; SQLite scans with the
+    same LIKE and finds the same rows. A word under three characters has no trigram to look
+    up: it still matches, at the cost of reading the index through.
     """
     term = term.strip()
     if not term:
         return queryset
-    lowered = term.lower()
-    if EMAIL_LIKE.match(term):
-        # The stored form's key (an international domain in its ASCII form), as every door's.
-        return (
-            queryset.exclude(email="")
-            .annotate(email_lower=Lower("email"))
-            .filter(email_lower=email_key(term))
+    patterns = phone_patterns(term)
+    if patterns:
+        condition = Q()
+        for pattern in sorted(patterns):
+            condition |= Q(search_text__contains=pattern)
+        return queryset.filter(condition)
+    condition = Q()
+    for word in term.split():
+        # A whole email in its stored form (an international domain in its ASCII form), as
+        # every door compares it (`leads.rules.email_key`).
+        key = email_key(word) if EMAIL_LIKE.match(word) else word.lower()
+        condition &= Q(search_text__contains=key)
+    return queryset.filter(condition)
+
+
+# --- possible duplicates --------------------------------------------------------------------
+
+DUPLICATE_KINDS = {
+    "email": "Same email (without case or +tag)",
+    "phone": "Same phone",
+    "name": "Same name and company",
+}
+
+
+def _email_without_tag() -> Lower:
+    """An email's key for duplicates: lower-cased, without a "+tag" before the @
+    (omar+shop@example.net is omar@example.net). Primary emails are unique without case, so the
+    tag is what tells two records of one person apart."""
+    email = F("email")
+    plus, at = StrIndex(email, Value("+")), StrIndex(email, Value("@"))
+    return Lower(
+        Case(
+            When(
+                Q(plus__gt=0, at__gt=F("plus")),
+                then=Concat(Left(email, F("plus") - 1), Substr(email, F("at"))),
+            ),
+            default=email,
+            output_field=CharField(),
         )
-    annotations = {f"{name}_lower": Lower(name) for name in PREFIX_FIELDS}
-    condition = Q(phone__startswith=term)
-    for name in PREFIX_FIELDS:
-        condition |= Q(**{f"{name}_lower__startswith": lowered})
-    return queryset.annotate(**annotations).filter(condition)
+    ), {"plus": plus, "at": at}
+
+
+def _duplicate_key(kind: str, queryset: QuerySet) -> QuerySet:
+    """The contacts that have a key of this kind, annotated `dup_key`."""
+    if kind == "email":
+        key, helpers = _email_without_tag()
+        return queryset.exclude(email="").annotate(**helpers).annotate(dup_key=key)
+    if kind == "phone":
+        return queryset.exclude(phone_e164="").annotate(dup_key=F("phone_e164"))
+    if kind == "name":
+        key = Lower(Concat(F("first_name"), Value("|"), F("last_name"), Value("|"), F("company")))
+        return queryset.exclude(first_name="", last_name="").annotate(dup_key=key)
+    raise ValueError(f"Unknown kind of duplicate {kind!r}.")
+
+
+def duplicate_groups(*, kind: str, limit: int = 50) -> list[dict]:
+    """Groups of contacts that may be one person: the same email without case or +tag, the same
+    E.164 phone, or the same first name, last name and company without case. Two queries
+    whatever the table's size: one GROUP BY for the keys shared by more than one contact (the
+    largest groups first, at most `limit`), one for their members. Erased contacts are left out.
+    Each group is {"key": ..., "ids": [...]} with its ids in ascending order."""
+    live = Contact.objects.filter(erased_at__isnull=True).order_by()
+    shared = list(
+        _duplicate_key(kind, live)
+        .values("dup_key")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .order_by("-n", "dup_key")
+        .values_list("dup_key", flat=True)[:limit]
+    )
+    if not shared:
+        return []
+    members: dict[str, list[int]] = {key: [] for key in shared}
+    rows = _duplicate_key(kind, live).filter(dup_key__in=shared).values_list("dup_key", "id")
+    for key, pk in rows.order_by("id"):
+        members[key].append(pk)
+    return [
+        {"key": " / ".join(part for part in key.split("|") if part), "ids": ids}
+        for key, ids in members.items()
+    ]
+
+
+# --- merge preview ----------------------------------------------------------------------------
+
+PREVIEW_FIELDS = (
+    ("email", "Email"),
+    ("phone", "Phone"),
+    ("first_name", "First name"),
+    ("last_name", "Last name"),
+    ("company", "Company"),
+    ("handle", "Handle"),
+    ("stage", "Stage"),
+    ("source_channel", "Source channel"),
+    ("source_campaign", "Source campaign"),
+    ("coupon", "Coupon"),
+    ("owner", "Owner"),
+    ("external_id", "External id"),
+    ("entered_at", "Entered"),
+    ("became_lead_at", "Became a lead"),
+    ("became_qualified_at", "Became qualified"),
+    ("became_customer_at", "Became a customer"),
+    ("notes", "Notes"),
+)
+
+
+def merge_preview(*, survivor: Contact, other: Contact) -> dict:
+    """What `leads.services.contact_merge(survivor=..., other=...)` would make, field by field,
+    computed by the same rule (`leads.rules.merge_into`) on copies: rows of (label, survivor's
+    value, other's value, result, winner: "survivor", "other", "both" or "" when blank), and the
+    emails and phones the survivor would keep as secondary ones."""
+    result = copy.copy(survivor)
+    merge_into(result, other)
+    rows = []
+    for name, label in PREVIEW_FIELDS:
+        mine, theirs, after = (_shown(c, name) for c in (survivor, other, result))
+        if not after:
+            winner = ""
+        elif after == mine and after == theirs:
+            winner = "both"
+        elif after == mine:
+            winner = "survivor"
+        elif after == theirs:
+            winner = "other"
+        else:
+            winner = "both"  # joined notes
+        rows.append(
+            {"label": label, "survivor": mine, "other": theirs, "result": after, "winner": winner}
+        )
+    have = {email_key(result.email)} | {
+        email_key(e) for e in survivor.other_emails.values_list("email", flat=True)
+    }
+    emails = [other.email, *other.other_emails.values_list("email", flat=True)]
+    phones = [
+        (other.phone, other.phone_e164),
+        *other.other_phones.values_list("phone", "phone_e164"),
+    ]
+    have_phones = {result.phone_e164 or result.phone} | {
+        e164 or raw for raw, e164 in survivor.other_phones.values_list("phone", "phone_e164")
+    }
+    return {
+        "rows": rows,
+        "other_emails": [e for e in emails if e and email_key(e) not in have],
+        "other_phones": [raw for raw, e164 in phones if raw and (e164 or raw) not in have_phones],
+    }
+
+
+def _shown(contact: Contact, name: str) -> str:
+    value = getattr(contact, name)
+    if name == "stage":
+        return contact.get_stage_display()
+    if hasattr(value, "isoformat"):
+        return f"{value:%Y-%m-%d %H:%M}"
+    if name in ("source_channel", "source_campaign", "coupon", "owner"):
+        related_id = getattr(contact, f"{name}_id")
+        return "" if related_id is None else str(getattr(contact, name))
+    return "" if value is None else str(value)

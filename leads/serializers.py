@@ -123,13 +123,31 @@ class ContactOutput(serializers.ModelSerializer):
         help_text="Null when the source is unknown (counted in the unattributed row).",
     )
     coupon = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    phone_e164 = serializers.CharField(
+        read_only=True, help_text="The phone in E.164 form; empty when it does not read as one."
+    )
+    other_emails = serializers.SlugRelatedField(
+        many=True,
+        read_only=True,
+        slug_field="email",
+        help_text="Secondary emails (kept from merged contacts); they find this contact too.",
+    )
+    other_phones = serializers.SlugRelatedField(
+        many=True,
+        read_only=True,
+        slug_field="phone",
+        help_text="Secondary phones (kept from merged contacts), as typed.",
+    )
 
     class Meta:
         model = Contact
         fields = (
             "id",
             "email",
+            "other_emails",
             "phone",
+            "phone_e164",
+            "other_phones",
             "handle",
             "first_name",
             "last_name",
@@ -358,7 +376,7 @@ def resolve_contact(attrs: dict, *, create: bool, refs: rules.Refs) -> dict:
     contact, email = attrs.get("contact"), attrs.get("email")
     if contact is None and not email:
         raise serializers.ValidationError({"contact": [rules.GIVE_A_CONTACT]})
-    if contact is not None and email and rules.email_key(contact.email) != rules.email_key(email):
+    if contact is not None and email and not rules.is_email_of(contact, email, refs):
         raise serializers.ValidationError({"email": [rules.NOT_THE_CONTACTS_EMAIL]})
     if contact is None:
         contact = refs.contact_by_email(email)

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
 
 from campaigns.changes import declare_changed
@@ -33,7 +33,9 @@ from leads import rules
 from leads.models import (
     OWNER_GROUP,
     Contact,
+    ContactEmail,
     ContactMerge,
+    ContactPhone,
     Purchase,
     Stage,
     StageChange,
@@ -47,13 +49,15 @@ from leads.rules import (
     STAMP_NAMES,
     contact_by_email,
     email_address,
+    email_key,
+    phone_e164,
     require_identity,
     stamps,
 )
 
 # Who did it: a user, or None for the system.
 Actor = AbstractBaseUser
-PERSONAL_FIELDS = ("email", "phone", "handle", "first_name", "last_name", "company", "notes")
+PERSONAL_FIELDS = rules.PERSONAL_FIELDS
 
 
 def _check_force_permission(by: Actor | None) -> None:
@@ -297,12 +301,18 @@ def contact_update(*, contact: Contact, **fields: Any) -> Contact:
         raise InvalidInput("A contact cannot refer itself.", field="referred_by")
     if "external_id" in fields:
         fields["external_id"] = (fields["external_id"] or "").strip() or None
+    if "phone" in fields:
+        fields["phone"] = fields["phone"] or ""
+        fields["phone_e164"] = phone_e164(fields["phone"])
     try:
         with transaction.atomic():
             for name, value in fields.items():
                 setattr(contact, name, value)
             if email is not None:
                 contact.email = email
+            if email:
+                # One of its own secondary emails made primary: it is listed once.
+                _drop_other_email(contact, email)
             contact.save(update_fields=[*fields, "updated_at"])
     except IntegrityError:
         raise IdempotencyConflict(
@@ -594,6 +604,8 @@ def contact_merge(
             )
         }
         snapshot.update({name: _iso(getattr(gone, name)) for name in STAMP_NAMES})
+        snapshot["other_emails"] = list(gone.other_emails.values_list("email", flat=True))
+        snapshot["other_phones"] = list(gone.other_phones.values_list("phone", flat=True))
         from_stage = keep.stage_enum
 
         Touchpoint.objects.filter(contact=gone).update(contact=keep)
@@ -602,28 +614,14 @@ def contact_merge(
         ContactMerge.objects.filter(survivor=gone).update(survivor=keep)
         Contact.objects.filter(referred_by=gone).exclude(pk=keep.pk).update(referred_by=keep)
 
-        for name in PERSONAL_FIELDS:
-            if not getattr(keep, name) and getattr(gone, name):
-                setattr(keep, name, getattr(gone, name))
-        if gone.notes and keep.notes and gone.notes not in keep.notes:
-            keep.notes = f"{keep.notes}\n\n{gone.notes}"
-        if gone.entered_at < keep.entered_at:
-            keep.source_channel_id = gone.source_channel_id
-            keep.source_campaign_id = gone.source_campaign_id
-        for name in ("coupon_id", "owner_id", "external_id"):
-            if getattr(keep, name) is None:
-                setattr(keep, name, getattr(gone, name))
-        if keep.referred_by_id in (None, gone.pk):
-            keep.referred_by_id = gone.referred_by_id
-        if keep.referred_by_id in (gone.pk, keep.pk):
-            keep.referred_by_id = None
-        for name in STAMP_NAMES:
-            stamps = [s for s in (getattr(keep, name), getattr(gone, name)) if s is not None]
-            setattr(keep, name, min(stamps) if stamps else None)
-        to_stage = max(from_stage, gone.stage_enum, key=lambda s: s.rank)
-        keep.stage = to_stage
+        # Nothing that finds the person is lost: the other's emails and phones that the
+        # survivor does not take as its own become its secondary ones (`_keep_contact_points`).
+        ContactEmail.objects.filter(contact=gone).update(contact=keep)
+        ContactPhone.objects.filter(contact=gone).update(contact=keep)
+        to_stage = rules.merge_into(keep, gone)
 
         gone.delete()  # frees its email and external_id for the survivor
+        _keep_contact_points(keep, emails=[gone.email], phones=[(gone.phone, gone.phone_e164)])
         keep.save()
         if to_stage != from_stage:
             StageChange.objects.create(
@@ -647,6 +645,50 @@ def contact_merge(
     return keep
 
 
+def _keep_contact_points(
+    contact: Contact, *, emails: Iterable[str], phones: Iterable[tuple[str, str]]
+) -> None:
+    """Add these emails and (raw, E.164) phones to the contact's secondary ones, except those it
+    already has (primary or secondary; phones compare by E.164, else by their raw text), and
+    write its `other_contact_points`, the text the search reads. The contact is saved by the
+    caller."""
+    have_emails = {email_key(contact.email)} | {
+        email_key(e) for e in contact.other_emails.values_list("email", flat=True)
+    }
+    for email in emails:
+        if email and email_key(email) not in have_emails:
+            have_emails.add(email_key(email))
+            ContactEmail.objects.create(contact=contact, email=email)
+    stored = [
+        (contact.phone, contact.phone_e164),
+        *contact.other_phones.values_list("phone", "phone_e164"),
+    ]
+    have_phones = {e164 or raw for raw, e164 in stored if raw}
+    for raw, e164 in phones:
+        if raw and (e164 or raw) not in have_phones:
+            have_phones.add(e164 or raw)
+            ContactPhone.objects.create(contact=contact, phone=raw, phone_e164=e164)
+    _write_contact_points(contact)
+
+
+def _write_contact_points(contact: Contact) -> None:
+    emails = contact.other_emails.values_list("email", flat=True)
+    phones = contact.other_phones.values_list("phone", "phone_e164")
+    contact.other_contact_points = " ".join([*emails, *(p for pair in phones for p in pair if p)])
+
+
+def _drop_other_email(contact: Contact, email: str) -> None:
+    dropped, _ = (
+        ContactEmail.objects.filter(contact=contact)
+        .annotate(email_lower=Lower("email"))
+        .filter(email_lower=email_key(email))
+        .delete()
+    )
+    if dropped:
+        _write_contact_points(contact)
+        contact.save(update_fields=["other_contact_points"])
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -659,8 +701,10 @@ def contact_erase(*, contact: Contact, by: Actor | None, via: Via | str) -> Cont
     """
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
-        for name in PERSONAL_FIELDS:
+        for name in (*PERSONAL_FIELDS, "phone_e164", "other_contact_points"):
             setattr(locked, name, "")
+        ContactEmail.objects.filter(contact=locked).delete()
+        ContactPhone.objects.filter(contact=locked).delete()
         locked.external_id = None
         locked.erased_at = timezone.now()
         locked.save()

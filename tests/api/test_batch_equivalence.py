@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from campaigns.models import Coupon
 from leads.models import Contact, Purchase, StageChange, Touchpoint, Via
-from leads.services import contact_create, purchase_record, touchpoint_record
+from leads.services import contact_create, contact_merge, purchase_record, touchpoint_record
 from tests.factories import CampaignFactory, CouponFactory, channel
 
 pytestmark = pytest.mark.django_db
@@ -62,9 +62,11 @@ TIMES = mostly(
     ],
     [iso(NOW + dt.timedelta(hours=1)), "2026-01-32T00:00:00Z"],
 )
-# Known emails (two stored ones in another case), new ones (walk-ins for purchases), a bad one.
+# Known emails (two stored ones in another case, a secondary one kept by a merge), new ones
+# (walk-ins for purchases), a bad one.
 EMAILS = mostly(
     [
+        "old1@Example.com",
         "a@example.com",
         "A@Example.com",
         "b@example.com",
@@ -85,7 +87,14 @@ COUPONS = mostly(["ok10", "CAP", "cap"], ["OLD", "OFF", "LATER", "NOPE", ""])
 
 # Buyers: mostly stored contacts (in any case), a contact the batch may create, a walk-in.
 BUYERS = mostly(
-    ["s1@example.com", "S3@example.com", "s2@example.com", "a@example.com", "walk@example.com"],
+    [
+        "s1@example.com",
+        "S3@example.com",
+        "s2@example.com",
+        "a@example.com",
+        "walk@example.com",
+        "OLD1@example.com",
+    ],
     ["not-an-email"],
 )
 
@@ -222,6 +231,12 @@ def world(db) -> dict[str, int]:
         occurred_at=T0 - dt.timedelta(days=1),
         external_id="st-1",
     )
+    # s1 was also recorded as old1@example.com: merged, that email is s1's secondary one, and
+    # both doors must find s1 by it (issue 11).
+    old = contact_create(
+        email="old1@example.com", entered_at=T0 - dt.timedelta(days=3), via=Via.API
+    )
+    contact_merge(survivor=s1, other=old, by=None, via=Via.ADMIN)
     return {"@fb": fb.pk, "@pins": pins.pk, "@s1": s1.pk, "@s2": s2.pk, "@s3": s3.pk}
 
 
