@@ -29,7 +29,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     is_staff = True
-    password = factory.django.Password("pw-for-tests-1")
+    password = factory.django.Password("pw-for-tests-1")  # tests.reports.browser.PASSWORD
 
     @factory.post_generation
     def groups(self, create: bool, extracted: list[str] | None, **kwargs) -> None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
+from urllib.parse import quote
 
 import pytest
+from django.urls import reverse
 
 from tests.conftest import IN_CI
 
+# The password of the users the browser tests log in as (a factory sets it).
+PASSWORD = "pw-for-tests-1"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -42,3 +46,12 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def login(page, live_server, username: str, next_url: str) -> None:
+    """Log in through the login form as `username` (password PASSWORD), landing on `next_url`."""
+    page.goto(f"{live_server.url}{reverse('login')}?next={quote(next_url)}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")

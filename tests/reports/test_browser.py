@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
 
 from tests.factories import UserFactory
+from tests.reports.browser import login
 
 pytestmark = [
     pytest.mark.browser,
@@ -29,20 +29,11 @@ pytestmark = [
 
 UTC = dt.UTC
 PERIOD = "?preset=custom&start=2026-03-01&end=2026-03-31"
-PASSWORD = "pw-for-tests-1"
 
 
 @pytest.fixture
 def marketer(reference_data):
     return UserFactory(username="marketer", groups=["Marketing"], is_staff=False)
-
-
-def login(page, live_server, username: str, next_url: str) -> None:
-    page.goto(f"{live_server.url}{reverse('login')}?next={quote(next_url)}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
 
 
 @pytest.fixture

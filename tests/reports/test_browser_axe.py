@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
@@ -22,6 +21,7 @@ from django.urls import reverse
 from campaigns.models import Campaign
 from reports import services
 from tests.factories import UserFactory
+from tests.reports.browser import login
 
 pytestmark = [
     pytest.mark.browser,
@@ -30,7 +30,6 @@ pytestmark = [
 
 AXE = Path(__file__).resolve().parent.parent / "vendor" / "axe-core" / "axe.min.js"
 MARCH = "?preset=custom&start=2026-03-01&end=2026-03-31"
-PASSWORD = "pw-for-tests-1"
 
 
 @pytest.fixture
@@ -78,11 +77,7 @@ def test_no_accessibility_violations(scenario, root, live_server, chromium, view
     page = context.new_page()
     try:
         urls = pages(scenario)
-        page.goto(f"{live_server.url}{reverse('login')}?next={quote(urls[0])}")
-        page.fill("#id_username", "root")
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state("networkidle")
+        login(page, live_server, "root", urls[0])
         found = {}
         for url in urls:
             response = page.goto(f"{live_server.url}{url}")

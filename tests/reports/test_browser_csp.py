@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
 
 from tests.factories import UserFactory
+from tests.reports.browser import login
 
 pytestmark = [
     pytest.mark.browser,
@@ -27,7 +27,6 @@ pytestmark = [
 ]
 
 PERIOD = "?preset=custom&start=2026-03-01&end=2026-03-31"
-PASSWORD = "pw-for-tests-1"
 # Left behind for a person to look at: the charts must still draw under the policy.
 SCREENSHOTS = Path(tempfile.gettempdir())
 
@@ -84,14 +83,6 @@ def open_browser(chromium, width: int, height: int):
     return context, page, Problems(page)
 
 
-def log_in(page, live_server, next_url: str) -> None:
-    page.goto(f"{live_server.url}{reverse('login')}?next={quote(next_url)}")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-
-
 def visit(page, live_server, url: str) -> None:
     response = page.goto(f"{live_server.url}{url}")
     assert response.status == 200, url
@@ -115,7 +106,7 @@ def test_pages_work_under_the_policy(scenario, root, live_server, chromium):
     context, page, problems = open_browser(chromium, 1440, 900)
     try:
         dashboard = reverse("reports:dashboard") + PERIOD
-        log_in(page, live_server, dashboard)
+        login(page, live_server, "root", dashboard)
         assert page.url.endswith(dashboard)
         page.wait_for_selector('#chart-revenue-cost[data-rendered="true"]')
         assert canvases_drawn(page) == 4
@@ -166,7 +157,7 @@ def test_pages_work_under_the_policy(scenario, root, live_server, chromium):
 def test_dashboard_on_a_phone_under_the_policy(scenario, root, live_server, chromium):
     context, page, problems = open_browser(chromium, 390, 844)
     try:
-        log_in(page, live_server, reverse("reports:dashboard") + PERIOD)
+        login(page, live_server, "root", reverse("reports:dashboard") + PERIOD)
         page.wait_for_selector('#chart-revenue-cost[data-rendered="true"]')
         assert canvases_drawn(page) == 4
         page.screenshot(path=str(SCREENSHOTS / "csp-dashboard-390.png"), full_page=True)

@@ -21,7 +21,6 @@ import io
 import re
 import tempfile
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
@@ -30,6 +29,7 @@ from django.urls import reverse
 from campaigns.models import Campaign
 from reports import services
 from tests.factories import UserFactory
+from tests.reports.browser import login
 
 pytestmark = [
     pytest.mark.browser,
@@ -38,7 +38,6 @@ pytestmark = [
 
 # October 2025: six of the demo's eight campaigns run, beside the unattributed rows.
 MONTH = "?preset=custom&start=2025-10-01&end=2025-10-31"
-PASSWORD = "pw-for-tests-1"
 DESKTOP_WIDTHS = (900, 1440, 2560)
 PHONE = {"width": 390, "height": 844}
 LONG_NAME = "Spring launch retargeting with customer testimonials"
@@ -105,14 +104,6 @@ def demo(reference_data):
     return {"campaign": campaign, "report": report}
 
 
-def log_in(page, live_server, next_url: str) -> None:
-    page.goto(f"{live_server.url}{reverse('login')}?next={quote(next_url)}")
-    page.fill("#id_username", "marketer")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-
-
 def report_pages(demo) -> dict[str, str]:
     return {
         "dashboard": reverse("reports:dashboard") + MONTH,
@@ -150,7 +141,7 @@ def test_tables_are_readable_at_every_width(demo, live_server, chromium):
     page = context.new_page()
     try:
         pages = report_pages(demo)
-        log_in(page, live_server, pages["dashboard"])
+        login(page, live_server, "marketer", pages["dashboard"])
         for width in DESKTOP_WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
             for label, url in pages.items():
@@ -179,7 +170,7 @@ def test_tables_are_readable_on_a_phone(demo, live_server, chromium):
     page = context.new_page()
     try:
         pages = report_pages(demo)
-        log_in(page, live_server, pages["dashboard"])
+        login(page, live_server, "marketer", pages["dashboard"])
         for label, url in pages.items():
             page.goto(f"{live_server.url}{url}")
             page.wait_for_load_state("networkidle")
@@ -212,7 +203,7 @@ def test_sort_buttons_work_on_a_phone(demo, live_server, chromium):
     context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = context.new_page()
     try:
-        log_in(page, live_server, reverse("reports:dashboard") + MONTH)
+        login(page, live_server, "marketer", reverse("reports:dashboard") + MONTH)
         for table, header in (("table-channels", "Revenue"), ("table-campaigns", "Leads")):
             button = page.locator(f"#{table} thead th button.sort").filter(
                 has_text=re.compile(f"^{header}$")
@@ -251,7 +242,7 @@ def test_a_month_prints_on_at_most_three_a4_pages(demo, live_server, chromium):
     context = chromium.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     try:
-        log_in(page, live_server, reverse("reports:dashboard") + MONTH)
+        login(page, live_server, "marketer", reverse("reports:dashboard") + MONTH)
         page.wait_for_selector("canvas[data-rendered='true']")
         # The page's own @page rule (A4 landscape) decides the paper, as a browser's print does.
         pdf = page.pdf(prefer_css_page_size=True, print_background=True)
