@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import DecimalField, OuterRef, Subquery, Sum
@@ -25,6 +26,7 @@ from django.utils.html import format_html, format_html_join
 from campaigns.admin_base import ServiceAdmin
 from campaigns.errors import DomainError
 from campaigns.inputs import MoneyFormField
+from campaigns.numbers import fixed
 from leads.admin_utils import CappedCountPaginator
 from leads.models import (
     Contact,
@@ -185,14 +187,22 @@ class ContactAdmin(ServiceAdmin):
         "entered_at",
     )
     list_select_related = ("source_channel", "source_campaign", "coupon", "owner")
-    list_filter = ("stage", "source_channel", "source_campaign", "coupon", "owner")
+    list_filter = (
+        "stage",
+        "source_channel",
+        "source_campaign",
+        "coupon",
+        "owner",
+        ("entered_at", admin.DateFieldListFilter),
+        ("became_customer_at", admin.DateFieldListFilter),
+    )
     search_fields = ("first_name", "last_name", "email", "phone", "handle", "company")
     search_help_text = (
         "Every word must appear in a name, an email (any part, secondary ones too), the "
         "company or the handle; a phone is found in any format."
     )
     ordering = ("-id",)
-    sortable_by = ("entered_at", "email", "stage")
+    sortable_by = ("entered_at", "email", "stage", "lifetime_revenue")
     list_per_page = 50
     paginator = CappedCountPaginator
     show_full_result_count = False
@@ -259,9 +269,10 @@ class ContactAdmin(ServiceAdmin):
     def display_name(self, obj: Contact) -> str:
         return str(obj)
 
-    @admin.display(description="Lifetime revenue")
-    def lifetime_revenue(self, obj: Contact) -> Decimal:
-        return obj.lifetime_revenue_value
+    @admin.display(description="Lifetime revenue", ordering="lifetime_revenue_value")
+    def lifetime_revenue(self, obj: Contact) -> str:
+        """Money as the reports show it: "1,247.49 USD" (right-aligned by admin-a11y.css)."""
+        return f"{fixed(obj.lifetime_revenue_value, 2):,.2f} {settings.DEFAULT_CURRENCY}"
 
     def get_search_results(self, request: HttpRequest, queryset, search_term: str):
         """An email hits the unique lower(email) index; anything else is an indexed prefix match."""
@@ -401,7 +412,7 @@ class ContactAdmin(ServiceAdmin):
         if len(refused) > 10:
             messages.warning(request, f"… and {len(refused) - 10} more refused.")
         if not moved and not refused:
-            messages.info(request, f"The selected contacts were already {stage.label.lower()}s.")
+            messages.info(request, f"The selected contacts were already at {stage.label}.")
 
     @admin.action(description="Move to lead", permissions=["change"])
     def move_to_lead(self, request: HttpRequest, queryset) -> None:
@@ -520,13 +531,18 @@ class ContactAdmin(ServiceAdmin):
         if not self.has_change_permission(request, contact):
             raise PermissionDenied
         form = MoveStageForm(request.POST or None, initial={"stage": contact.stage})
+        if not request.user.has_perm("leads.force_stage_change"):
+            # Offered only to who may use it; the service refuses a forced move without it.
+            del form.fields["force"]
         if request.method == "POST" and form.is_valid():
             try:
                 change = contact_move_stage(
                     contact=contact,
                     stage=form.cleaned_data["stage"],
                     at=form.cleaned_data["at"] or timezone.now(),
-                    force=form.cleaned_data["force"],
+                    # Without the permission the box is not shown; a forced move posted anyway
+                    # still reaches the service, which refuses it.
+                    force=form.cleaned_data.get("force", bool(request.POST.get("force"))),
                     note=form.cleaned_data["note"],
                     by=request.user,
                     via=Via.ADMIN,
@@ -535,9 +551,9 @@ class ContactAdmin(ServiceAdmin):
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
                 if change is None:
-                    messages.info(request, f"{contact} is already a {contact.stage}.")
+                    messages.info(request, f"{contact} is already at {contact.stage_enum.label}.")
                 else:
-                    messages.success(request, f"{contact} moved to {change.to_stage}.")
+                    messages.success(request, f"{contact} is now {Stage(change.to_stage).label}.")
                 return HttpResponseRedirect(reverse("admin:leads_contact_change", args=[pk]))
         return self._tool_page(request, contact, form, f"Move {contact} along the funnel")
 

@@ -338,7 +338,12 @@ class Touchpoint(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} on {self.channel_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+        # Names, not ids (the admin's history rows show this): "Coupon on Pinterest, Spring
+        # pins, at 2026-03-01 09:00". Lists that show it join the channel and the campaign.
+        where = self.channel.name
+        if self.campaign_id is not None:
+            where = f"{where}, {self.campaign.name},"
+        return f"{self.get_kind_display()} on {where} at {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
 class Purchase(models.Model):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import timezone
 
 from leads.admin_utils import COUNT_CAP, CappedCountPaginator
 from leads.models import Contact, ContactMerge, Purchase, StageChange, Touchpoint, Via
@@ -338,3 +340,147 @@ def test_touchpoint_and_purchase_lists(root_client):
         == 200
     )
     assert root_client.get(reverse("admin:leads_purchase_changelist")).status_code == 200
+
+
+# --- issue 11: admin rough edges ------------------------------------------------------------
+
+
+def test_stage_messages_read_naturally(sales_client):
+    contact = contact_create(
+        email="leo@example.com", first_name="Leo", last_name="Haddad", entered_at=T0, via=Via.API
+    )
+    url = reverse("admin:leads_contact_move", args=[contact.pk])
+    page = sales_client.get(url).content.decode()
+    assert "Leo Haddad is at the <strong>Follower</strong> stage." in page
+    body = sales_client.post(url, {"stage": "qualified"}, follow=True).content.decode()
+    assert "Leo Haddad is now Qualified." in body
+    body = sales_client.post(url, {"stage": "qualified"}, follow=True).content.decode()
+    assert "Leo Haddad is already at Qualified." in body
+    body = sales_client.post(
+        CHANGELIST, {"action": "move_to_qualified", "_selected_action": [contact.pk]}, follow=True
+    ).content.decode()
+    assert "The selected contacts were already at Qualified." in body
+    assert " a qualified" not in body and "qualifieds" not in body
+
+
+def test_lifetime_revenue_is_money_sortable_and_right_aligned(sales_client, settings):
+    settings.DEFAULT_CURRENCY = "EUR"
+    rich, poor = ContactFactory(), ContactFactory()
+    PurchaseFactory(contact=rich, amount=Decimal("1200.00"))
+    PurchaseFactory(contact=rich, amount=Decimal("47.49"))
+    PurchaseFactory(contact=poor, amount=Decimal("3.00"))
+    response = sales_client.get(CHANGELIST)
+    body = response.content.decode()
+    assert "1,247.49 EUR" in body and "3.00 EUR" in body and "0.00 EUR" not in body
+    assert "247.490000" not in body
+    # Sortable: the column header links to an ordering, and the ordering is by the total.
+    index = response.context["cl"].list_display.index("lifetime_revenue")
+    ascending = sales_client.get(CHANGELIST, {"o": str(index)}).context["cl"].result_list
+    assert [c.pk for c in ascending] == [poor.pk, rich.pk]
+    descending = sales_client.get(CHANGELIST, {"o": f"-{index}"}).context["cl"].result_list
+    assert [c.pk for c in descending] == [rich.pk, poor.pk]
+    assert "sortable column-lifetime_revenue" in body
+    from django.contrib.staticfiles import finders
+
+    css = Path(finders.find("campaigns/admin-a11y.css")).read_text()
+    assert "td.field-lifetime_revenue { text-align: right; }" in css
+    assert "campaigns/admin-a11y.css" in body
+
+
+def test_sorting_by_lifetime_revenue_keeps_the_query_count(
+    sales_client, django_assert_max_num_queries
+):
+    make_contacts(5)
+    with django_assert_max_num_queries(20) as few:
+        sales_client.get(CHANGELIST, {"o": "-8"})
+    make_contacts(45)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        sales_client.get(CHANGELIST, {"o": "-8"})
+
+
+def test_history_rows_name_the_channel_and_campaign(sales_client, django_assert_max_num_queries):
+    contact = contact_create(email="a@example.com", entered_at=T0, via=Via.API)
+    url = reverse("admin:leads_contact_change", args=[contact.pk])
+
+    def touch(n: int) -> None:
+        campaign = CampaignFactory(name=f"Spring pins {n}", channel=channel("pinterest"))
+        Touchpoint.objects.create(
+            contact=contact,
+            kind="coupon",
+            channel=campaign.channel,
+            campaign=campaign,
+            occurred_at=T0 + dt.timedelta(hours=n),
+        )
+
+    touch(1)
+    with django_assert_max_num_queries(30) as few:
+        body = sales_client.get(url).content.decode()
+    assert "Coupon on Pinterest, Spring pins 1, at 2026-03-01 10:00" in body
+    assert f"coupon on {channel('pinterest').pk} " not in body
+    for n in range(2, 8):
+        touch(n)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        body = sales_client.get(url).content.decode()
+    assert "Spring pins 7" in body
+
+
+def test_force_box_only_for_who_may_force_and_the_server_refuses_without(sales_client, sales_user):
+    contact = contact_create(email="a@example.com", entered_at=T0, via=Via.API)
+    contact_move_stage(contact=contact, stage="customer", at=T0, via=Via.API)
+    url = reverse("admin:leads_contact_move", args=[contact.pk])
+    response = sales_client.get(url)
+    assert "force" not in response.context["form"].fields
+    assert 'name="force"' not in response.content.decode()
+    # Posted anyway (a crafted request): the service refuses it.
+    response = sales_client.post(url, {"stage": "lead", "force": "on"})
+    assert "force stage change" in response.content.decode()
+    contact.refresh_from_db()
+    assert contact.stage == "customer"
+    sales_user.user_permissions.add(Permission.objects.get(codename="force_stage_change"))
+    response = sales_client.get(url)
+    assert 'name="force"' in response.content.decode()
+
+
+def test_coupon_is_an_autocomplete_on_the_contact_forms(sales_client):
+    from django.contrib.admin.widgets import AutocompleteSelect
+
+    contact = ContactFactory()
+    for url in (
+        reverse("admin:leads_contact_add"),
+        reverse("admin:leads_contact_change", args=[contact.pk]),
+    ):
+        form = sales_client.get(url).context["adminform"].form
+        assert isinstance(form.fields["coupon"].widget.widget, AutocompleteSelect), url
+    coupon = CouponFactory(code="PIN10", campaign=CampaignFactory(name="Spring pins"))
+    response = sales_client.get(
+        reverse("admin:autocomplete"),
+        {
+            "term": "spring",
+            "app_label": "leads",
+            "model_name": "contact",
+            "field_name": "coupon",
+        },
+    )
+    assert response.status_code == 200
+    assert [r["id"] for r in response.json()["results"]] == [str(coupon.pk)]
+
+
+def test_date_filters_on_entry_and_becoming_a_customer(sales_client):
+    old = contact_create(
+        email="old@example.com", entered_at=T0 - dt.timedelta(days=400), via=Via.API
+    )
+    new = contact_create(email="new@example.com", via=Via.API)
+    contact_move_stage(contact=new, stage="customer", via=Via.API)
+    today = timezone.localdate()
+    since = (today - dt.timedelta(days=6)).isoformat()
+    until = (today + dt.timedelta(days=1)).isoformat()
+    response = sales_client.get(CHANGELIST, {"entered_at__gte": since, "entered_at__lt": until})
+    assert [c.pk for c in response.context["cl"].result_list] == [new.pk]
+    response = sales_client.get(
+        CHANGELIST, {"became_customer_at__gte": since, "became_customer_at__lt": until}
+    )
+    assert [c.pk for c in response.context["cl"].result_list] == [new.pk]
+    response = sales_client.get(CHANGELIST, {"became_customer_at__isnull": "True"})
+    assert [c.pk for c in response.context["cl"].result_list] == [old.pk]
+    body = sales_client.get(CHANGELIST).content.decode()
+    assert "By entered at" in body and "By became customer at" in body
