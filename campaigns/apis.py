@@ -94,11 +94,13 @@ def _examples(example: OpenApiExample) -> dict:
 
 
 @extend_schema_view(
-    list=extend_schema(**_examples(CHANNEL_EXAMPLE)),
-    retrieve=extend_schema(**_examples(CHANNEL_EXAMPLE)),
-    create=extend_schema(**_examples(CHANNEL_EXAMPLE)),
-    update=extend_schema(**_examples(CHANNEL_EXAMPLE)),
-    partial_update=extend_schema(**_examples(CHANNEL_EXAMPLE)),
+    list=extend_schema(summary="List channels", **_examples(CHANNEL_EXAMPLE)),
+    retrieve=extend_schema(summary="Read a channel", **_examples(CHANNEL_EXAMPLE)),
+    create=extend_schema(summary="Add a channel", **_examples(CHANNEL_EXAMPLE)),
+    update=extend_schema(summary="Replace a channel", **_examples(CHANNEL_EXAMPLE)),
+    partial_update=extend_schema(
+        summary="Change some of a channel's fields", **_examples(CHANNEL_EXAMPLE)
+    ),
 )
 class ChannelViewSet(
     AtomicWritesMixin,
@@ -121,12 +123,14 @@ class ChannelViewSet(
 
 
 @extend_schema_view(
-    list=extend_schema(**_examples(CAMPAIGN_EXAMPLE)),
-    retrieve=extend_schema(**_examples(CAMPAIGN_EXAMPLE)),
-    create=extend_schema(**_examples(CAMPAIGN_EXAMPLE)),
-    update=extend_schema(**_examples(CAMPAIGN_EXAMPLE)),
-    partial_update=extend_schema(**_examples(CAMPAIGN_EXAMPLE)),
-    destroy=extend_schema(**_examples(CAMPAIGN_EXAMPLE)),
+    list=extend_schema(summary="List campaigns", **_examples(CAMPAIGN_EXAMPLE)),
+    retrieve=extend_schema(summary="Read a campaign", **_examples(CAMPAIGN_EXAMPLE)),
+    create=extend_schema(summary="Create a campaign", **_examples(CAMPAIGN_EXAMPLE)),
+    update=extend_schema(summary="Replace a campaign", **_examples(CAMPAIGN_EXAMPLE)),
+    partial_update=extend_schema(
+        summary="Change some of a campaign's fields", **_examples(CAMPAIGN_EXAMPLE)
+    ),
+    destroy=extend_schema(summary="Delete a campaign", **_examples(CAMPAIGN_EXAMPLE)),
 )
 class CampaignViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Campaign.objects.select_related("channel").order_by("-starts_on", "-id")
@@ -146,12 +150,14 @@ class CampaignViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(**_examples(COST_EXAMPLE)),
-    retrieve=extend_schema(**_examples(COST_EXAMPLE)),
-    create=extend_schema(**_examples(COST_EXAMPLE)),
-    update=extend_schema(**_examples(COST_EXAMPLE)),
-    partial_update=extend_schema(**_examples(COST_EXAMPLE)),
-    destroy=extend_schema(**_examples(COST_EXAMPLE)),
+    list=extend_schema(summary="List costs", **_examples(COST_EXAMPLE)),
+    retrieve=extend_schema(summary="Read a cost", **_examples(COST_EXAMPLE)),
+    create=extend_schema(summary="Record a cost", **_examples(COST_EXAMPLE)),
+    update=extend_schema(summary="Replace a cost", **_examples(COST_EXAMPLE)),
+    partial_update=extend_schema(
+        summary="Change some of a cost's fields", **_examples(COST_EXAMPLE)
+    ),
+    destroy=extend_schema(summary="Delete a cost", **_examples(COST_EXAMPLE)),
 )
 class CostViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Cost.objects.order_by("-incurred_on", "-id")
@@ -169,12 +175,16 @@ class CostViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(**_examples(COUPON_EXAMPLE)),
-    retrieve=extend_schema(**_examples(COUPON_EXAMPLE)),
-    create=extend_schema(**_examples(COUPON_EXAMPLE)),
-    update=extend_schema(**_examples(COUPON_EXAMPLE)),
-    partial_update=extend_schema(**_examples(COUPON_EXAMPLE)),
-    destroy=extend_schema(**_examples(COUPON_EXAMPLE)),
+    list=extend_schema(summary="List coupons", **_examples(COUPON_EXAMPLE)),
+    retrieve=extend_schema(
+        summary="Read a coupon (by code, any case)", **_examples(COUPON_EXAMPLE)
+    ),
+    create=extend_schema(summary="Create a coupon", **_examples(COUPON_EXAMPLE)),
+    update=extend_schema(summary="Replace a coupon", **_examples(COUPON_EXAMPLE)),
+    partial_update=extend_schema(
+        summary="Change some of a coupon's fields", **_examples(COUPON_EXAMPLE)
+    ),
+    destroy=extend_schema(summary="Delete a coupon", **_examples(COUPON_EXAMPLE)),
 )
 class CouponViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
     queryset = Coupon.objects.order_by("code")
@@ -203,8 +213,13 @@ class CouponViewSet(AtomicWritesMixin, viewsets.ModelViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(**_examples(ENGAGEMENT_EXAMPLE)),
-    retrieve=extend_schema(**_examples(ENGAGEMENT_EXAMPLE)),
+    list=extend_schema(
+        summary="List engagement figures (one row per campaign-day)",
+        **_examples(ENGAGEMENT_EXAMPLE),
+    ),
+    retrieve=extend_schema(
+        summary="Read one campaign-day of engagement", **_examples(ENGAGEMENT_EXAMPLE)
+    ),
 )
 class EngagementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = EngagementStat.objects.order_by("-date", "campaign_id")

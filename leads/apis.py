@@ -114,13 +114,19 @@ def record_purchase(payload: dict, user) -> tuple[Purchase, bool]:
 
 
 @extend_schema_view(
-    list=extend_schema(examples=[CONTACT_EXAMPLE]),
-    retrieve=extend_schema(examples=[CONTACT_EXAMPLE]),
+    list=extend_schema(summary="List and search contacts", examples=[CONTACT_EXAMPLE]),
+    retrieve=extend_schema(summary="Read a contact", examples=[CONTACT_EXAMPLE]),
     partial_update=extend_schema(
-        request=ContactUpdate, responses=ContactOutput, examples=[CONTACT_EXAMPLE]
+        summary="Change some of a contact's fields (never its stage)",
+        request=ContactUpdate,
+        responses=ContactOutput,
+        examples=[CONTACT_EXAMPLE],
     ),
     update=extend_schema(
-        request=ContactUpdate, responses=ContactOutput, examples=[CONTACT_EXAMPLE]
+        summary="Replace a contact's fields (never its stage)",
+        request=ContactUpdate,
+        responses=ContactOutput,
+        examples=[CONTACT_EXAMPLE],
     ),
 )
 class ContactViewSet(
@@ -150,6 +156,7 @@ class ContactViewSet(
         return Response(ContactOutput(self.get_object()).data)
 
     @extend_schema(
+        summary="Create a contact (idempotent by external_id)",
         request=ContactInput,
         responses={
             201: ContactOutput,
@@ -165,6 +172,7 @@ class ContactViewSet(
         )
 
     @extend_schema(
+        summary="Move a contact to another stage",
         request=TransitionInput,
         responses={200: ContactOutput, 409: OpenApiResponse(description="A refused move")},
         examples=[TRANSITION_EXAMPLE],
@@ -191,6 +199,7 @@ class ContactViewSet(
         return Response(ContactOutput(contact).data)
 
     @extend_schema(
+        summary="A contact's stage history",
         responses=StageChangeOutput(many=True),
         examples=[
             OpenApiExample(
@@ -224,7 +233,12 @@ class ContactViewSet(
         )
         return Response(StageChangeOutput(rows, many=True).data)
 
-    @extend_schema(request=MergeInput, responses=ContactOutput, examples=[MERGE_EXAMPLE])
+    @extend_schema(
+        summary="Merge another contact into this one",
+        request=MergeInput,
+        responses=ContactOutput,
+        examples=[MERGE_EXAMPLE],
+    )
     @action(detail=True, methods=["post"])
     def merge(self, request: Request, pk: str | None = None) -> Response:
         """Merge `other` into this contact (SPEC §9); needs the merge permission."""
@@ -238,7 +252,12 @@ class ContactViewSet(
         )
         return Response(ContactOutput(kept).data)
 
-    @extend_schema(request=None, responses=ContactOutput, examples=[CONTACT_EXAMPLE])
+    @extend_schema(
+        summary="Erase a contact's personal data",
+        request=None,
+        responses=ContactOutput,
+        examples=[CONTACT_EXAMPLE],
+    )
     @action(detail=True, methods=["post"])
     def erase(self, request: Request, pk: str | None = None) -> Response:
         """Blank the contact's personal data for good; its figures stay (needs the erase permission)."""
@@ -255,8 +274,8 @@ class RecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 @extend_schema_view(
-    list=extend_schema(examples=[TOUCH_EXAMPLE]),
-    retrieve=extend_schema(examples=[TOUCH_EXAMPLE]),
+    list=extend_schema(summary="List touchpoints", examples=[TOUCH_EXAMPLE]),
+    retrieve=extend_schema(summary="Read a touchpoint", examples=[TOUCH_EXAMPLE]),
 )
 class TouchpointViewSet(RecordViewSet):
     queryset = Touchpoint.objects.select_related("channel")
@@ -264,6 +283,7 @@ class TouchpointViewSet(RecordViewSet):
     filterset_class = TouchpointFilter
 
     @extend_schema(
+        summary="Record a touchpoint (idempotent by external_id)",
         request=TouchpointInput,
         responses={
             201: TouchpointOutput,
@@ -281,8 +301,8 @@ class TouchpointViewSet(RecordViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(examples=[PURCHASE_EXAMPLE]),
-    retrieve=extend_schema(examples=[PURCHASE_EXAMPLE]),
+    list=extend_schema(summary="List purchases", examples=[PURCHASE_EXAMPLE]),
+    retrieve=extend_schema(summary="Read a purchase", examples=[PURCHASE_EXAMPLE]),
 )
 class PurchaseViewSet(RecordViewSet):
     queryset = Purchase.objects.select_related("coupon")
@@ -290,6 +310,7 @@ class PurchaseViewSet(RecordViewSet):
     filterset_class = PurchaseFilter
 
     @extend_schema(
+        summary="Record a purchase (idempotent by external_id)",
         request=PurchaseInput,
         responses={
             201: PurchaseOutput,

@@ -80,6 +80,7 @@ class EventBatchOutput(serializers.Serializer):
 
 BATCH_EXAMPLE = OpenApiExample(
     "Followers, a touch and a purchase",
+    request_only=True,
     value={
         "events": [
             {
@@ -113,6 +114,54 @@ BATCH_EXAMPLE = OpenApiExample(
                 "clicks": 115,
             },
         ]
+    },
+)
+
+
+# What the batch above answers on a first run: one result per event, in input order, and the
+# counts. (A second run answers "unchanged" for the three events with an external_id.)
+BATCH_RESULT_EXAMPLE = OpenApiExample(
+    "Followers, a touch and a purchase",
+    response_only=True,
+    status_codes=["200"],
+    value={
+        "results": [
+            {
+                "index": 0,
+                "type": "contact",
+                "external_id": "ig-1001",
+                "status": "created",
+                "id": 41,
+                "code": 201,
+            },
+            {
+                "index": 1,
+                "type": "touch",
+                "external_id": "click-1",
+                "status": "created",
+                "id": 310,
+                "code": 201,
+            },
+            {
+                "index": 2,
+                "type": "purchase",
+                "external_id": "order-1001",
+                "status": "created",
+                "id": 87,
+                "code": 201,
+            },
+            {
+                "index": 3,
+                "type": "engagement",
+                "external_id": None,
+                "status": "created",
+                "id": 12,
+                "code": 201,
+            },
+        ],
+        "created": 4,
+        "unchanged": 0,
+        "errors": 0,
     },
 )
 
@@ -283,7 +332,7 @@ class EventBatchView(APIView):
     @extend_schema(
         request=EventBatchInput,
         responses={200: EventBatchOutput},
-        examples=[BATCH_EXAMPLE],
+        examples=[BATCH_EXAMPLE, BATCH_RESULT_EXAMPLE],
         summary="Send up to 1,000 contact, touch, purchase and engagement events",
     )
     def post(self, request: Request) -> Response:

@@ -188,10 +188,10 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         report.refresh_from_db()
         return Response(ReportOutput(report).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(examples=[REPORT_EXAMPLE])
+    @extend_schema(summary="List saved reports", examples=[REPORT_EXAMPLE])
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(examples=[REPORT_EXAMPLE])
+    @extend_schema(summary="Read a saved report and its figures", examples=[REPORT_EXAMPLE])
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
         return super().retrieve(request, *args, **kwargs)
