@@ -77,6 +77,7 @@ def main() -> None:
         ("Dashboard, full year", f"/reports/?preset=custom&{year}"),
         ("Dashboard, last month", f"/reports/?preset=custom&{month}"),
         ("Attribution, full year", f"/reports/attribution/?preset=custom&{year}"),
+        ("Campaign list, full year", f"/reports/campaigns/?preset=custom&{year}"),
         ("Campaign page, last month", f"/reports/campaigns/{campaign.pk}/?preset=custom&{month}"),
         ("CSV, campaigns, full year", f"/reports/export/campaigns.csv?preset=custom&{year}"),
     ]
