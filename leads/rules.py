@@ -504,7 +504,7 @@ PERSONAL_FIELDS = ("email", "phone", "handle", "first_name", "last_name", "compa
 def merge_into(keep: Contact, gone: Contact) -> Stage:
     """What merging `gone` into `keep` makes of `keep`'s fields (on the instance, unsaved), and
     the stage it ends at: blank personal fields are filled from the other (a phone with its
-    E.164 form); notes are joined; the source is the one of whoever entered first; coupon, owner
+    E.164 form); notes are joined; the source is the one of whoever entered first (a known source is never blanked); coupon, owner
     and external id are kept, else taken; the earliest stage stamps win and the furthest stage
     is kept. `leads.services.contact_merge` applies it to the locked rows, the admin's merge
     preview to copies, so the preview shows what the merge will do. The other's emails and
@@ -517,7 +517,9 @@ def merge_into(keep: Contact, gone: Contact) -> Stage:
         keep.phone_e164 = gone.phone_e164
     if gone.notes and keep.notes and gone.notes not in keep.notes:
         keep.notes = f"{keep.notes}\n\n{gone.notes}"
-    if gone.entered_at < keep.entered_at:
+    # The source is the first touch: the earlier record's, unless it has none (a record entered
+    # by hand without a source must not blank the other's known source).
+    if gone.source_channel_id and (gone.entered_at < keep.entered_at or not keep.source_channel_id):
         keep.source_channel_id = gone.source_channel_id
         keep.source_campaign_id = gone.source_campaign_id
     for name in ("coupon_id", "owner_id", "external_id"):

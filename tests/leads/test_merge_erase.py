@@ -67,6 +67,31 @@ def test_merge_moves_everything_and_keeps_the_earliest_stamps(sales_user):
     )
 
 
+def test_merge_keeps_a_known_source_when_the_earlier_record_has_none(sales_user):
+    # The record typed in by hand on 1 March has no source; the LinkedIn lead of 5 March has
+    # one. The earlier entry wins the entry stamp, but not the source: a blank is not a source.
+    typed = contact_create(first_name="Ada", entered_at=T0, via=Via.ADMIN)
+    linked = contact_create(
+        email="ada@example.com",
+        source="linkedin",
+        entered_at=T0 + dt.timedelta(days=4),
+        via=Via.API,
+    )
+    assert typed.source_channel_id is None
+
+    kept = contact_merge(survivor=linked, other=typed, by=sales_user, via=Via.ADMIN)
+
+    assert kept.entered_at == T0
+    assert kept.source_channel.slug == "linkedin"
+    # And the other way round: the sourced record merged into the blank one.
+    blank = contact_create(first_name="Bo", entered_at=T0, via=Via.ADMIN)
+    sourced = contact_create(
+        email="bo@example.com", source="facebook", entered_at=T0 + dt.timedelta(days=1), via=Via.API
+    )
+    kept = contact_merge(survivor=blank, other=sourced, by=sales_user, via=Via.ADMIN)
+    assert kept.source_channel.slug == "facebook"
+
+
 def test_merge_records_a_stage_move_when_the_survivor_moves_forward(sales_user):
     survivor = contact_create(email="a@example.com", entered_at=T0, via=Via.API)
     other = contact_create(
