@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
-from django.utils import timezone
 
 from leads.admin_utils import COUNT_CAP, CappedCountPaginator
 from leads.models import Contact, ContactMerge, Purchase, StageChange, Touchpoint, Via
@@ -510,14 +509,22 @@ def test_date_filters_on_entry_and_becoming_a_customer(sales_client):
     )
     new = contact_create(email="new@example.com", via=Via.API)
     contact_move_stage(contact=new, stage="customer", via=Via.API)
-    today = timezone.localdate()
-    since = (today - dt.timedelta(days=6)).isoformat()
-    until = (today + dt.timedelta(days=1)).isoformat()
-    response = sales_client.get(CHANGELIST, {"entered_at__gte": since, "entered_at__lt": until})
+    # The filter's own "Past 7 days" links: aware bounds (local midnight with its offset), as
+    # a click sends them; a bare date in the URL would be a naive datetime.
+    cl = sales_client.get(CHANGELIST).context["cl"]
+    past_week = {
+        spec.field_path: next(
+            choice["query_string"]
+            for choice in spec.choices(cl)
+            if choice["display"] == "Past 7 days"
+        )
+        for spec in cl.filter_specs
+        if spec.field_path in ("entered_at", "became_customer_at")
+    }
+    assert "+" in past_week["entered_at"] or "%2B" in past_week["entered_at"]
+    response = sales_client.get(CHANGELIST + past_week["entered_at"])
     assert [c.pk for c in response.context["cl"].result_list] == [new.pk]
-    response = sales_client.get(
-        CHANGELIST, {"became_customer_at__gte": since, "became_customer_at__lt": until}
-    )
+    response = sales_client.get(CHANGELIST + past_week["became_customer_at"])
     assert [c.pk for c in response.context["cl"].result_list] == [new.pk]
     response = sales_client.get(CHANGELIST, {"became_customer_at__isnull": "True"})
     assert [c.pk for c in response.context["cl"].result_list] == [old.pk]
