@@ -13,6 +13,7 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.db.models import DecimalField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -26,6 +27,7 @@ from django.utils.html import format_html, format_html_join
 from campaigns.admin_base import ServiceAdmin
 from campaigns.errors import DomainError
 from campaigns.inputs import MoneyFormField
+from campaigns.models import Coupon
 from campaigns.numbers import fixed
 from leads.admin_utils import CappedCountPaginator
 from leads.models import (
@@ -39,6 +41,7 @@ from leads.models import (
     Touchpoint,
     Via,
 )
+from leads.rules import MAX_ID
 from leads.selectors import DUPLICATE_KINDS, contacts_search, duplicate_groups, merge_preview
 from leads.services import (
     EDITABLE_FIELDS,
@@ -156,6 +159,36 @@ class MoveStageForm(forms.Form):
     note = forms.CharField(required=False, max_length=300)
 
 
+def _is_id(value: str) -> bool:
+    return value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID
+
+
+class CouponField(forms.ModelChoiceField):
+    """A coupon as the autocomplete posts it (its id) or as typed (its code, any case).
+
+    A code is handed to `purchase_record` as text, which resolves it or answers "Unknown coupon
+    code", as the API does; an id that names no coupon is treated as a code too, so a forged one
+    is that same form error."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        if _is_id(text):
+            coupon = self.queryset.filter(pk=text).first()
+            if coupon is not None:
+                return coupon
+        return text or None
+
+
+class CouponAutocomplete(AutocompleteSelect):
+    """Shows the chosen coupon again after an error; a typed code that is no id shows none
+    (the error names it)."""
+
+    def optgroups(self, name: str, value: list[str], attrs=None):
+        return super().optgroups(name, [v for v in value if _is_id(str(v))], attrs)
+
+
 class RecordPurchaseForm(forms.Form):
     amount = MoneyFormField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
     discount = MoneyFormField(
@@ -164,9 +197,26 @@ class RecordPurchaseForm(forms.Form):
     occurred_at = forms.SplitDateTimeField(
         required=False, widget=admin.widgets.AdminSplitDateTime, help_text="Empty: now."
     )
-    coupon = forms.CharField(required=False, max_length=64, help_text="Coupon code, any case.")
+    coupon = CouponField(
+        queryset=Coupon.objects.select_related("campaign"),
+        required=False,
+        help_text="Type part of its code or its campaign's name.",
+    )
     external_id = forms.CharField(required=False, max_length=200, help_text="The shop's order id.")
     note = forms.CharField(required=False, max_length=300)
+
+    def __init__(self, *args, admin_site: admin.AdminSite, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The admin's own autocomplete, answered like the purchase form's coupon box.
+        field = self.fields["coupon"]
+        field.widget = CouponAutocomplete(Purchase._meta.get_field("coupon"), admin_site)
+        field.widget.choices = field.choices
+        field.widget.is_required = field.required
+        # The admin's date and time boxes are captioned "Date:" and "Time:" by plain text, and
+        # the field's label points at neither: name each one.
+        date, time = self.fields["occurred_at"].widget.widgets
+        date.attrs["aria-label"] = "Purchase date"
+        time.attrs["aria-label"] = "Purchase time"
 
 
 def _service_error(request: HttpRequest, exc: DomainError) -> None:
@@ -561,7 +611,7 @@ class ContactAdmin(ServiceAdmin):
         contact = get_object_or_404(Contact, pk=pk)
         if not request.user.has_perm("leads.add_purchase"):
             raise PermissionDenied
-        form = RecordPurchaseForm(request.POST or None)
+        form = RecordPurchaseForm(request.POST or None, admin_site=self.admin_site)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:

@@ -37,7 +37,7 @@ from campaigns.errors import DomainError
 from campaigns.inputs import storable
 from campaigns.models import Campaign, Channel, ChannelAlias, Coupon
 from leads import rules
-from leads.models import Contact, Purchase, Stage, StageChange, Touchpoint, Via
+from leads.models import Contact, ContactEmail, Purchase, Stage, StageChange, Touchpoint, Via
 from leads.serializers import (
     ContactInput,
     PurchaseInput,
@@ -47,15 +47,34 @@ from leads.serializers import (
     purchase_arguments,
     touch_arguments,
 )
-from leads.services import purchases_affected
+from leads.services import lock_emails, purchases_affected
 
 Result = tuple[str, int | None, int, dict[str, list[str]] | None]
 DEFER: Result = ("defer", None, 0, None)
 
 
 class BatchRaced(Exception):
-    """A concurrent writer took what the batch counted on (a coupon's last redemptions): the
-    phase is rolled back and goes through the per-event door."""
+    """A concurrent writer took what the batch counted on (a coupon's last redemptions, an
+    email): the phase is rolled back and goes through the per-event door."""
+
+
+def _lock_new_emails(contacts: list[Contact]) -> None:
+    """Lock the emails of the contacts about to be inserted (`lock_emails`, one statement for
+    the batch) and check again that none is stored: the batch looked them up when it started,
+    before the lock. One taken since means another writer raced the batch (`BatchRaced`).
+    Two queries whatever the batch's size, on PostgreSQL only (SQLite writes one at a time)."""
+    keys = {rules.email_key(c.email) for c in contacts} - {""}
+    if not lock_emails(keys):
+        return
+    primary = rules.contacts_by_email(Contact.objects.order_by(), keys).values("email_lower")
+    secondary = (
+        ContactEmail.objects.order_by()
+        .annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=keys)
+        .values("email_lower")
+    )
+    if primary.union(secondary)[:1]:
+        raise BatchRaced("email")
 
 
 class GivenFieldsOnly(serializers.Serializer):
@@ -274,6 +293,7 @@ def contacts_create_bulk(
     if new:
         with transaction.atomic():
             contacts = [c for _, c, _, _ in new]
+            _lock_new_emails(contacts)
             _contacts_insert(contacts, by=by, via=via)
             touches = [rules.first_touch(c, kind=kind, source=source) for _, c, kind, source in new]
             Touchpoint.objects.bulk_create([t for t in touches if t is not None])
@@ -465,6 +485,7 @@ def purchases_record_bulk(
         with transaction.atomic():
             redemptions.write()
             if walk_ins:
+                _lock_new_emails(list(walk_ins.values()))
                 _contacts_insert(list(walk_ins.values()), by=by, via=via)
             purchases = [p for _, p in new]
             stamp_days = _purchases_insert(purchases, by=by, via=via)

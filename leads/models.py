@@ -234,11 +234,8 @@ class Contact(models.Model):
             models.Index(fields=["became_qualified_at"], name="contact_qualified_idx"),
             models.Index(fields=["became_customer_at"], name="contact_customer_idx"),
             models.Index(fields=["phone"], name="contact_phone_idx"),
-            models.Index(Lower("handle"), name="contact_handle_lower_idx"),
-            models.Index(Lower("first_name"), name="contact_first_name_lower_idx"),
-            models.Index(Lower("last_name"), name="contact_last_name_lower_idx"),
-            models.Index(Lower("company"), name="contact_company_lower_idx"),
-            # And on PostgreSQL the trigram index `search_index()`, made by migration 0010 there only.
+            # Names, company and handle are searched through `search_text`: on PostgreSQL the
+            # trigram index `search_index()`, made by migration 0010 there only.
             models.Index(fields=["phone_e164"], name="contact_phone_e164_idx"),
         ]
 

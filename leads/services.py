@@ -15,7 +15,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
@@ -186,6 +186,34 @@ def contacts_move_stage(
 
 # --- contacts ---------------------------------------------------------------------------------
 
+# The first key of the two-key advisory locks taken on emails ("em"), so they cannot collide
+# with another use of advisory locks.
+EMAIL_LOCK_CLASS = 0x656D
+
+
+def lock_emails(emails: Iterable[str | None]) -> bool:
+    """Make every other writer of these emails wait until this transaction ends.
+
+    An email is unique across `Contact.email` and `ContactEmail` together, which no database
+    constraint spans: each writer checks both tables, then writes. On PostgreSQL a
+    transaction-scoped advisory lock per normalised email (`rules.email_key`) makes that check
+    and write one step. Every path that stores an email takes it before checking: creation
+    (walk-ins included), an email edit, a merge (the other's email moves to the survivor), the
+    batch door. Locks are taken in one statement, in the order of their hash, so two writers
+    of several emails cannot deadlock. SQLite has a single writer at a time: nothing to do.
+    Call it inside `transaction.atomic()`; returns whether a lock was taken."""
+    keys = sorted({email_key(e) for e in emails} - {""})
+    if not keys or connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, h) FROM ("
+            " SELECT DISTINCT hashtext(k) AS h FROM unnest(%s::text[]) AS k ORDER BY h OFFSET 0"
+            ") AS hashes",
+            [EMAIL_LOCK_CLASS, keys],
+        )
+    return True
+
 
 def contact_create(
     *,
@@ -239,6 +267,7 @@ def contact_create(
         external_id=external_id,
     )
     with transaction.atomic():
+        lock_emails([contact.email])
         if contact.email and contact_by_email(contact.email) is not None:
             raise rules.email_in_use(contact.email)
         try:
@@ -288,12 +317,6 @@ def contact_update(*, contact: Contact, **fields: Any) -> Contact:
     if any(name in fields for name in IDENTITY):
         # An edit may not blank every identity field (an erase does that, on purpose).
         require_identity(**{n: fields.get(n, getattr(contact, n)) for n in IDENTITY})
-    if email:
-        other = contact_by_email(email)
-        if other is not None and other.pk != contact.pk:
-            raise IdempotencyConflict(
-                "Another contact has this email (emails ignore case).", field="email"
-            )
     if "owner" in fields:
         check_owner(fields["owner"])
     referred_by = fields.get("referred_by")
@@ -306,6 +329,13 @@ def contact_update(*, contact: Contact, **fields: Any) -> Contact:
         fields["phone_e164"] = phone_e164(fields["phone"])
     try:
         with transaction.atomic():
+            if email:
+                lock_emails([email])
+                other = contact_by_email(email)
+                if other is not None and other.pk != contact.pk:
+                    raise IdempotencyConflict(
+                        "Another contact has this email (emails ignore case).", field="email"
+                    )
             for name, value in fields.items():
                 setattr(contact, name, value)
             if email is not None:
@@ -591,6 +621,9 @@ def contact_merge(
         keep, gone = locked[survivor.pk], locked[other.pk]
         if keep.erased_at or gone.erased_at:
             raise InvalidInput("An erased contact cannot be merged.", field="other")
+        # The other's email moves to the survivor (primary or secondary): no writer may check
+        # it in between (`lock_emails`). Its secondary emails only change owner.
+        lock_emails([gone.email])
         snapshot = {
             name: getattr(gone, name)
             for name in (

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
-from django.utils import timezone
 
 from leads.admin_utils import COUNT_CAP, CappedCountPaginator
 from leads.models import Contact, ContactMerge, Purchase, StageChange, Touchpoint, Via
@@ -254,6 +253,45 @@ def test_record_purchase_page(sales_client, sales_user):
     assert "Unknown coupon" in response.content.decode()
 
 
+def test_record_purchase_coupon_is_an_autocomplete(sales_client):
+    from django.contrib.admin.widgets import AutocompleteSelect
+
+    pins = CouponFactory(code="PIN10", campaign=CampaignFactory(channel=channel("pinterest")))
+    contact = contact_create(email="a@example.com", entered_at=T0, via=Via.API)
+    url = reverse("admin:leads_contact_purchase", args=[contact.pk])
+    response = sales_client.get(url)
+    assert isinstance(response.context["form"].fields["coupon"].widget, AutocompleteSelect)
+    page = response.content.decode()
+    assert 'class="admin-autocomplete' in page and 'data-field-name="coupon"' in page
+    assert '<label for="id_coupon">Coupon:</label>' in page
+    assert "admin/js/autocomplete.js" in page  # the form's media
+    # The box asks the admin's autocomplete, which finds the coupon by part of its code.
+    found = sales_client.get(
+        reverse("admin:autocomplete"),
+        {"term": "pin", "app_label": "leads", "model_name": "purchase", "field_name": "coupon"},
+    )
+    assert [r["id"] for r in found.json()["results"]] == [str(pins.pk)]
+
+    # A chosen coupon comes back after another field's error.
+    response = sales_client.post(url, {"amount": "", "coupon": str(pins.pk)})
+    assert response.status_code == 200
+    assert f'<option value="{pins.pk}" selected>' in response.content.decode()
+
+    response = sales_client.post(url, {"amount": "30.00", "coupon": str(pins.pk)})
+    assert response.status_code == 302
+    assert Purchase.objects.get(contact=contact).coupon == pins
+
+
+@pytest.mark.parametrize("forged", ["999999", "0", "-1", "9" * 30, "\uff11\uff12", "\u00b2", "<b>"])
+def test_record_purchase_unknown_coupon_id_is_a_form_error(sales_client, forged):
+    contact = contact_create(email="a@example.com", entered_at=T0, via=Via.API)
+    url = reverse("admin:leads_contact_purchase", args=[contact.pk])
+    response = sales_client.post(url, {"amount": "30.00", "coupon": forged})
+    assert response.status_code == 200
+    assert "Unknown coupon" in response.content.decode()
+    assert not Purchase.objects.exists()
+
+
 def test_merge_two_contacts_from_the_admin(sales_client, sales_user):
     keep = contact_create(email="ada@example.com", entered_at=T0, via=Via.API)
     other = contact_create(handle="@ada", entered_at=T0, via=Via.API)
@@ -471,14 +509,22 @@ def test_date_filters_on_entry_and_becoming_a_customer(sales_client):
     )
     new = contact_create(email="new@example.com", via=Via.API)
     contact_move_stage(contact=new, stage="customer", via=Via.API)
-    today = timezone.localdate()
-    since = (today - dt.timedelta(days=6)).isoformat()
-    until = (today + dt.timedelta(days=1)).isoformat()
-    response = sales_client.get(CHANGELIST, {"entered_at__gte": since, "entered_at__lt": until})
+    # The filter's own "Past 7 days" links: aware bounds (local midnight with its offset), as
+    # a click sends them; a bare date in the URL would be a naive datetime.
+    cl = sales_client.get(CHANGELIST).context["cl"]
+    past_week = {
+        spec.field_path: next(
+            choice["query_string"]
+            for choice in spec.choices(cl)
+            if choice["display"] == "Past 7 days"
+        )
+        for spec in cl.filter_specs
+        if spec.field_path in ("entered_at", "became_customer_at")
+    }
+    assert "+" in past_week["entered_at"] or "%2B" in past_week["entered_at"]
+    response = sales_client.get(CHANGELIST + past_week["entered_at"])
     assert [c.pk for c in response.context["cl"].result_list] == [new.pk]
-    response = sales_client.get(
-        CHANGELIST, {"became_customer_at__gte": since, "became_customer_at__lt": until}
-    )
+    response = sales_client.get(CHANGELIST + past_week["became_customer_at"])
     assert [c.pk for c in response.context["cl"].result_list] == [new.pk]
     response = sales_client.get(CHANGELIST, {"became_customer_at__isnull": "True"})
     assert [c.pk for c in response.context["cl"].result_list] == [old.pk]

@@ -78,3 +78,17 @@ def test_the_database_collation_is_reported():
     with connection.cursor() as cursor:
         cursor.execute("SELECT datcollate FROM pg_database WHERE datname = current_database()")
         assert cursor.fetchone()[0]
+
+
+def test_the_old_lower_name_indexes_are_gone(db):
+    """Migration 0011 dropped the btree indexes on lower(first_name / last_name / company /
+    handle): no query uses those expressions, and each index cost every write."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'leads_contact'"
+        )
+        indexes = dict(cursor.fetchall())
+    assert "contact_search_trgm_idx" in indexes
+    for name in ("first_name", "last_name", "company", "handle"):
+        assert f"contact_{name}_lower_idx" not in indexes
+        assert not [d for d in indexes.values() if f"lower(({name})" in d], name

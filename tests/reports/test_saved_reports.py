@@ -259,7 +259,7 @@ def test_monthly_report_is_emailed_to_its_subscribers(scenario, mailoutbox, mark
     assert mail.bcc == [marketing_user.email]  # not the weekly subscriber
     assert "Monthly ROI report 2026-03-01 to 2026-03-31" in mail.subject
     html = mail.alternatives[0][0]
-    assert "100.00" in html and "400.00" in html and "-0.7500" in html
+    assert "100.00 USD" in html and "400.00 USD" in html and "-75.0%" in html
     name, content, mimetype = mail.attachments[0]
     assert mimetype == "text/csv" and name.endswith(".csv")
     rows = list(csv.DictReader(io.StringIO(content)))
@@ -270,6 +270,26 @@ def test_monthly_report_is_emailed_to_its_subscribers(scenario, mailoutbox, mark
     # One generation is mailed once.
     assert services.report_deliver(report=reports[0]) == 0
     assert len(mailoutbox) == 2
+
+
+def test_the_email_shows_roi_as_the_pages_do(scenario, mailoutbox, marketing_user):
+    """ROI as a percentage and an em dash where it is undefined (no cost), in both parts."""
+    purchase_record(
+        email="walkin@example.com",
+        amount="20.00",
+        occurred_at=dt.datetime(2026, 3, 21, tzinfo=UTC),
+        via=Via.API,
+    )  # no coupon, no source: the unattributed row, with no cost
+    ReportSubscription.objects.create(email=marketing_user.email, granularity="monthly")
+    services.periodic_reports(granularity="monthly", today=dt.date(2026, 4, 2))
+    mail = mailoutbox[0]  # by channel
+    html, text = mail.alternatives[0][0], mail.body
+    assert '<td align="right">-75.0%</td>' in html  # pinterest: 100.00 back on 400.00
+    assert '<td align="right">—</td>' in html  # unattributed: no cost, no ROI
+    assert "revenue 100.00 USD, cost 400.00 USD, ROI -75.0%" in text
+    assert "revenue 20.00 USD, cost 0.00 USD, ROI —" in text
+    assert "ROI:       -70.0%" in text  # 120.00 on 400.00
+    assert "-0.7500" not in html + text and "n/a" not in html + text
 
 
 def test_user_strings_are_escaped_in_the_email(scenario, mailoutbox, marketing_user):
