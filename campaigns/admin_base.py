@@ -49,7 +49,7 @@ class ServiceAdmin(admin.ModelAdmin):
     class Media:
         # Accessible names the admin leaves out (autocompletes, inline fields, the search box)
         # and links underlined: axe-core finds no violation (tests/reports/test_browser_axe.py).
-        css = {"all": ("campaigns/admin-a11y.css",)}
+        css = {"all": ("campaigns/admin-a11y.css", "campaigns/admin.css")}
         js = ("campaigns/admin-a11y.js",)
 
     def create(self, request: HttpRequest, form) -> models.Model:
