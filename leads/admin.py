@@ -23,7 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from campaigns.admin_base import ServiceAdmin
+from campaigns.admin_base import SavedViewsMixin, ServiceAdmin
 from campaigns.errors import DomainError
 from campaigns.inputs import MoneyFormField
 from campaigns.numbers import fixed
@@ -158,6 +158,8 @@ class ContactAdmin(ServiceAdmin):
     list_per_page = 50
     paginator = CappedCountPaginator
     show_full_result_count = False
+    # The possible duplicates' link, on the saved views' list template.
+    change_list_template = "admin/leads/contact/change_list.html"
     autocomplete_fields = ("source_channel", "source_campaign", "coupon", "owner", "referred_by")
     actions = (
         "move_to_lead",
@@ -707,7 +709,7 @@ class PurchaseAdmin(ServiceWrittenAdmin):
 
 
 @admin.register(StageChange)
-class StageChangeAdmin(admin.ModelAdmin):
+class StageChangeAdmin(SavedViewsMixin, admin.ModelAdmin):
     """The history is append-only: nobody adds, edits or deletes it here, superusers included."""
 
     list_display = ("at", "contact", "from_stage", "to_stage", "via", "changed_by", "forced")
