@@ -160,3 +160,12 @@ def test_the_menu_costs_one_query_whatever_the_number_of_views(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = sally.get(CONTACTS)
     assert len(response.context["saved_views"]) == 15
+
+
+def test_a_view_whose_value_no_longer_reads_opens_as_the_admin_opens_a_bad_filter(sally):
+    save(sally, "Odd", "entered_at__gte=not-a-date")
+    view = SavedView.objects.get()
+    response = sally.get(f"{CONTACTS}?{view.query}")
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+    assert sally.get(response["Location"]).status_code == 200
