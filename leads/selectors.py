@@ -216,6 +216,7 @@ def _shown(contact: Contact, name: str) -> str:
 # --- one contact's timeline -------------------------------------------------------------------
 
 TIMELINE_LIMIT = 200  # entries shown on the contact's page; the rest are counted
+MERGE_NOTE = re.compile(r"^merge of contact #\d+$")
 
 
 @dataclass(frozen=True)
@@ -289,8 +290,12 @@ def _stage_entries(contact: Contact, limit: int) -> tuple[list[TimelineEntry], i
         else:
             text = f"Became {_stage_noun(to)}"
         detail = _who(change.changed_by, change.via, change.get_via_display())
-        if change.note and change.from_stage != change.to_stage:
-            detail = f"{detail}; note: {change.note}" if detail else f"note: {change.note}"
+        note = change.note
+        if MERGE_NOTE.match(note):
+            # `contact_merge` notes the merged record's id; the merge's own entry names it.
+            text, note = f"{text} (by a merge)", ""
+        if note and change.from_stage != change.to_stage:
+            detail = f"{detail}; note: {note}" if detail else f"note: {note}"
         entries.append(
             TimelineEntry(change.at, "stage", "Stage", text, detail, rank=2, pk=change.pk)
         )

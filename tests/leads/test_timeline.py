@@ -145,3 +145,22 @@ def test_the_page_says_how_many_are_shown_and_uses_the_site_time_zone(client, se
     # 09:00 UTC + 205 minutes is 12:25 UTC, 13:25 in Berlin on 1 March.
     assert "2026-03-01 13:25" in body
     assert body.count('class="timeline-touch"') == 200
+
+
+def test_a_move_made_by_a_merge_names_no_record_id(superuser):
+    keep = contact_create(email="leo@example.com", entered_at=T0, via=Via.API)
+    other = contact_create(
+        email="leo.h@example.net",
+        first_name="Leo",
+        last_name="Haddad",
+        stage="lead",
+        entered_at=T0,
+        via=Via.API,
+    )
+    contact_merge(survivor=keep, other=other, by=superuser, via=Via.ADMIN)
+    entries = contact_timeline(keep).entries
+    moves = [e for e in entries if e.text.startswith("Became a lead")]
+    assert [(e.text, e.detail) for e in moves] == [
+        ("Became a lead (by a merge)", "by root, through the admin")
+    ]
+    assert not any(f"#{other.pk}" in e.text + e.detail for e in entries)
