@@ -42,3 +42,37 @@ class ApiKey(AbstractAPIKey):
         verbose_name_plural = "API keys"
         ordering = ("-created",)
         indexes = [models.Index(fields=["user", "-created"], name="apikey_user_created_idx")]
+
+
+class SavedView(models.Model):
+    """A named admin list: the filters, search and sort of one model's changelist, kept as the
+    list's own query string (`accounts.services.saved_view_save` checks it). Its owner sees it
+    on that list, and so does everyone who may read the list when it is shared."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    # "leads.contact": the app label and model name of the changelist.
+    model_label = models.CharField(max_length=100)
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=1000, blank=True, default="")
+    shared = models.BooleanField(default=False, help_text="Listed for everyone who may read it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("name", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "model_label", "name"], name="savedview_user_model_name_unique"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["model_label", "shared"],
+                condition=models.Q(shared=True),
+                name="savedview_shared_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

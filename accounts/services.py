@@ -1,20 +1,23 @@
-"""Writes of API keys: create (the secret is returned once), change, revoke, mark used.
+"""Writes of API keys (create: the secret is returned once; change, revoke, mark used) and of
+the admin's saved views.
 
-API keys change no reported figure, so nothing here declares a change to the reports.
+Neither changes a reported figure, so nothing here declares a change to the reports.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.http import QueryDict
 from django.utils import timezone
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, SavedView
 from campaigns.errors import Conflict, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -106,3 +109,85 @@ def api_key_mark_used(*, api_key: ApiKey, at: dt.datetime) -> None:
         Q(last_used_at__isnull=True) | Q(last_used_at__lte=at - LAST_USED_PRECISION)
     ).update(last_used_at=at)
     api_key.last_used_at = at
+
+
+# --- saved views of the admin's lists -----------------------------------------------------------
+
+VIEW_NAME_MAX_LENGTH = SavedView._meta.get_field("name").max_length
+VIEW_QUERY_MAX_LENGTH = SavedView._meta.get_field("query").max_length
+VIEWS_PER_LIST = 50  # per user and list: a menu, not a store
+# What a list's address may carry that is not a choice to keep: the page, "show all", and the
+# admin's own flags (a popup, an error marker, the change form's way back).
+NOT_KEPT = {"p", "all", "e", "_popup", "_to_field", "_changelist_filters"}
+
+
+def saved_view_query(query: str, *, param_allowed: Callable[[str, str], bool]) -> str:
+    """The query string a view keeps: the list's own parameters, in a stable order, without
+    the page. Raises InvalidInput on an unknown parameter or a query too long to keep."""
+    query = (query or "").lstrip("?")
+    if len(query) > VIEW_QUERY_MAX_LENGTH:
+        raise InvalidInput(
+            f"These filters are too long to keep (at most {VIEW_QUERY_MAX_LENGTH} characters).",
+            field="query",
+        )
+    params = QueryDict(query)
+    kept = QueryDict(mutable=True)
+    for key in sorted(params):
+        if key in NOT_KEPT:
+            continue
+        values = params.getlist(key)
+        if not all(param_allowed(key, value) for value in values):
+            raise InvalidInput(f"This list has no filter {key!r}.", field="query")
+        kept.setlist(key, values)
+    return kept.urlencode()
+
+
+def saved_view_save(
+    *,
+    user: AbstractBaseUser,
+    model_label: str,
+    name: str,
+    query: str,
+    shared: bool = False,
+    param_allowed: Callable[[str, str], bool],
+) -> tuple[SavedView, bool]:
+    """Keep the filters, search and sort of a list (`query`, its query string) under a name;
+    returns (view, created). Saving under a name the user already gave on this list replaces
+    that view's filters. `param_allowed(key, value)` says which parameters the list accepts
+    (the admin's changelist knows)."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise InvalidInput("Name the view.", field="name")
+    if len(name) > VIEW_NAME_MAX_LENGTH:
+        raise InvalidInput(f"At most {VIEW_NAME_MAX_LENGTH} characters.", field="name")
+    query = saved_view_query(query, param_allowed=param_allowed)
+    mine = SavedView.objects.filter(user=user, model_label=model_label)
+    with transaction.atomic():
+        existing = mine.select_for_update().filter(name=name).first()
+        if existing is not None:
+            existing.query, existing.shared = query, shared
+            existing.save(update_fields=["query", "shared"])
+            return existing, False
+        if mine.count() >= VIEWS_PER_LIST:
+            raise InvalidInput(
+                f"You have {VIEWS_PER_LIST} views of this list; delete one first.", field="name"
+            )
+        try:
+            with transaction.atomic():
+                view = SavedView.objects.create(
+                    user=user, model_label=model_label, name=name, query=query, shared=shared
+                )
+        except IntegrityError:
+            # The same name saved twice at once (two tabs): the other request's view stands.
+            raise Conflict(f"You already have a view named {name!r}.", field="name") from None
+    return view, True
+
+
+def saved_view_delete(*, user: AbstractBaseUser, view_id: int, model_label: str) -> SavedView:
+    """Delete one of the user's own views of this list; anyone else's (shared or not) is not
+    theirs to delete and reads as not found."""
+    view = SavedView.objects.filter(pk=view_id, user=user, model_label=model_label).first()
+    if view is None:
+        raise InvalidInput("No such view of yours.", field="view")
+    view.delete()
+    return view

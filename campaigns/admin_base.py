@@ -11,10 +11,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
+from django.contrib.admin.views.main import ORDER_VAR, SEARCH_VAR
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
 
+from accounts.selectors import saved_views_for
+from accounts.services import (
+    VIEW_NAME_MAX_LENGTH,
+    VIEW_QUERY_MAX_LENGTH,
+    saved_view_delete,
+    saved_view_query,
+    saved_view_save,
+)
 from campaigns.errors import DomainError
 from campaigns.inputs import MoneyFormField
 
@@ -38,7 +54,160 @@ class ServiceInline(admin.TabularInline):
         raise NotImplementedError
 
 
-class ServiceAdmin(admin.ModelAdmin):
+class SaveViewForm(forms.Form):
+    name = forms.CharField(max_length=VIEW_NAME_MAX_LENGTH, label="Name this view")
+    shared = forms.BooleanField(required=False, label="Share with everyone who may read this list")
+    # The list's query string, as the page was shown; checked by `saved_view_query`.
+    query = forms.CharField(
+        required=False, max_length=VIEW_QUERY_MAX_LENGTH, widget=forms.HiddenInput
+    )
+
+
+class SavedViewsMixin:
+    """ "My views" on a changelist: its filters, search and sort saved under a name
+    (`accounts.services.saved_view_save`), picked from a list above the results (one's own,
+    and those others shared), deleted by their owner. A list's own parameters only: its
+    search, its sort, and the lookups its filters (or `lookup_allowed`) accept."""
+
+    change_list_template = "admin/saved_views/change_list.html"
+
+    def _model_label(self) -> str:
+        return self.model._meta.label_lower
+
+    def _changelist_url(self) -> str:
+        opts = self.model._meta
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+
+    def saved_view_param_allowed(self, request: HttpRequest, key: str, value: str) -> bool:
+        """Whether the changelist takes `key`: its search (when it has one), its sort, the
+        facet switch, a filter's own parameter, or a lookup on a field of the model that the
+        admin allows."""
+        if key == SEARCH_VAR:
+            return bool(self.get_search_fields(request))
+        if key in (ORDER_VAR, "_facets"):
+            return True
+        simple = {
+            f.parameter_name
+            for f in self.get_list_filter(request)
+            if isinstance(f, type) and issubclass(f, admin.SimpleListFilter)
+        }
+        if key in simple:
+            return True
+        try:
+            self.model._meta.get_field(key.split("__")[0])
+        except FieldDoesNotExist:
+            return False
+        return self.lookup_allowed(key, value, request)
+
+    def _checked_query(self, request: HttpRequest, query: str) -> str:
+        return saved_view_query(
+            query,
+            param_allowed=lambda key, value: self.saved_view_param_allowed(request, key, value),
+        )
+
+    def get_urls(self):
+        opts = self.model._meta
+        own = [
+            path(
+                "saved-views/",
+                self.admin_site.admin_view(self.save_view_view),
+                name=f"{opts.app_label}_{opts.model_name}_save_view",
+            ),
+            path(
+                "saved-views/<int:view_id>/delete/",
+                self.admin_site.admin_view(self.delete_view_view),
+                name=f"{opts.app_label}_{opts.model_name}_delete_view",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        if IS_POPUP_VAR not in request.GET and self.has_view_or_change_permission(request):
+            here = self._query_here(request)
+            base = self._changelist_url()
+            views = [
+                {
+                    "view": view,
+                    "url": f"{base}?{view.query}" if view.query else base,
+                    "own": view.user_id == request.user.pk,
+                    "current": here is not None and view.query == here,
+                }
+                for view in saved_views_for(user=request.user, model_label=self._model_label())
+            ]
+            extra_context = {
+                **(extra_context or {}),
+                "saved_views": views,
+                "save_view_form": SaveViewForm(initial={"query": here or ""}),
+            }
+        return super().changelist_view(request, extra_context)
+
+    def _query_here(self, request: HttpRequest) -> str | None:
+        """This page's filters as a view would keep them; None when they cannot be kept."""
+        try:
+            return self._checked_query(request, request.GET.urlencode())
+        except DomainError:
+            return None
+
+    @staticmethod
+    def _back(request: HttpRequest, url: str, query: str) -> HttpResponseRedirect:
+        return HttpResponseRedirect(f"{url}?{query}" if query else url)
+
+    @method_decorator(require_POST)
+    def save_view_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        form = SaveViewForm(request.POST)
+        if form.is_valid():
+            try:
+                view, created = saved_view_save(
+                    user=request.user,
+                    model_label=self._model_label(),
+                    name=form.cleaned_data["name"],
+                    query=form.cleaned_data["query"],
+                    shared=form.cleaned_data["shared"],
+                    param_allowed=lambda key, value: self.saved_view_param_allowed(
+                        request, key, value
+                    ),
+                )
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                verb = "Saved" if created else "Updated"
+                messages.success(request, f"{verb} the view \u201c{view.name}\u201d.")
+                return self._back(request, self._changelist_url(), view.query)
+        return TemplateResponse(
+            request,
+            "admin/saved_views/save.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Save this view",
+                "form": form,
+                "opts": self.model._meta,
+                "changelist_url": self._changelist_url(),
+            },
+            status=400,
+        )
+
+    @method_decorator(require_POST)
+    def delete_view_view(self, request: HttpRequest, view_id: int) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        try:
+            view = saved_view_delete(
+                user=request.user, view_id=view_id, model_label=self._model_label()
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Deleted the view \u201c{view.name}\u201d.")
+        try:
+            back = self._checked_query(request, request.POST.get("query", ""))
+        except DomainError:
+            back = ""
+        return self._back(request, self._changelist_url(), back)
+
+
+class ServiceAdmin(SavedViewsMixin, admin.ModelAdmin):
     """A model admin whose add, change, delete, bulk delete and inline rows call services.
 
     Subclasses implement `create(request, form)`, `update(request, obj, form)` and
@@ -49,7 +218,7 @@ class ServiceAdmin(admin.ModelAdmin):
     class Media:
         # Accessible names the admin leaves out (autocompletes, inline fields, the search box)
         # and links underlined: axe-core finds no violation (tests/reports/test_browser_axe.py).
-        css = {"all": ("campaigns/admin-a11y.css",)}
+        css = {"all": ("campaigns/admin-a11y.css", "campaigns/admin.css")}
         js = ("campaigns/admin-a11y.js",)
 
     def create(self, request: HttpRequest, form) -> models.Model:

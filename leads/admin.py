@@ -24,7 +24,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from campaigns.admin_base import ServiceAdmin
+from campaigns.admin_base import SavedViewsMixin, ServiceAdmin
 from campaigns.errors import DomainError
 from campaigns.inputs import MoneyFormField
 from campaigns.models import Coupon
@@ -42,7 +42,13 @@ from leads.models import (
     Via,
 )
 from leads.rules import MAX_ID
-from leads.selectors import DUPLICATE_KINDS, contacts_search, duplicate_groups, merge_preview
+from leads.selectors import (
+    DUPLICATE_KINDS,
+    contact_timeline,
+    contacts_search,
+    duplicate_groups,
+    merge_preview,
+)
 from leads.services import (
     EDITABLE_FIELDS,
     contact_assign_owner,
@@ -62,60 +68,6 @@ from leads.services import (
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 SHOWN_PER_GROUP = 20  # contacts shown per group of possible duplicates
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class StageChangeInline(ReadOnlyInline):
-    model = StageChange
-    verbose_name_plural = "History"
-    fields = ("at", "from_stage", "to_stage", "via", "changed_by", "forced", "note")
-    readonly_fields = fields
-    ordering = ("at", "id")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("changed_by")
-
-
-class TouchpointInline(ReadOnlyInline):
-    model = Touchpoint
-    fields = ("occurred_at", "kind", "channel", "campaign", "source", "external_id")
-    readonly_fields = fields
-    ordering = ("-occurred_at", "-id")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("channel", "campaign")
-
-
-class PurchaseInline(ReadOnlyInline):
-    model = Purchase
-    fields = ("occurred_at", "amount", "discount", "coupon", "external_id", "note")
-    readonly_fields = fields
-    ordering = ("-occurred_at", "-id")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("coupon")
-
-
-class ContactMergeInline(ReadOnlyInline):
-    model = ContactMerge
-    fk_name = "survivor"
-    verbose_name_plural = "Merged into this contact"
-    fields = ("at", "merged_contact_id", "merged_by", "via", "merged_fields")
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("merged_by")
 
 
 class ContactAddForm(forms.ModelForm):
@@ -256,8 +208,9 @@ class ContactAdmin(ServiceAdmin):
     list_per_page = 50
     paginator = CappedCountPaginator
     show_full_result_count = False
+    # The possible duplicates' link, on the saved views' list template.
+    change_list_template = "admin/leads/contact/change_list.html"
     autocomplete_fields = ("source_channel", "source_campaign", "coupon", "owner", "referred_by")
-    inlines = (StageChangeInline, TouchpointInline, PurchaseInline, ContactMergeInline)
     actions = (
         "move_to_lead",
         "move_to_qualified",
@@ -364,8 +317,33 @@ class ContactAdmin(ServiceAdmin):
             "updated_at",
         )
 
-    def get_inlines(self, request: HttpRequest, obj=None):
-        return self.inlines if obj is not None else ()
+    def render_change_form(
+        self, request: HttpRequest, context, add=False, change=False, form_url="", obj=None
+    ):
+        """The contact's page reads its history as one timeline (`contact_timeline`), with links
+        to the full lists of its touches, purchases, stage moves and merges."""
+        if obj is not None and obj.pk is not None:
+            context["timeline"] = contact_timeline(obj)
+            context["timeline_lists"] = self._timeline_lists(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _timeline_lists(self, request: HttpRequest, obj: Contact) -> list[tuple[str, str]]:
+        """(label, url) of each full list of the contact's rows the user may read."""
+        lists = (
+            (Touchpoint, "All touches", "contact"),
+            (Purchase, "All purchases", "contact"),
+            (StageChange, "Full stage history", "contact"),
+            (ContactMerge, "Merge records", "survivor"),
+        )
+        found = []
+        for model, label, key in lists:
+            model_admin = self.admin_site._registry.get(model)
+            if model_admin is None or not model_admin.has_view_permission(request):
+                continue
+            opts = model._meta
+            url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+            found.append((label, f"{url}?{key}__id__exact={obj.pk}"))
+        return found
 
     @admin.display(description="Other emails and phones")
     def other_emails_and_phones(self, obj: Contact) -> str:
@@ -781,7 +759,7 @@ class PurchaseAdmin(ServiceWrittenAdmin):
 
 
 @admin.register(StageChange)
-class StageChangeAdmin(admin.ModelAdmin):
+class StageChangeAdmin(SavedViewsMixin, admin.ModelAdmin):
     """The history is append-only: nobody adds, edits or deletes it here, superusers included."""
 
     list_display = ("at", "contact", "from_stage", "to_stage", "via", "changed_by", "forced")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
+from django.conf import settings
 from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.db.models.functions import Concat, Left, Lower, StrIndex, Substr
 
-from leads.models import Contact
+from campaigns.numbers import fixed
+from leads.models import Contact, ContactMerge, Purchase, Stage, StageChange, Touchpoint
 from leads.rules import email_key, merge_into, phone_e164
 
 EMAIL_LIKE = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -206,3 +211,230 @@ def _shown(contact: Contact, name: str) -> str:
         related_id = getattr(contact, f"{name}_id")
         return "" if related_id is None else str(getattr(contact, name))
     return "" if value is None else str(value)
+
+
+# --- one contact's timeline -------------------------------------------------------------------
+
+TIMELINE_LIMIT = 200  # entries shown on the contact's page; the rest are counted
+MERGE_NOTE = re.compile(r"^merge of contact #\d+$")
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of a contact's timeline: when (aware; shown in the site's time zone), what kind
+    ("stage", "touch", "purchase", "merge"), and what happened, in words with names."""
+
+    at: dt.datetime
+    kind: str
+    label: str
+    text: str
+    detail: str = ""
+    # Orders the kinds at one moment: a purchase, its coupon touch, then the move it caused.
+    rank: int = 0
+    pk: int = 0
+
+
+@dataclass(frozen=True)
+class Timeline:
+    entries: list[TimelineEntry]
+    total: int  # entries of every kind the contact has, shown or not
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.entries)
+
+
+def _money(value) -> str:
+    return f"{fixed(value, 2):,.2f} {settings.DEFAULT_CURRENCY}"
+
+
+def _who(user, via: str, via_label: str) -> str:
+    parts = []
+    if user is not None:
+        parts.append(f"by {user.get_full_name() or user.get_username()}")
+    if via:
+        door = via_label if via == "api" else via_label.lower()
+        parts.append(f"through the {door}" if via != "system" else "by the system")
+    return ", ".join(parts)
+
+
+def _coupon_words(coupon) -> str:
+    """'coupon SPRING10, Spring sale on Instagram'."""
+    campaign = coupon.campaign
+    return f"coupon {coupon.code}, {campaign.name} on {campaign.channel.name}"
+
+
+def _latest(queryset: QuerySet, order: tuple[str, ...], limit: int) -> tuple[list, int]:
+    """The newest `limit` rows and how many there are: one query, and a count only when the
+    limit was reached."""
+    rows = list(queryset.order_by(*order)[:limit])
+    total = len(rows) if len(rows) < limit else queryset.order_by().count()
+    return rows, total
+
+
+def _stage_entries(contact: Contact, limit: int) -> tuple[list[TimelineEntry], int]:
+    rows, total = _latest(
+        StageChange.objects.filter(contact=contact).select_related("changed_by"),
+        ("-at", "-id"),
+        limit,
+    )
+    entries = []
+    for change in rows:
+        to = Stage(change.to_stage)
+        if not change.from_stage:
+            text = f"Entered the funnel as {_stage_noun(to)}"
+        elif change.from_stage == change.to_stage:
+            text = change.note[:1].upper() + change.note[1:] if change.note else "Recorded"
+        elif change.forced:
+            text = f"Moved back to {to.label.lower()} (forced)"
+        else:
+            text = f"Became {_stage_noun(to)}"
+        detail = _who(change.changed_by, change.via, change.get_via_display())
+        note = change.note
+        if MERGE_NOTE.match(note):
+            # `contact_merge` notes the merged record's id; the merge's own entry names it.
+            text, note = f"{text} (by a merge)", ""
+        if note and change.from_stage != change.to_stage:
+            detail = f"{detail}; note: {note}" if detail else f"note: {note}"
+        entries.append(
+            TimelineEntry(change.at, "stage", "Stage", text, detail, rank=2, pk=change.pk)
+        )
+    return entries, total
+
+
+def _stage_noun(stage: Stage) -> str:
+    return {
+        Stage.FOLLOWER: "a follower",
+        Stage.LEAD: "a lead",
+        Stage.QUALIFIED: "qualified",
+        Stage.CUSTOMER: "a customer",
+    }[stage]
+
+
+def _touch_entries(contact: Contact, limit: int) -> tuple[list[TimelineEntry], int]:
+    rows, total = _latest(
+        Touchpoint.objects.filter(contact=contact).select_related("channel", "campaign"),
+        ("-occurred_at", "-id"),
+        limit,
+    )
+    entries = []
+    for touch in rows:
+        text = f"{touch.get_kind_display()} on {touch.channel.name}"
+        if touch.campaign_id is not None:
+            text = f"{text}, {touch.campaign.name} campaign"
+        detail = ""
+        if touch.source and touch.source.lower() not in (
+            touch.channel.slug,
+            touch.channel.name.lower(),
+        ):
+            detail = f"source: {touch.source}"
+        entries.append(
+            TimelineEntry(touch.occurred_at, "touch", "Touch", text, detail, rank=1, pk=touch.pk)
+        )
+    return entries, total
+
+
+def _purchase_entries(contact: Contact, limit: int) -> tuple[list[TimelineEntry], int]:
+    rows, total = _latest(
+        Purchase.objects.filter(contact=contact).select_related("coupon__campaign__channel"),
+        ("-occurred_at", "-id"),
+        limit,
+    )
+    entries = []
+    for purchase in rows:
+        text = f"Purchase {_money(purchase.amount)}"
+        if purchase.coupon_id is not None:
+            text = f"{text}, {_coupon_words(purchase.coupon)}"
+        details = []
+        if purchase.discount:
+            details.append(f"discount {_money(purchase.discount)}")
+        if purchase.external_id:
+            details.append(f"order {purchase.external_id}")
+        if purchase.note:
+            details.append(f"note: {purchase.note}")
+        entries.append(
+            TimelineEntry(
+                purchase.occurred_at,
+                "purchase",
+                "Purchase",
+                text,
+                "; ".join(details),
+                rank=0,
+                pk=purchase.pk,
+            )
+        )
+    return entries, total
+
+
+def _merge_entries(contact: Contact, limit: int) -> tuple[list[TimelineEntry], int]:
+    rows, total = _latest(
+        ContactMerge.objects.filter(survivor=contact).select_related("merged_by"),
+        ("-at", "-id"),
+        limit,
+    )
+    entries = []
+    for merge in rows:
+        held = merge.merged_fields or {}
+        name = f"{held.get('first_name', '')} {held.get('last_name', '')}".strip()
+        who = ", ".join(part for part in (name, held.get("email", "")) if part)
+        # The merged record is gone; what it held is all that names it (an erased contact's
+        # merge snapshots are blanked).
+        text = (
+            f"Merged in another record of this person ({who})"
+            if who
+            else ("Merged in another record of this person")
+        )
+        entries.append(
+            TimelineEntry(
+                merge.at,
+                "merge",
+                "Merge",
+                text,
+                _who(merge.merged_by, merge.via, merge.get_via_display()),
+                rank=3,
+                pk=merge.pk,
+            )
+        )
+    return entries, total
+
+
+# Every kind of entry, each read by one function (the newest `limit` rows and their count, a
+# fixed number of queries). A new kind (refunds) is one more function here.
+TIMELINE_SOURCES: tuple[Callable[[Contact, int], tuple[list[TimelineEntry], int]], ...] = (
+    _stage_entries,
+    _touch_entries,
+    _purchase_entries,
+    _merge_entries,
+)
+
+
+def contact_timeline(contact: Contact, *, limit: int = TIMELINE_LIMIT) -> Timeline:
+    """Everything that happened to a contact, newest first: stage moves, touches, purchases and
+    merges, each in words with the channel, campaign and coupon names.
+
+    At most two queries per kind whatever the contact holds (its newest `limit` rows with their
+    names joined, and a count when there are more), so a contact with thousands of touches
+    costs what one with ten does. A purchase that made the contact a customer is shown with the
+    move it caused: "Became a customer (purchase 49.90 USD, coupon SPRING10, Spring sale on
+    Instagram)"."""
+    entries: list[TimelineEntry] = []
+    total = 0
+    for source in TIMELINE_SOURCES:
+        found, count = source(contact, limit)
+        entries += found
+        total += count
+    entries = _with_causes(entries)
+    entries.sort(key=lambda e: (e.at, e.rank, e.pk), reverse=True)
+    return Timeline(entries=entries[:limit], total=total)
+
+
+def _with_causes(entries: list[TimelineEntry]) -> list[TimelineEntry]:
+    """A move to customer at a purchase's moment names that purchase."""
+    bought = {e.at: e.text for e in entries if e.kind == "purchase"}
+    out = []
+    for entry in entries:
+        if entry.kind == "stage" and entry.text.endswith("a customer") and entry.at in bought:
+            purchase = bought[entry.at]
+            entry = replace(entry, text=f"{entry.text} ({purchase[0].lower()}{purchase[1:]})")
+        out.append(entry)
+    return out

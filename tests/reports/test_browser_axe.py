@@ -1,5 +1,6 @@
 """axe-core finds no accessibility violation on the report pages and on the admin pages we
-customise (the contacts' changelist and change form, a campaign's change form).
+customise (the contacts' changelist with its saved views, a contact's change form with its
+timeline, a campaign's change form).
 
 axe-core (tests/vendor/axe-core/, MPL-2.0, from the npm registry) runs in the page with its
 default rules: WCAG 2.0, 2.1 and 2.2 A and AA, and the best practices. It is injected with a
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from accounts.models import SavedView
 from campaigns.models import Campaign
 from reports import services
 from tests.factories import UserFactory
@@ -34,7 +36,19 @@ MARCH = "?preset=custom&start=2026-03-01&end=2026-03-31"
 
 @pytest.fixture
 def root(reference_data):
-    return UserFactory(username="root", is_superuser=True)
+    root = UserFactory(username="root", is_superuser=True)
+    # The contacts' list shows its saved views: one's own (with a delete button), one shared.
+    SavedView.objects.create(
+        user=root, model_label="leads.contact", name="Leads", query="stage__exact=lead"
+    )
+    SavedView.objects.create(
+        user=UserFactory(username="sally", groups=["Sales"]),
+        model_label="leads.contact",
+        name="Customers",
+        query="stage__exact=customer",
+        shared=True,
+    )
+    return root
 
 
 def pages(scenario) -> list[str]:
