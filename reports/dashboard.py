@@ -650,6 +650,17 @@ def group_link(key: str, query: str) -> str | None:
     return f"{reverse('reports:dashboard')}?{query}"
 
 
+CHART_LABEL = 28
+
+
+def short_label(label: str) -> str:
+    """`label`, or its words that fit in CHART_LABEL characters and an ellipsis."""
+    if len(label) <= CHART_LABEL:
+        return label
+    cut = label[: CHART_LABEL + 1].rsplit(" ", 1)[0] if " " in label[:CHART_LABEL] else ""
+    return (cut or label[:CHART_LABEL]).rstrip(" ,;:-") + "…"
+
+
 def comparison_chart(rows: list[dict], *, model: str, reference: str, group_by: str) -> dict:
     """Revenue per group under the model and the reference (one series when they are the
     same), as horizontal bars: campaign names stay readable. The unattributed row is left out:
@@ -673,6 +684,9 @@ def comparison_chart(rows: list[dict], *, model: str, reference: str, group_by: 
         GroupBy(group_by).label,
         cell=lambda value: fmt(value, "money"),
     )
+    # The bars' labels cut at a word after CHART_LABEL characters (a phone gives the axis a
+    # third of its width); the data table under the chart keeps the whole names.
+    chart["spec"]["labels"] = [short_label(r["label"]) for r in shown]
     chart["spec"]["horizontal"] = True
     # Room for each group's bars: the script sizes the chart's box from it.
     chart["spec"]["rows"] = len(shown)
