@@ -399,3 +399,25 @@ def test_query_count_is_pinned_and_the_page_is_cached(
         marketer_client.get(url, {**APRIL, "attribution": "time_decay", "reference": "linear"})
     with django_assert_max_num_queries(8):
         marketer_client.get(reverse("reports:export", args=["attribution"]), APRIL)
+
+
+@pytest.mark.parametrize(
+    "value,kind,text",
+    [
+        ("30.00", "money", "+30.00 USD"),
+        ("-42.857", "money", "-42.86 USD"),
+        ("0.00", "money", "0.00 USD"),  # nothing moved: no sign
+        ("-0.001", "money", "0.00 USD"),  # rounds to nothing: no sign either
+        ("0.17", "decimal", "+0.17"),
+        ("0.3333", "percent", "+33.3%"),
+        ("-0.1429", "percent", "-14.3%"),
+        ("0.1000", "points", "+10.0 pp"),
+        ("1234.5", "money", "+1,234.50 USD"),
+        (None, "percent", "—"),
+        ("", "money", "—"),
+    ],
+)
+def test_a_change_reads_signed(value, kind, text):
+    from reports.templatetags.report_format import change
+
+    assert change(value, kind) == text
