@@ -49,6 +49,11 @@ def main() -> None:
         page.wait_for_load_state("networkidle")
         page.wait_for_selector("canvas[data-rendered='true']")
         page.screenshot(path=str(ROOT / "docs/img/campaign.png"), full_page=False)
+        # The attribution page: linear against last touch, by campaign.
+        attribution = "/reports/attribution/?preset=last_quarter&attribution=linear"
+        page.goto(f"{args.base}{attribution}&group_by=campaign")
+        page.wait_for_selector("canvas[data-rendered='true']")
+        page.screenshot(path=str(ROOT / "docs/img/attribution.png"), full_page=False)
         # A phone: the headline figures, then (further down the same page) the tables.
         phone = browser.new_context(
             viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
@@ -58,8 +63,15 @@ def main() -> None:
         phone.wait_for_selector("canvas[data-rendered='true']")
         phone.evaluate("() => document.getElementById('by-channel').scrollIntoView()")
         phone.screenshot(path=str(ROOT / "docs/img/dashboard-phone.png"), full_page=False)
+        phone.goto(f"{args.base}{attribution}")
+        phone.wait_for_selector("canvas[data-rendered='true']")
+        phone.evaluate("() => document.getElementById('comparison').scrollIntoView()")
+        phone.screenshot(path=str(ROOT / "docs/img/attribution-phone.png"), full_page=False)
         browser.close()
-    print("docs/img/dashboard.png, docs/img/campaign.png, docs/img/dashboard-phone.png")
+    print(
+        "docs/img/dashboard.png, docs/img/campaign.png, docs/img/dashboard-phone.png, "
+        "docs/img/attribution.png, docs/img/attribution-phone.png"
+    )
 
 
 if __name__ == "__main__":

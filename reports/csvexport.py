@@ -77,3 +77,52 @@ def write_report(out: IO[str], report: dict) -> None:
     totals = {"key": "totals", "label": "Totals", "channel": None, **report["totals"]}
     rows = [*report["rows"], totals]
     write_rows(out, keys, ([row.get(k) for k in keys] for row in rows))
+
+
+# The attribution page's comparison of two models (`reports.dashboard.model_comparison`).
+COMPARISON_COLUMNS = (
+    "cost",
+    "revenue",
+    "reference_revenue",
+    "revenue_change",
+    "revenue_change_ratio",
+    "customers",
+    "reference_customers",
+    "customers_change",
+    "customers_change_ratio",
+    "roi",
+    "reference_roi",
+    "roi_change",
+    "cost_per_customer",
+    "reference_cost_per_customer",
+    "cost_per_customer_change",
+)
+
+
+def write_comparison(out: IO[str], comparison: dict) -> None:
+    """The comparison's rows then its totals: key, label, channel, the two models, every
+    compared figure (as the page holds them: ratios as ratios, like the API), then the revenue
+    under each of the five models."""
+    models = list(comparison["totals_by_model"])
+    header = [
+        "key",
+        "label",
+        "channel",
+        "attribution",
+        "reference",
+        *COMPARISON_COLUMNS,
+        *(f"revenue_{m}" for m in models),
+    ]
+    pair = [comparison["model"], comparison["reference"]]
+    rows = [
+        [
+            row["key"],
+            row["label"],
+            row["channel"],
+            *pair,
+            *(row[k] for k in COMPARISON_COLUMNS),
+            *(row["revenue_by_model"][m] for m in models),
+        ]
+        for row in [*comparison["comparison"], comparison["comparison_totals"]]
+    ]
+    write_rows(out, header, rows)

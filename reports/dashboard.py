@@ -10,20 +10,23 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import TypeVar
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Q, Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign, Cost, EngagementStat
-from campaigns.numbers import RATIO_PLACES, fixed, money, quotient, ratio
+from campaigns.numbers import RATIO_PLACES, decimal, fixed, money, quotient, ratio
 from leads.models import Contact, Purchase, Touchpoint
 from reports.attribution import credit_days
 from reports.counts import contact_days, sum_days
 from reports.daycache import is_bypassed
-from reports.metrics import funnel_report, roi_matrix, roi_report, roi_reports
+from reports.metrics import UNATTRIBUTED, funnel_report, roi_matrix, roi_report, roi_reports
 from reports.models import Attribution, DayChange, GroupBy
 from reports.periods import period_bounds, period_name, quarter_start, shift_months
 from reports.templatetags.report_format import fmt
@@ -169,8 +172,9 @@ def preset_label(preset: str, *, on: dt.date | None = None) -> str:
 CATALOGUE_KEY = "reports:catalogue"
 # The shape of the cached page figures: a release that changes it (new cards, labels) bumps it,
 # so pages never read entries an older release left behind. 2: issue 11 (cost per lead card,
-# ROI change in points, "<Channel> (no campaign)" labels).
-FIGURES_SHAPE = 2
+# ROI change in points, "<Channel> (no campaign)" labels); 3: the attribution page's figures per
+# model (customers, ROI and CAC beside revenue).
+FIGURES_SHAPE = 3
 
 
 def period_cached(
@@ -449,7 +453,8 @@ def period_label(p: Period) -> str:
 
 
 def attribution_data(*, period: Period, group_by: str = GroupBy.CHANNEL) -> dict:
-    """Every model side by side: revenue credited to each group, and its assisted revenue."""
+    """Every model's figures per group (`_attribution_data`), cached: one computation serves
+    every choice of model and reference model (`model_comparison` picks two of them)."""
     return period_cached(
         "attribution",
         period.start,
@@ -459,12 +464,20 @@ def attribution_data(*, period: Period, group_by: str = GroupBy.CHANNEL) -> dict
     )
 
 
+# The figures of a group that depend on the attribution model (cost does not).
+MODEL_FIGURES = ("revenue", "customers", "exact_customers", "roi", "cost_per_customer")
+
+
 def _attribution_data(*, period: Period, group_by: str) -> dict:
+    """Every model side by side: each group's cost, and under each model its credited revenue,
+    customers (exact and to two decimals), ROI and CAC, from one `roi_matrix` (one attribution
+    statement per model); the revenue of every model per row, its spread, and the assists."""
     matrix = roi_matrix(
         start=period.start,
         end=period.end,
         group_bys=[group_by],
         attributions=Attribution.values,
+        exact=True,
     )
     reports = {model: by_group[group_by] for model, by_group in matrix.items()}
     keys: dict[str, dict] = {}
@@ -475,12 +488,16 @@ def _attribution_data(*, period: Period, group_by: str) -> dict:
                 {
                     "key": row["key"],
                     "label": row["label"],
+                    "channel": row["channel"],
+                    "cost": row["cost"],
                     "revenue": {},
+                    "figures": {},
                     "assisted_revenue": row.get("assisted_revenue"),
                     "assisted_conversions": row.get("assisted_conversions"),
                 },
             )
             entry["revenue"][model] = row["revenue"]
+            entry["figures"][model] = {name: row[name] for name in MODEL_FIGURES}
     rows = sorted(
         keys.values(), key=lambda r: -max((Decimal(v) for v in r["revenue"].values()), default=0)
     )
@@ -494,7 +511,186 @@ def _attribution_data(*, period: Period, group_by: str) -> dict:
         "models": [(m, Attribution(m).label) for m in Attribution.values],
         "rows": rows,
         "totals": [reports[m]["totals"]["revenue"] for m in Attribution.values],
+        "model_totals": {
+            m: {"cost": reports[m]["totals"]["cost"]}
+            | {name: reports[m]["totals"][name] for name in MODEL_FIGURES}
+            for m in Attribution.values
+        },
     }
+
+
+# The figures compared between two models, in the table's order: key, label, whether the
+# change is also given relative to the reference figure. ROI's change is in percentage points
+# and CAC's in money: a relative change of a ratio that can be negative (ROI) says nothing.
+COMPARED = (
+    ("revenue", "Revenue", True),
+    ("customers", "Customers", True),
+    ("roi", "ROI", False),
+    ("cost_per_customer", "CAC", False),
+)
+
+
+def model_comparison(
+    figures: dict, *, period: Period, group_by: str, model: str, reference: str
+) -> dict:
+    """Each group's figures under `model` beside the `reference` model, with the changes, the
+    totals (the same in every model: every change 0), and a chart of revenue per group under
+    both. `figures` is `attribution_data`'s; nothing here reads the database.
+
+    Per group and figure (revenue, customers, ROI, CAC), the keys are `<figure>` (under the
+    model), `reference_<figure>`, `<figure>_change` (model minus reference) and, for revenue
+    and customers, `<figure>_change_ratio` (the change / |reference|, a ratio). Changes come
+    from the exact values: revenue in cents, customers as exact fractions, ROI's change as
+    (revenue - reference revenue) / cost (the cost is the same in both models), CAC from
+    cost / exact customers; each is None where it is not defined.
+    """
+    query = period_query(period, attribution=model)
+    rows = []
+    for entry in figures["rows"]:
+        row = {
+            "key": entry["key"],
+            "label": entry["label"],
+            "channel": entry["channel"],
+            "href": group_link(entry["key"], query),
+            "cost": entry["cost"],
+            "revenue_by_model": {m: entry["revenue"].get(m, "0.00") for m in Attribution.values},
+        }
+        row.update(
+            compare_figures(
+                entry["cost"],
+                entry["figures"].get(model) or no_credit(entry["cost"]),
+                entry["figures"].get(reference) or no_credit(entry["cost"]),
+            )
+        )
+        rows.append(row)
+    rows.sort(
+        key=lambda r: (
+            r["key"] == UNATTRIBUTED,
+            -Decimal(r["revenue"]),
+            -Decimal(r["reference_revenue"]),
+            -Decimal(r["cost"]),
+            r["label"],
+        )
+    )
+    totals = figures["model_totals"]
+    total = {
+        "key": "totals",
+        "label": "Totals",
+        "channel": None,
+        "cost": totals[model]["cost"],
+        "revenue_by_model": {m: totals[m]["revenue"] for m in Attribution.values},
+        **compare_figures(totals[model]["cost"], totals[model], totals[reference]),
+    }
+    return {
+        "model": model,
+        "model_label": Attribution(model).label,
+        "reference": reference,
+        "reference_label": Attribution(reference).label,
+        "comparison": rows,
+        "comparison_totals": total,
+        "totals_by_model": {m: totals[m]["revenue"] for m in Attribution.values},
+        "chart": comparison_chart(rows, model=model, reference=reference, group_by=group_by),
+    }
+
+
+def no_credit(cost: str) -> dict:
+    """A group's model figures where the model credited it nothing."""
+    return {
+        "revenue": money(0),
+        "customers": decimal(0),
+        "exact_customers": Fraction(0),
+        "roi": ratio(-Decimal(cost), Decimal(cost)),
+        "cost_per_customer": None,
+    }
+
+
+def compare_figures(cost: str, now: dict, before: dict) -> dict:
+    """One row's figures under a model (`now`) and the reference model (`before`), and the
+    changes (see `model_comparison`)."""
+    spent = Decimal(cost)
+    revenue, reference_revenue = Decimal(now["revenue"]), Decimal(before["revenue"])
+    customers, reference_customers = now["exact_customers"], before["exact_customers"]
+    cac, reference_cac = quotient(spent, customers), quotient(spent, reference_customers)
+    return {
+        "revenue": now["revenue"],
+        "reference_revenue": before["revenue"],
+        "revenue_change": money(revenue - reference_revenue),
+        "revenue_change_ratio": ratio(revenue - reference_revenue, abs(reference_revenue)),
+        "customers": now["customers"],
+        "reference_customers": before["customers"],
+        "customers_change": decimal(customers - reference_customers),
+        "customers_change_ratio": ratio(customers - reference_customers, reference_customers),
+        "roi": now["roi"],
+        "reference_roi": before["roi"],
+        # (r1 - c) / c - (r0 - c) / c = (r1 - r0) / c, exactly; None where the cost is 0.
+        "roi_change": ratio(revenue - reference_revenue, spent),
+        "cost_per_customer": now["cost_per_customer"],
+        "reference_cost_per_customer": before["cost_per_customer"],
+        "cost_per_customer_change": (
+            None if cac is None or reference_cac is None else money(cac - reference_cac)
+        ),
+    }
+
+
+def period_query(period: Period, **extra: str) -> str:
+    """The address's query that opens another page on `period` (its preset, or its days)."""
+    params = {"preset": period.preset} if period.preset in PRESETS else {}
+    if params.get("preset") in (None, "custom"):
+        params = {"preset": "custom", "start": period.start, "end": period.end}
+    return urlencode({**params, **extra})
+
+
+def group_link(key: str, query: str) -> str | None:
+    """Where a group's row leads: a campaign to its page, a channel to the dashboard, both on
+    the page's period and model; "(no campaign)" and unattributed rows lead nowhere."""
+    if key == UNATTRIBUTED or key.startswith("none:"):
+        return None
+    if key.isdigit():
+        return f"{reverse('reports:campaign', args=[int(key)])}?{query}"
+    return f"{reverse('reports:dashboard')}?{query}"
+
+
+CHART_LABEL = 28
+
+
+def short_label(label: str) -> str:
+    """`label`, or its words that fit in CHART_LABEL characters and an ellipsis."""
+    if len(label) <= CHART_LABEL:
+        return label
+    cut = label[: CHART_LABEL + 1].rsplit(" ", 1)[0] if " " in label[:CHART_LABEL] else ""
+    return (cut or label[:CHART_LABEL]).rstrip(" ,;:-") + "…"
+
+
+def comparison_chart(rows: list[dict], *, model: str, reference: str, group_by: str) -> dict:
+    """Revenue per group under the model and the reference (one series when they are the
+    same), as horizontal bars: campaign names stay readable. The unattributed row is left out:
+    no model moves it."""
+    shown = [
+        r
+        for r in rows
+        if r["key"] != UNATTRIBUTED
+        and (Decimal(r["revenue"]) != 0 or Decimal(r["reference_revenue"]) != 0)
+    ]
+    series = [(Attribution(model).label, [r["revenue"] for r in shown])]
+    if reference != model:
+        series.append((Attribution(reference).label, [r["reference_revenue"] for r in shown]))
+    chart = _chart(
+        "chart-attribution",
+        f"Revenue per {GroupBy(group_by).label.lower()}: "
+        + " against ".join(Attribution(m).label.lower() for m in dict.fromkeys([model, reference])),
+        "bar",
+        [r["label"] for r in shown],
+        series,
+        GroupBy(group_by).label,
+        cell=lambda value: fmt(value, "money"),
+    )
+    # The bars' labels cut at a word after CHART_LABEL characters (a phone gives the axis a
+    # third of its width); the data table under the chart keeps the whole names.
+    chart["spec"]["labels"] = [short_label(r["label"]) for r in shown]
+    chart["spec"]["horizontal"] = True
+    # Room for each group's bars: the script sizes the chart's box from it.
+    chart["spec"]["rows"] = len(shown)
+    return chart
 
 
 def campaign_trend(*, campaign: Campaign, periods: list[Period], attribution: str) -> list[dict]:

@@ -85,3 +85,26 @@ def period_form(params, *, default: Period | None = None) -> tuple[PeriodForm, P
         preset = period.preset if period.preset in PRESETS else "custom"
         form = PeriodForm(initial={"preset": preset, "start": period.start, "end": period.end})
     return form, period, Attribution.LAST_TOUCH
+
+
+class ReferenceForm(forms.Form):
+    """The attribution page's second model: each figure under the chosen model is shown beside
+    this one's, with the change."""
+
+    reference = forms.ChoiceField(
+        choices=Attribution.choices,
+        required=False,
+        initial=Attribution.LAST_TOUCH,
+        label="Reference model",
+    )
+
+
+def reference_form(params) -> tuple[ReferenceForm, str]:
+    """The bound form and the reference model: last touch unless the address names another; an
+    unknown name is the form's error (the page answers 400) and last touch."""
+    if not (params is not None and params.get("reference")):
+        return ReferenceForm(initial={"reference": Attribution.LAST_TOUCH}), Attribution.LAST_TOUCH
+    form = ReferenceForm(params)
+    if form.is_valid():
+        return form, form.cleaned_data["reference"]
+    return form, Attribution.LAST_TOUCH

@@ -136,6 +136,34 @@ TERMS: dict[str, Term] = {
         "Spread",
         "How much the models disagree on the row: its largest credited revenue minus its smallest.",
     ),
+    "reference_model": Term(
+        "Reference model",
+        "The attribution model the chosen one is compared with (last touch unless you choose "
+        "another): each figure is shown under both, with the change. The cost is the same in "
+        "every model, so it is shown once.",
+    ),
+    "change": Term(
+        "Change",
+        "The figure under the chosen model minus the same figure under the reference model. "
+        "Worked out from the exact values (customers' exact fractional credit), so it can "
+        "differ by 0.01 from the difference of the two rounded figures shown.",
+    ),
+    "change_ratio": Term(
+        "% change",
+        "The change as a share of the reference model's figure: (chosen - reference) / "
+        "reference. Not defined (—) where the reference model's figure is 0.",
+    ),
+    "roi_change": Term(
+        "ROI change (pp)",
+        "The chosen model's ROI minus the reference model's, in percentage points (a relative "
+        "change of a ratio that can be negative says nothing). The cost being the same in both "
+        "models, it is the revenue change / cost. Not defined (—) where the cost is 0.",
+    ),
+    "cac_change": Term(
+        "CAC change",
+        "The chosen model's CAC minus the reference model's (each from the exact credited "
+        "customers). Not defined (—) where either model credits the group no customer.",
+    ),
 }
 
 FUNNEL: dict[str, Term] = {

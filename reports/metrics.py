@@ -177,11 +177,15 @@ def roi_matrix(
     group_bys: Sequence[str],
     attributions: Sequence[str],
     lookback_days: int = 90,
+    exact: bool = False,
 ) -> dict[str, dict[str, dict]]:
     """`roi_report` for several models and groupings of one period: {model: {group_by: report}}.
 
     The figure families that do not depend on the model are read once per (channel, campaign)
-    and folded into channels in Python; each model costs one attribution statement."""
+    and folded into channels in Python; each model costs one attribution statement. With
+    `exact`, every row and the totals also carry `exact_customers`, the credited customers as
+    a `Fraction` (for figures derived from them, such as a change between two models; never in
+    the API or a CSV)."""
     for group_by in group_bys:
         for model in attributions:
             validate(
@@ -268,6 +272,7 @@ def roi_matrix(
                 end=end,
                 model=model,
                 lookback_days=lookback_days,
+                exact=exact,
             )
             for group_by, (groups, figures) in keyed.items()
         }
@@ -283,6 +288,7 @@ def _assemble(
     end: dt.date,
     model: str,
     lookback_days: int,
+    exact: bool = False,
 ) -> dict:
     """One grouping's rows and totals, from the credit and the keyed figure families."""
     by_campaign = groups.group_by == GroupBy.CAMPAIGN
@@ -321,6 +327,8 @@ def _assemble(
             if campaign and campaign.target_cost_per_lead is not None
             else None
         )
+        if exact:
+            row["exact_customers"] = Fraction(figures.customers)
         rows.append(row)
     rows.sort(
         key=lambda r: (
@@ -349,6 +357,8 @@ def _assemble(
         discounts=Decimal(credit.discount_cents) / 100,
     )
     totals.update(target_leads=None, target_cost_per_lead=None)
+    if exact:
+        totals["exact_customers"] = Fraction(credit.first_purchases)
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),

@@ -17,8 +17,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from campaigns.errors import DomainError
 from campaigns.models import Campaign
 from reports import dashboard
-from reports.csvexport import write_report
-from reports.forms import period_form, preset_choices
+from reports.csvexport import write_comparison, write_report
+from reports.forms import period_form, preset_choices, reference_form
 from reports.glossary import ASSISTED_NOTE, CHANNEL_NOTE, FUNNEL_CAPTION, FUNNEL_NOTE, terms
 from reports.metrics import funnel_report, roi_report
 from reports.models import Attribution, Granularity, GroupBy, Report, ReportSubscription
@@ -58,7 +58,8 @@ FUNNEL_COLUMNS = [
 
 
 def glossary(*tables: str) -> list[tuple[str, list]]:
-    """The "What the figures mean" sections of a page: ("roi", "funnel", "rows", "attribution")."""
+    """The "What the figures mean" sections of a page: ("roi", "funnel", "rows", "attribution",
+    "comparison")."""
     roi = [key for key, _, _ in ROI_COLUMNS]
     sections = {
         "roi": ("The ROI tables", terms(roi)),
@@ -69,7 +70,21 @@ def glossary(*tables: str) -> list[tuple[str, list]]:
         "rows": ("Rows", terms(["unattributed", "no_campaign"])),
         "attribution": (
             "This page",
-            terms(["revenue", "spread", "assisted_conversions", "assisted_revenue"]),
+            terms(["reference_model", "cost", "revenue", "customers", "roi", "cost_per_customer"]),
+        ),
+        "comparison": (
+            "Changes and the models side by side",
+            terms(
+                [
+                    "change",
+                    "change_ratio",
+                    "roi_change",
+                    "cac_change",
+                    "spread",
+                    "assisted_conversions",
+                    "assisted_revenue",
+                ]
+            ),
         ),
     }
     return [sections[t] for t in tables]
@@ -121,27 +136,83 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _group_by(params) -> str:
+    """Channel or campaign (an unknown value shows channels, as the address had none)."""
+    wanted = params.get("group_by")
+    return wanted if wanted in GroupBy.values else GroupBy.CHANNEL
+
+
+def comparison_columns(model_label: str, reference_label: str) -> list[dict]:
+    """The comparison table's column groups (revenue, customers, ROI, CAC), each with the
+    figure under the model and the reference model and the change; `term` names the
+    glossary entry of the column's tooltip."""
+    kinds = {
+        # figure: (how it reads, how its change reads, the change's term)
+        "revenue": ("money", "money", "change"),
+        # Customers to two decimals always, so the columns line up ("ratio" reads 0.50).
+        "customers": ("ratio", "decimal", "change"),
+        "roi": ("percent", "points", "roi_change"),
+        "cost_per_customer": ("money", "money", "cac_change"),
+    }
+    groups = []
+    for key, label, relative in dashboard.COMPARED:
+        kind, change_kind, change_term = kinds[key]
+        columns = [
+            {"key": key, "header": model_label, "kind": kind, "term": key},
+            {"key": f"reference_{key}", "header": reference_label, "kind": kind, "term": key},
+            {
+                "key": f"{key}_change",
+                "header": "Change (pp)" if key == "roi" else "Change",
+                "kind": change_kind,
+                "signed": True,
+                "term": change_term,
+            },
+        ]
+        if relative:
+            columns.append(
+                {
+                    "key": f"{key}_change_ratio",
+                    "header": "% change",
+                    "kind": "percent",
+                    "signed": True,
+                    "term": "change_ratio",
+                }
+            )
+        groups.append({"key": key, "label": label, "columns": columns})
+    return groups
+
+
 @marketer_required
 def attribution_view(request: HttpRequest) -> HttpResponse:
-    form, period, _ = period_form(request.GET)
-    group_by = (
-        request.GET.get("group_by")
-        if request.GET.get("group_by") in GroupBy.values
-        else GroupBy.CHANNEL
+    """Every model's figures per channel or campaign: the chosen model (`attribution`) beside
+    the reference model (`reference`, last touch by default) with the changes, a chart, and
+    the revenue under all five models side by side."""
+    form, period, model = period_form(request.GET)
+    compare, reference = reference_form(request.GET)
+    group_by = _group_by(request.GET)
+    figures = dashboard.attribution_data(period=period, group_by=group_by)
+    comparison = dashboard.model_comparison(
+        figures, period=period, group_by=group_by, model=model, reference=reference
     )
-    data = dashboard.attribution_data(period=period, group_by=group_by)
+    columns = comparison_columns(comparison["model_label"], comparison["reference_label"])
     return render(
         request,
         "reports/attribution.html",
         {
             "form": form,
+            "reference_form": compare,
             "period": period,
             "group_by": group_by,
+            "attribution": model,
+            "attribution_label": Attribution(model).label,
+            "columns": columns,
+            "column_count": 2 + sum(len(group["columns"]) for group in columns),
             "query": _query(request),
-            "glossary": glossary("attribution", "rows"),
-            **data,
+            "glossary": glossary("attribution", "comparison", "rows"),
+            **figures,
+            **comparison,
         },
-        status=200 if not form.errors else 400,
+        status=200 if not (form.errors or compare.errors) else 400,
     )
 
 
@@ -216,24 +287,40 @@ def campaign_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @marketer_required
 def export_csv(request: HttpRequest, table: str) -> HttpResponse:
-    """CSV of one table, with the API's keys as headers and the API's figures as values."""
+    """CSV of one table, with the API's keys as headers and the API's figures as values (the
+    attribution page's comparison: the page's own figures)."""
     form, period, attribution = period_form(request.GET)
     if form.errors:
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
     params = {"start": period.start, "end": period.end, "attribution": attribution}
+    name = f"{table}-{period.start}-{period.end}-{attribution}"
     if table in ("channels", "campaigns"):
         report = roi_report(
             group_by=GroupBy.CHANNEL if table == "channels" else GroupBy.CAMPAIGN, **params
         )
     elif table == "funnel":
         report = funnel_report(group_by=GroupBy.CHANNEL, **params)
+    elif table == "attribution":
+        compare, reference = reference_form(request.GET)
+        if compare.errors:
+            return HttpResponse(compare.errors.as_text(), status=400, content_type="text/plain")
+        group_by = _group_by(request.GET)
+        comparison = dashboard.model_comparison(
+            dashboard.attribution_data(period=period, group_by=group_by),
+            period=period,
+            group_by=group_by,
+            model=attribution,
+            reference=reference,
+        )
+        name = f"attribution-{group_by}-{period.start}-{period.end}-{attribution}-vs-{reference}"
     else:
         return HttpResponse("Unknown table.", status=404, content_type="text/plain")
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="{table}-{period.start}-{period.end}-{attribution}.csv"'
-    )
-    write_report(response, report)
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    if table == "attribution":
+        write_comparison(response, comparison)
+    else:
+        write_report(response, report)
     return response
 
 

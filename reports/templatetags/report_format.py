@@ -76,6 +76,27 @@ def signed_points(value: object) -> str:
 
 
 @register.filter
+def change(value: object, kind: str) -> str:
+    """A change between two figures, signed: "+1,234.50 USD" (money), "-0.33" (decimal),
+    "+12.5%" (percent, of a ratio), "+5.2 pp" (points, of a ratio); "0.00 USD" unsigned when
+    nothing moved; an em dash when the change is not defined."""
+    number = _decimal(value)
+    if number is None:
+        return "—"
+    if kind in ("percent", "points"):
+        rounded, unit = fixed(number * 100, 1), "%" if kind == "percent" else " pp"
+        text = f"{abs(rounded):,.1f}{unit}"
+    else:
+        rounded = fixed(number, 2)
+        text = f"{abs(rounded):,.2f}"
+        if kind == "money":
+            text += f" {settings.DEFAULT_CURRENCY}"
+    if rounded == 0:
+        return text
+    return ("+" if rounded > 0 else "-") + text
+
+
+@register.filter
 def define(key: str, table: str = "") -> str:
     """The glossary's definition of a figure (`table` "funnel" for the funnel's own words)."""
     return definition(key, table or "roi")

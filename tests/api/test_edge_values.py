@@ -307,8 +307,13 @@ def test_api_queries_take_edge_values_without_a_5xx(api, world, data):
         assert response.json(), (path, params)
 
 
-PAGES = ["/reports/", "/reports/attribution/", "/reports/export/channels.csv"]
-PAGE_PARAMS = ["preset", "start", "end", "attribution", "group_by", "page"]
+PAGES = [
+    "/reports/",
+    "/reports/attribution/",
+    "/reports/export/channels.csv",
+    "/reports/export/attribution.csv",
+]
+PAGE_PARAMS = ["preset", "start", "end", "attribution", "reference", "group_by", "page"]
 ADMIN = {
     "/admin/leads/contact/": [
         "q", "stage__exact", "source_channel__id__exact", "source_campaign__id__exact",

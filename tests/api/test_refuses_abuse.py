@@ -165,7 +165,13 @@ def test_date_filters_at_the_edges_are_400(api, path, params, day):
 
 @pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
 @pytest.mark.parametrize(
-    "page", ["/reports/", "/reports/attribution/", "/reports/export/channels.csv"]
+    "page",
+    [
+        "/reports/",
+        "/reports/attribution/",
+        "/reports/export/channels.csv",
+        "/reports/export/attribution.csv",
+    ],
 )
 def test_report_pages_refuse_days_at_the_edges(admin_client, page, day):
     response = admin_client.get(page, {"preset": "custom", "start": day, "end": day})

@@ -60,6 +60,7 @@ def pages(scenario) -> list[str]:
         reverse("reports:dashboard") + MARCH,
         reverse("reports:attribution") + MARCH,
         reverse("reports:attribution") + MARCH + "&group_by=campaign",
+        reverse("reports:attribution") + MARCH + "&attribution=linear&reference=first_touch",
         reverse("reports:campaign", args=[scenario["pins"].pk]) + MARCH,
         reverse("reports:saved"),
         reverse("reports:saved-detail", args=[report.pk]),

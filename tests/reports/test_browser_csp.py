@@ -122,6 +122,13 @@ def test_pages_work_under_the_policy(scenario, root, live_server, chromium):
         assert canvases_drawn(page) >= 1
         assert problems.take() == [], "campaign page"
 
+        # The attribution page's chart, its box sized by the script (a style object, which the
+        # policy allows, not a style attribute, which it refuses).
+        visit(page, live_server, reverse("reports:attribution") + PERIOD + "&attribution=linear")
+        page.wait_for_selector('#chart-attribution[data-rendered="true"]')
+        assert canvases_drawn(page) == 1
+        assert problems.take() == [], "attribution page"
+
         # The campaign list and the address subscriptions page (issue 11).
         visit(page, live_server, reverse("reports:campaigns") + PERIOD)
         assert page.locator("#table-campaign-list tbody tr").count() == 2

@@ -108,7 +108,9 @@ def report_pages(demo) -> dict[str, str]:
     return {
         "dashboard": reverse("reports:dashboard") + MONTH,
         "attribution by channel": reverse("reports:attribution") + MONTH,
-        "attribution by campaign": reverse("reports:attribution") + MONTH + "&group_by=campaign",
+        "attribution by campaign": reverse("reports:attribution")
+        + MONTH
+        + "&group_by=campaign&attribution=linear",
         "campaign": reverse("reports:campaign", args=[demo["campaign"].pk]) + MONTH,
         "saved reports": reverse("reports:saved"),
         "saved report": reverse("reports:saved-detail", args=[demo["report"].pk]),

@@ -42,6 +42,11 @@
       ds.borderColor = ds.borderColor || colour;
       if (spec.type === "line") { ds.fill = false; ds.tension = 0.2; ds.pointStyle = ["circle", "rect", "triangle", "star"][i % 4]; }
     });
+    if (spec.rows) {
+      // Horizontal bars, one band per group: the box grows with the groups (set through the
+      // style object: the Content-Security-Policy refuses style attributes, not this).
+      canvas.parentNode.style.height = Math.max(260, 70 + spec.rows * 14 * (spec.datasets.length + 1)) + "px";
+    }
     var created = new Chart(canvas, {
       type: spec.type,
       data: { labels: spec.labels, datasets: spec.datasets },
