@@ -234,6 +234,20 @@ class Contact(models.Model):
             models.Index(fields=["became_qualified_at"], name="contact_qualified_idx"),
             models.Index(fields=["became_customer_at"], name="contact_customer_idx"),
             models.Index(fields=["phone"], name="contact_phone_idx"),
+            # The funnel's cohort medians (days from entry to lead, to customer): the period's
+            # entrants that reached the stage, read from the index alone (no table rows).
+            models.Index(
+                fields=["entered_at"],
+                include=["became_lead_at", "source_channel", "source_campaign"],
+                condition=models.Q(became_lead_at__isnull=False),
+                name="contact_lead_cohort_idx",
+            ),
+            models.Index(
+                fields=["entered_at"],
+                include=["became_customer_at", "source_channel", "source_campaign"],
+                condition=models.Q(became_customer_at__isnull=False),
+                name="contact_customer_cohort_idx",
+            ),
             # Names, company and handle are searched through `search_text`: on PostgreSQL the
             # trigram index `search_index()`, made by migration 0010 there only.
             models.Index(fields=["phone_e164"], name="contact_phone_e164_idx"),
