@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Cost, EngagementStat
 from campaigns.numbers import RATIO_PLACES, decimal, fixed, money, quotient, ratio
-from leads.models import Contact, Purchase, Touchpoint
+from leads.models import Purchase, Touchpoint
 from reports.attribution import credit_days
-from reports.counts import contact_days, sum_days
+from reports.counts import contact_counts, contact_days, sum_days
 from reports.daycache import is_bypassed
 from reports.metrics import UNATTRIBUTED, funnel_report, roi_matrix, roi_report, roi_reports
 from reports.models import Attribution, DayChange, GroupBy
@@ -790,11 +790,13 @@ def campaign_list(*, period: Period, attribution: str, sort: str = "-starts_on")
 
     One query for the campaigns and their channels, and the figure families of one
     `roi_report` by campaign (its queries do not grow with the number of campaigns)."""
-    report = roi_report(
-        start=period.start, end=period.end, group_by=GroupBy.CAMPAIGN, attribution=attribution
+    figures = period_cached(
+        "campaign-list",
+        period.start,
+        period.end,
+        (attribution,),
+        lambda: _campaign_figures(period=period, attribution=attribution),
     )
-    mark_targets(report["rows"])
-    figures = {row["key"]: row for row in report["rows"]}
     on = today()
     rows = []
     for campaign in Campaign.objects.select_related("channel"):
@@ -837,6 +839,15 @@ def campaign_list(*, period: Period, attribution: str, sort: str = "-starts_on")
     return present + sorted(missing, key=lambda r: r["name"].lower())
 
 
+def _campaign_figures(*, period: Period, attribution: str) -> dict[str, dict]:
+    """Each campaign's row of the period's report by campaign, with its targets marked."""
+    report = roi_report(
+        start=period.start, end=period.end, group_by=GroupBy.CAMPAIGN, attribution=attribution
+    )
+    mark_targets(report["rows"])
+    return {row["key"]: row for row in report["rows"]}
+
+
 def campaign_data(*, campaign: Campaign, period: Period, attribution: str) -> dict:
     """One campaign's ledger, coupons, calls, engagement by day, funnel and ROI over time."""
     lo, hi = period_bounds(period.start, period.end)
@@ -870,15 +881,38 @@ def campaign_data(*, campaign: Campaign, period: Period, attribution: str) -> di
     )
     for day in engagement:
         day.rate = _share(day.interactions, day.impressions)
-    funnel = Contact.objects.filter(source_campaign=campaign).aggregate(
-        followers=Count("id", filter=Q(entered_at__gte=lo, entered_at__lt=hi)),
-        leads=Count("id", filter=Q(became_lead_at__gte=lo, became_lead_at__lt=hi)),
-        qualified=Count("id", filter=Q(became_qualified_at__gte=lo, became_qualified_at__lt=hi)),
-        customers=Count("id", filter=Q(became_customer_at__gte=lo, became_customer_at__lt=hi)),
+    periods = trend_periods(period)
+    figures = period_cached(
+        "campaign",
+        min(p.start for p in periods),
+        period.end,
+        (campaign.pk, attribution, period.preset),
+        lambda: _campaign_page_figures(
+            campaign=campaign, period=period, periods=periods, attribution=attribution
+        ),
     )
-    over_time = campaign_trend(
-        campaign=campaign, periods=trend_periods(period), attribution=attribution
-    )
+    return {
+        "costs": costs,
+        "cost_total": sum((c.amount for c in costs), Decimal("0.00")),
+        "coupons": coupons,
+        "calls": calls.count(),
+        "recent_calls": list(calls.select_related("contact").order_by("-occurred_at")[:10]),
+        "engagement": engagement,
+        **figures,
+    }
+
+
+def _campaign_page_figures(
+    *, campaign: Campaign, period: Period, periods: list[Period], attribution: str
+) -> dict:
+    """The campaign's cached figures: its report row, its funnel (contacts it sourced, by the
+    day each stage was reached, from the day counts) and its ROI over time."""
+    funnel = dict.fromkeys(("followers", "leads", "qualified", "customers"), 0)
+    for (_, campaign_id), counts in contact_counts(period.start, period.end).items():
+        if campaign_id == campaign.pk:
+            for name in funnel:
+                funnel[name] += counts[name]
+    over_time = campaign_trend(campaign=campaign, periods=periods, attribution=attribution)
     report = roi_report(
         start=period.start, end=period.end, group_by=GroupBy.CAMPAIGN, attribution=attribution
     )
@@ -894,12 +928,6 @@ def campaign_data(*, campaign: Campaign, period: Period, attribution: str) -> di
             {"y": {"ticks": {"format": {"style": "percent"}}}},
         )["spec"],
         "row": row or {},
-        "costs": costs,
-        "cost_total": sum((c.amount for c in costs), Decimal("0.00")),
-        "coupons": coupons,
-        "calls": calls.count(),
-        "recent_calls": list(calls.select_related("contact").order_by("-occurred_at")[:10]),
-        "engagement": engagement,
         "funnel": funnel,
         "over_time": over_time,
     }

@@ -680,6 +680,9 @@ class Doors(RuleBasedStateMachine):
         page = dashboard.Period(period[0], period[1], "custom")
         dashboard.dashboard_data(period=page, attribution=model)
         dashboard.attribution_data(period=page)
+        dashboard.campaign_list(period=page, attribution=model)
+        for campaign in self.campaigns:
+            dashboard.campaign_data(campaign=campaign, period=page, attribution=model)
 
     # --- what must hold after every step ------------------------------------------------------
 
@@ -756,6 +759,22 @@ class Doors(RuleBasedStateMachine):
                 lambda p=page: dashboard._attribution_data(period=p, group_by="channel")
             )
             assert served == expected, f"attribution page {period}"
+            served = dashboard.campaign_list(period=page, attribution=model)
+            expected = fresh(
+                lambda p=page, m=model: dashboard.campaign_list(period=p, attribution=m)
+            )
+            assert served == expected, f"campaign list {period} {model}"
+            for campaign in self.campaigns:
+                served = dashboard.campaign_data(campaign=campaign, period=page, attribution=model)
+                expected = fresh(
+                    lambda c=campaign, p=page, m=model: dashboard.campaign_data(
+                        campaign=c, period=p, attribution=m
+                    )
+                )
+                for part in ("row", "funnel", "over_time", "roi_chart"):
+                    assert timeless(served[part]) == timeless(expected[part]), (
+                        f"campaign page {campaign.name} {period} {model}: {part}"
+                    )
 
 
 @pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
