@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from campaigns.inputs import DayFormField
+from campaigns.models import Channel
 from reports.dashboard import PRESETS, Period, preset_label, preset_period
 from reports.models import Attribution
 
@@ -85,3 +86,15 @@ def period_form(params, *, default: Period | None = None) -> tuple[PeriodForm, P
         preset = period.preset if period.preset in PRESETS else "custom"
         form = PeriodForm(initial={"preset": preset, "start": period.start, "end": period.end})
     return form, period, Attribution.LAST_TOUCH
+
+
+class PathFilterForm(forms.Form):
+    """The conversion paths' own filter, beside the period: paths through one channel."""
+
+    channel = forms.ModelChoiceField(
+        queryset=Channel.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        empty_label="Every channel",
+        label="Through channel",
+    )
