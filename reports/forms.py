@@ -98,3 +98,8 @@ class PathFilterForm(forms.Form):
         empty_label="Every channel",
         label="Through channel",
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        # Labelled like the period's fields ("Period", "From"), without a colon.
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)

@@ -407,7 +407,7 @@ PATH_COLUMNS = [
     # key, header, kind
     ("conversions", "Conversions", "count"),
     ("revenue", "Revenue", "money"),
-    ("touches_per_conversion", "Touches / conversion", "decimal"),
+    ("touches_per_conversion", "Touches / conversion", "ratio"),
     ("average_days_to_convert", "Average days to convert", "days"),
     ("median_days_to_convert", "Median days to convert", "days"),
 ]

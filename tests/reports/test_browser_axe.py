@@ -47,6 +47,7 @@ def pages(scenario) -> list[str]:
         reverse("reports:attribution") + MARCH,
         reverse("reports:attribution") + MARCH + "&group_by=campaign",
         reverse("reports:campaign", args=[scenario["pins"].pk]) + MARCH,
+        reverse("reports:paths") + MARCH,
         reverse("reports:saved"),
         reverse("reports:saved-detail", args=[report.pk]),
         reverse("reports:subscriptions"),
