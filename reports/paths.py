@@ -121,17 +121,18 @@ def paths_sql(*, channel_id: int | None, top: int) -> str:
         SELECT pid, cents, n, days, COALESCE(path, '') AS path
         FROM strung WHERE run = 1 {only}
     ),
-    paths AS (
-        SELECT path, COUNT(*) AS conversions, SUM(cents) AS cents FROM conv GROUP BY path
+    sized AS (
+        -- Each conversion knows its path's size: no join back from the paths to them.
+        SELECT path, cents, n, days, COUNT(*) OVER (PARTITION BY path) AS pc,
+               SUM(cents) OVER (PARTITION BY path) AS pcents
+        FROM conv
     ),
-    top_paths AS (
-        SELECT path, ROW_NUMBER() OVER (ORDER BY conversions DESC, cents DESC, path) AS rnk
-        FROM paths
+    ranked_paths AS (
+        SELECT s.*, DENSE_RANK() OVER (ORDER BY pc DESC, pcents DESC, path) AS dr FROM sized s
     ),
     b AS (
-        SELECT CASE WHEN t.rnk <= {top} THEN t.rnk ELSE {top + 1} END AS rnk,
-               c.path, c.cents, c.n, c.days
-        FROM conv c JOIN top_paths t ON t.path = c.path
+        SELECT CASE WHEN dr <= {top} THEN dr ELSE {top + 1} END AS rnk, path, cents, n, days
+        FROM ranked_paths
     ),
     m AS (
         SELECT rnk, days,
