@@ -277,7 +277,13 @@ def paths_data(*, period: Period, channel: Channel | None = None) -> dict:
         period.start,
         period.end,
         ("" if channel is None else channel.slug, TOP_PATHS, LOOKBACK_DAYS),
-        lambda: conversion_paths(start=period.start, end=period.end, channel=channel),
+        lambda: conversion_paths(
+            start=period.start,
+            end=period.end,
+            channel=channel,
+            top=TOP_PATHS,
+            lookback_days=LOOKBACK_DAYS,
+        ),
     )
 
 

@@ -287,3 +287,23 @@ def test_the_nav_links_the_page(marketer_client, db):
 def test_a_marketer_without_staff_can_read_it(client, reference_data):
     client.force_login(UserFactory(username="m2", groups=["Marketing"], is_staff=False))
     assert client.get(reverse("reports:paths")).status_code == 200
+
+
+def test_page_and_csv_show_the_other_paths_line(marketer_client, paths, monkeypatch):
+    monkeypatch.setattr("reports.paths.TOP_PATHS", 2)
+    response = marketer_client.get(reverse("reports:paths"), MARCH)
+    html = response.content.decode()
+    assert "(other paths: 2)" in html
+    assert "the other 2 in one line" in html
+    rows = list(
+        csv.DictReader(
+            io.StringIO(marketer_client.get(reverse("reports:paths-csv"), MARCH).content.decode())
+        )
+    )
+    # Facebook, Facebook x3 -> Email, the other two paths (110.00), the totals (310.00).
+    assert [(r["key"], r["revenue"]) for r in rows] == [
+        ("facebook*1", "100.00"),
+        ("facebook*3>email*1", "100.00"),
+        ("other", "110.00"),
+        ("totals", "310.00"),
+    ]
