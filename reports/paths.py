@@ -41,6 +41,7 @@ from reports.dashboard import Period, period_cached
 from reports.periods import period_bounds
 
 TOP_PATHS = 50
+MAX_TOP_PATHS = 500  # the API's top
 LOOKBACK_DAYS = 90  # the attribution pages' window
 NO_TOUCHES = "(no touches)"
 OTHER_PATHS = "(other paths)"
