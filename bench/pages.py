@@ -77,8 +77,14 @@ def main() -> None:
         ("Dashboard, full year", f"/reports/?preset=custom&{year}"),
         ("Dashboard, last month", f"/reports/?preset=custom&{month}"),
         ("Attribution, full year", f"/reports/attribution/?preset=custom&{year}"),
+        (
+            "Attribution by campaign",
+            f"/reports/attribution/?preset=custom&{month}&group_by=campaign",
+        ),
         ("Campaign list, full year", f"/reports/campaigns/?preset=custom&{year}"),
         ("Campaign page, last month", f"/reports/campaigns/{campaign.pk}/?preset=custom&{month}"),
+        ("Conversion paths, month", f"/reports/paths/?preset=custom&{month}"),
+        ("Conversion paths, year", f"/reports/paths/?preset=custom&{year}"),
         ("CSV, campaigns, full year", f"/reports/export/campaigns.csv?preset=custom&{year}"),
     ]
     print(f"{'page':<28}{'queries':>8}{'cold s':>9}{'days cached s':>15}{'page cached s':>15}")

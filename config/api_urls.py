@@ -12,7 +12,7 @@ from campaigns.apis import (
 )
 from leads.apis import ContactViewSet, PurchaseViewSet, TouchpointViewSet
 from leads.events import EventBatchView
-from reports.apis import FunnelView, ReportViewSet, RoiView
+from reports.apis import FunnelView, PathsView, ReportViewSet, RoiView
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -30,5 +30,6 @@ urlpatterns = [
     path("events/", EventBatchView.as_view(), name="events"),
     path("reports/roi/", RoiView.as_view(), name="report-roi"),
     path("reports/funnel/", FunnelView.as_view(), name="report-funnel"),
+    path("reports/paths/", PathsView.as_view(), name="report-paths"),
     *router.urls,
 ]

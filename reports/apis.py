@@ -11,8 +11,11 @@ from rest_framework.views import APIView
 
 from reports.metrics import funnel_report, roi_report
 from reports.models import Report
+from reports.paths import conversion_paths
 from reports.serializers import (
     FunnelDocument,
+    PathParams,
+    PathsDocument,
     ReportOutput,
     ReportParams,
     ReportRequest,
@@ -91,6 +94,39 @@ ROI_EXAMPLE = OpenApiExample(
             "target_cost_per_lead": None,
         },
     },
+)
+PATH_FIGURES = {
+    "conversions": 1,
+    "revenue": "80.00",
+    "touches_per_conversion": "2.00",
+    "average_days_to_convert": "2.5",
+    "median_days_to_convert": "2.5",
+}
+PATHS_EXAMPLE = OpenApiExample(
+    "March, paths through email",
+    value={
+        "start": "2026-03-01",
+        "end": "2026-03-31",
+        "channel": "email",
+        "top": 50,
+        "lookback_days": 90,
+        "rows": [
+            {
+                "key": "email*1>pinterest*1",
+                "label": "Email \N{RIGHTWARDS ARROW} Pinterest",
+                "steps": [
+                    {"slug": "email", "name": "Email", "count": 1},
+                    {"slug": "pinterest", "name": "Pinterest", "count": 1},
+                ],
+                "paths": 1,
+                **PATH_FIGURES,
+            }
+        ],
+        "other": None,
+        "totals": {"key": "totals", "label": "Totals", "steps": [], "paths": 1, **PATH_FIGURES},
+    },
+    response_only=True,
+    status_codes=["200"],
 )
 REPORT_EXAMPLE = OpenApiExample(
     "Ask for last month by channel",
@@ -195,3 +231,27 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(summary="Read a saved report and its figures", examples=[REPORT_EXAMPLE])
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
         return super().retrieve(request, *args, **kwargs)
+
+
+class PathsView(APIView):
+    """The conversion paths report (`reports.paths`), live: the same figures as the page."""
+
+    permission_classes = [IsAuthenticated, CanReadReports]
+
+    @extend_schema(
+        parameters=[
+            *PARAMETERS[:2],
+            OpenApiParameter(
+                "channel", str, description="A channel's slug: only the paths through it"
+            ),
+            PARAMETERS[-1],
+            OpenApiParameter("top", int, description="Paths shown one by one (default 50)"),
+        ],
+        responses=PathsDocument,
+        examples=[PATHS_EXAMPLE],
+        summary="Conversion paths before first purchases for a period, live",
+    )
+    def get(self, request: Request) -> Response:
+        params = PathParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(PathsDocument(conversion_paths(**params.validated_data)).data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from campaigns.inputs import DayFormField
+from campaigns.models import Channel
 from reports.dashboard import PRESETS, Period, preset_label, preset_period
 from reports.models import Attribution
 
@@ -108,3 +109,20 @@ def reference_form(params) -> tuple[ReferenceForm, str]:
     if form.is_valid():
         return form, form.cleaned_data["reference"]
     return form, Attribution.LAST_TOUCH
+
+
+class PathFilterForm(forms.Form):
+    """The conversion paths' own filter, beside the period: paths through one channel."""
+
+    channel = forms.ModelChoiceField(
+        queryset=Channel.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        empty_label="Every channel",
+        label="Through channel",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        # Labelled like the period's fields ("Period", "From"), without a colon.
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)

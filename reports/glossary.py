@@ -211,6 +211,53 @@ FUNNEL: dict[str, Term] = {
     ),
 }
 
+# The conversion paths report (/reports/paths/): its figures count first purchases whole, by
+# the channels that led to them, not credited by a model.
+PATHS: dict[str, Term] = {
+    "path": Term(
+        "Path",
+        "The channels of the touches that led to a contact's first purchase, in time order: "
+        "its touches at or before the purchase within the 90-day lookback, the purchase's "
+        "coupon, and its first touch ever, however old (the touches the attribution models "
+        "share out). Touches in a row on one channel are one step with their count: "
+        "'Facebook ×3 → Email'. A touch after the purchase is not in it.",
+    ),
+    "conversions": Term(
+        "Conversions",
+        "First purchases in the period (a contact's first purchase ever) that followed this "
+        "path. A contact's later purchases are not conversions.",
+    ),
+    "revenue": Term(
+        "Revenue",
+        "What those first purchases paid (net of discounts). Later purchases of the same "
+        "contacts are not in it, so it is less than the period's revenue on the dashboard.",
+    ),
+    "touches_per_conversion": Term(
+        "Touches / conversion",
+        "The path's touches (repeats included: 'Facebook ×3' is three) divided by its conversions.",
+    ),
+    "average_days_to_convert": Term(
+        "Average days to convert",
+        "The mean time from the path's first touch to the purchase, in days (hours count as "
+        "fractions of a day). Not defined (—) for purchases with no touch.",
+    ),
+    "median_days_to_convert": Term(
+        "Median days to convert",
+        "The middle time from the path's first touch to the purchase: half the conversions "
+        "took less. One old first touch moves the average a lot and the median little.",
+    ),
+    "no_touches": Term(
+        "(no touches)",
+        "First purchases with no touch at all (a walk-in without a coupon): the same purchases "
+        "as the unattributed row of the other reports.",
+    ),
+    "other_paths": Term(
+        "(other paths)",
+        "Every path below the most common ones, in one line, so that the rows add up to the "
+        "totals. Its medians are over its own conversions.",
+    ),
+}
+
 # Notes shown beside the tables.
 FUNNEL_CAPTION = "Counted by the day each stage was reached"
 FUNNEL_NOTE = (
@@ -231,13 +278,16 @@ ASSISTED_NOTE = (
 
 
 def definition(key: str, table: str = "roi") -> str:
-    """The definition of a figure of the ROI tables, or of the funnel's (`table="funnel"`)."""
+    """The definition of a figure of the ROI tables, or of the funnel's (`table="funnel"`) or
+    the conversion paths' (`table="paths"`)."""
     if table == "funnel" and key in FUNNEL:
         return FUNNEL[key].definition
+    if table == "paths" and key in PATHS:
+        return PATHS[key].definition
     return TERMS[key].definition
 
 
 def terms(keys: list[str], table: str = "roi") -> list[Term]:
     """The entries of `keys`, in that order, for a page's "What the figures mean" list."""
-    source = FUNNEL if table == "funnel" else {}
+    source = {"funnel": FUNNEL, "paths": PATHS}.get(table, {})
     return [source.get(k) or TERMS[k] for k in keys]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from campaigns.inputs import DayField, StrictInput
+from campaigns.models import Channel
 from reports.glossary import definition
 from reports.metrics import MAX_LOOKBACK_DAYS, MAX_PERIOD_DAYS
 from reports.models import Attribution, Granularity, GroupBy, Report
+from reports.paths import MAX_TOP_PATHS, TOP_PATHS
 
 
 class ReportParams(StrictInput):
@@ -150,3 +152,55 @@ class FunnelDocument(serializers.Serializer):
     as_of = serializers.DateTimeField()
     rows = FunnelRow(many=True)
     totals = FunnelTotals()
+
+
+# --- conversion paths -----------------------------------------------------------------------------
+
+
+class PathParams(ReportParams):
+    """`GET /api/v1/reports/paths/`: the period, and optionally a channel the paths go through."""
+
+    group_by = None
+    attribution = None
+    channel = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Channel.objects.all(), required=False, default=None
+    )
+    top = serializers.IntegerField(min_value=1, max_value=MAX_TOP_PATHS, default=TOP_PATHS)
+
+
+class PathStep(serializers.Serializer):
+    slug = serializers.CharField(help_text="The channel's slug.")
+    name = serializers.CharField(help_text="The channel's name.")
+    count = serializers.IntegerField(help_text="Touches in a row on this channel.")
+
+
+class PathRow(serializers.Serializer):
+    key = serializers.CharField(
+        help_text='The steps as "slug*count" joined by ">" ("facebook*3>email*1"); "" for no '
+        'touches, "other" for the other paths, "totals".'
+    )
+    label = serializers.CharField(help_text=definition("path", "paths"))
+    steps = PathStep(many=True)
+    paths = serializers.IntegerField(help_text="Distinct paths in the row.")
+    conversions = serializers.IntegerField(help_text=definition("conversions", "paths"))
+    revenue = serializers.CharField(help_text=definition("revenue", "paths"))
+    touches_per_conversion = serializers.CharField(
+        allow_null=True, help_text=definition("touches_per_conversion", "paths")
+    )
+    average_days_to_convert = serializers.CharField(
+        allow_null=True, help_text=definition("average_days_to_convert", "paths")
+    )
+    median_days_to_convert = serializers.CharField(
+        allow_null=True, help_text=definition("median_days_to_convert", "paths")
+    )
+
+
+class PathsDocument(serializers.Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    channel = serializers.CharField(allow_null=True)
+    top = serializers.IntegerField()
+    lookback_days = serializers.IntegerField()
+    rows = PathRow(many=True)
+    other = PathRow(allow_null=True, help_text=definition("other_paths", "paths"))
+    totals = PathRow()

@@ -488,3 +488,68 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.user.has_perm(PERMISSION):
         return redirect("reports:dashboard")
     return redirect("admin:index")
+
+
+PATH_COLUMNS = [
+    # key, header, kind
+    ("conversions", "Conversions", "count"),
+    ("revenue", "Revenue", "money"),
+    ("touches_per_conversion", "Touches / conversion", "ratio"),
+    ("average_days_to_convert", "Average days to convert", "days"),
+    ("median_days_to_convert", "Median days to convert", "days"),
+]
+
+
+def _path_filters(request: HttpRequest):
+    """The period and the channel of the paths' address; their forms (bound, with any errors)."""
+    from reports.forms import PathFilterForm
+
+    form, period, _ = period_form(request.GET)
+    channels = PathFilterForm(request.GET)
+    channel = channels.cleaned_data["channel"] if channels.is_valid() else None
+    return form, channels, period, channel
+
+
+@marketer_required
+def paths_view(request: HttpRequest) -> HttpResponse:
+    """The most common channel sequences before a first purchase (GA4's conversion paths)."""
+    from reports.glossary import PATHS
+    from reports.paths import TOP_PATHS, paths_data
+
+    form, channels, period, channel = _path_filters(request)
+    report = paths_data(period=period, channel=channel)
+    return render(
+        request,
+        "reports/paths.html",
+        {
+            "form": form,
+            "extra_fields": channels,
+            "period": period,
+            "channel": channel,
+            "report": report,
+            "columns": PATH_COLUMNS,
+            "top": TOP_PATHS,
+            "query": _query(request),
+            "glossary": [("This page", list(PATHS.values()))],
+        },
+        status=200 if not (form.errors or channels.errors) else 400,
+    )
+
+
+@marketer_required
+def paths_csv(request: HttpRequest) -> HttpResponse:
+    """The conversion paths table as CSV: the page's rows and figures."""
+    from reports.paths import paths_data, write_paths
+
+    form, channels, period, channel = _path_filters(request)
+    if form.errors or channels.errors:
+        errors = form.errors.as_text() + channels.errors.as_text()
+        return HttpResponse(errors, status=400, content_type="text/plain")
+    report = paths_data(period=period, channel=channel)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    suffix = f"-{channel.slug}" if channel else ""
+    response["Content-Disposition"] = (
+        f'attachment; filename="paths-{period.start}-{period.end}{suffix}.csv"'
+    )
+    write_paths(response, report)
+    return response

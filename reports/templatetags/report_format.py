@@ -29,7 +29,8 @@ def _decimal(value: object) -> Decimal | None:
 
 @register.filter
 def fmt(value: object, kind: str) -> str:
-    """Format a figure for reading: 1,234.50 USD, 1.50x, 4.0%, 1,200; an em dash when empty."""
+    """Format a figure for reading: 1,234.50 USD, 1.50x, 4.0%, 12.5 (days), 1,200; an em dash
+    when empty."""
     number = _decimal(value)
     if number is None:
         return "—"
@@ -37,6 +38,8 @@ def fmt(value: object, kind: str) -> str:
         return f"{fixed(number, 2):,.2f} {settings.DEFAULT_CURRENCY}"
     if kind == "ratio":
         return f"{fixed(number, 2):,.2f}"
+    if kind == "days":
+        return f"{fixed(number, 1):,.1f}"
     if kind == "percent":
         return f"{fixed(number * 100, 1):,.1f}%"
     if kind == "decimal":

@@ -287,6 +287,7 @@ QUERIES = {
     "/api/v1/reports/": ["page", "page_size"],
     "/api/v1/reports/roi/": ["start", "end", "group_by", "attribution", "lookback_days"],
     "/api/v1/reports/funnel/": ["start", "end", "group_by", "attribution", "lookback_days"],
+    "/api/v1/reports/paths/": ["start", "end", "channel", "lookback_days", "top"],
 }  # fmt: skip
 PERIOD = {"start": "2026-03-01", "end": "2026-03-31"}
 
@@ -337,6 +338,8 @@ def test_pages_and_admin_lists_take_edge_values_without_a_5xx(boss, world, data)
     targets = {**dict.fromkeys(PAGES, PAGE_PARAMS), **ADMIN}
     targets[f"/reports/campaigns/{world['campaign']}/"] = PAGE_PARAMS
     targets["/reports/campaigns/"] = [*PAGE_PARAMS, "sort"]
+    targets["/reports/paths/"] = [*PAGE_PARAMS, "channel"]
+    targets["/reports/paths/export.csv"] = [*PAGE_PARAMS, "channel"]
     path = data.draw(st.sampled_from(sorted(targets)), label="path")
     params = {}
     for _ in range(data.draw(st.integers(1, 3), label="params")):

@@ -116,7 +116,9 @@ def test_nul_in_the_admin_and_pages_is_a_400(admin_client, url):
 
 
 @pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1899-12-31", "3000-01-01"])
-@pytest.mark.parametrize("path", ["/api/v1/reports/roi/", "/api/v1/reports/funnel/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/reports/roi/", "/api/v1/reports/funnel/", "/api/v1/reports/paths/"]
+)
 def test_report_periods_at_the_edges_of_the_calendar_are_400(api, path, day):
     for start, end in ((day, day), ("2026-01-01", day) if day > "2026" else (day, "2026-01-01")):
         response = api.get(path, {"start": start, "end": end})

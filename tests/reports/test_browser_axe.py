@@ -62,6 +62,7 @@ def pages(scenario) -> list[str]:
         reverse("reports:attribution") + MARCH + "&group_by=campaign",
         reverse("reports:attribution") + MARCH + "&attribution=linear&reference=first_touch",
         reverse("reports:campaign", args=[scenario["pins"].pk]) + MARCH,
+        reverse("reports:paths") + MARCH,
         reverse("reports:saved"),
         reverse("reports:saved-detail", args=[report.pk]),
         reverse("reports:subscriptions"),

@@ -115,6 +115,7 @@ def report_pages(demo) -> dict[str, str]:
         "saved reports": reverse("reports:saved"),
         "saved report": reverse("reports:saved-detail", args=[demo["report"].pk]),
         "campaign list": reverse("reports:campaigns") + MONTH,
+        "conversion paths": reverse("reports:paths") + MONTH,
         "email delivery": reverse("reports:subscriptions"),
     }
 

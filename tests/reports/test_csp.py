@@ -62,6 +62,7 @@ def html_pages(scenario) -> list[str]:
         reverse("reports:attribution") + MARCH,
         reverse("reports:campaign", args=[scenario["pins"].pk]) + MARCH,
         reverse("reports:campaigns") + MARCH,
+        reverse("reports:paths") + MARCH,
         reverse("reports:saved"),
         reverse("reports:subscriptions"),
         reverse("admin:index"),

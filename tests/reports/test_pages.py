@@ -58,6 +58,8 @@ def test_anonymous_is_sent_to_log_in(client, db):
         ("reports:subscriptions", []),
         ("reports:campaigns", []),
         ("reports:export", ["channels"]),
+        ("reports:paths", []),
+        ("reports:paths-csv", []),
     ],
 )
 def test_sales_users_are_refused_every_page(client, sales_user, name, args):
