@@ -67,10 +67,39 @@ def main() -> None:
         phone.wait_for_selector("canvas[data-rendered='true']")
         phone.evaluate("() => document.getElementById('comparison').scrollIntoView()")
         phone.screenshot(path=str(ROOT / "docs/img/attribution-phone.png"), full_page=False)
+        # The conversion paths of the quarter, on a desktop and a phone.
+        page.goto(f"{args.base}/reports/paths/?preset=last_quarter")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(ROOT / "docs/img/paths.png"), full_page=False)
+        phone.goto(f"{args.base}/reports/paths/?preset=last_quarter")
+        phone.wait_for_load_state("networkidle")
+        phone.evaluate("() => document.querySelector('table').scrollIntoView()")
+        phone.screenshot(path=str(ROOT / "docs/img/paths-phone.png"), full_page=False)
+        # A customer's timeline in the admin, as sales see it.
+        sales = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+        sales.goto(f"{args.base}/admin/login/?next=/admin/leads/contact/?stage__exact=customer")
+        sales.fill("#id_username", "sales")
+        sales.fill("#id_password", password)
+        sales.click("input[type=submit]")
+        sales.wait_for_load_state("networkidle")
+        contact = sales.locator("#result_list tbody th a").first.get_attribute("href")
+        sales.goto(f"{args.base}{contact}")
+        sales.wait_for_load_state("networkidle")
+        sales.evaluate("() => document.getElementById('timeline').scrollIntoView()")
+        sales.screenshot(path=str(ROOT / "docs/img/timeline.png"), full_page=False)
+        small = browser.new_context(
+            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+        ).new_page()
+        small.context.add_cookies(sales.context.cookies())
+        small.goto(f"{args.base}{contact}")
+        small.wait_for_load_state("networkidle")
+        small.evaluate("() => document.getElementById('timeline').scrollIntoView()")
+        small.screenshot(path=str(ROOT / "docs/img/timeline-phone.png"), full_page=False)
         browser.close()
     print(
         "docs/img/dashboard.png, docs/img/campaign.png, docs/img/dashboard-phone.png, "
-        "docs/img/attribution.png, docs/img/attribution-phone.png"
+        "docs/img/attribution.png, docs/img/attribution-phone.png, docs/img/paths.png, "
+        "docs/img/paths-phone.png, docs/img/timeline.png, docs/img/timeline-phone.png"
     )
 
 
