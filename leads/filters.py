@@ -52,7 +52,9 @@ class ContactFilter(django_filters.FilterSet):
     owner = IdFilter(field_name="owner_id")
     coupon = django_filters.CharFilter(method="filter_coupon", label="Coupon code (any case)")
     search = django_filters.CharFilter(
-        method="filter_search", label="Email (exact) or the start of a name"
+        method="filter_search",
+        label="Every word in a name, any part of an email (secondary ones too), a phone in any "
+        "format, a company or a handle",
     )
     entered_after = after("entered_at", "Entered")
     entered_before = before("entered_at", "Entered")
