@@ -59,6 +59,8 @@ def test_pick_a_coupon_by_part_of_its_code(scenario, live_server, chromium, view
         other = page.locator(".select2-results__option", has_text="LINKEDIN5")
         other.wait_for(state="detached")
         assert other.count() == 0
+        found = violations(page)  # the open list too: its search box, options and contrast
+        assert found == [], "\n".join(found)
         page.screenshot(path=str(SCREENSHOTS / f"purchase-coupon-{width}-open.png"), full_page=True)
         option.click()
         assert "PIN10" in page.inner_text("#id_coupon + .select2 .select2-selection__rendered")

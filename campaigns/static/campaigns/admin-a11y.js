@@ -98,6 +98,31 @@
     window.clearTimeout(naming);
     naming = window.setTimeout(function () { nameAutocompletes(document); }, 0);
   }).observe(document.documentElement, { childList: true, subtree: true });
+  // An open autocomplete: its combobox names the list it controls (ARIA 1.2 asks for
+  // aria-controls, select2 sets only aria-owns), its search box is named by the field's label,
+  // and the list, which select2 puts at the end of the page outside every landmark, is a named
+  // region of its own.
+  function nameOpenList(select) {
+    var label = labelFor(select.id);
+    var name = label ? label.textContent.replace(/:\s*$/, "").trim() : select.name;
+    var box = select.nextElementSibling;
+    var combo = box && box.querySelector(".select2-selection[role=combobox]");
+    var list = document.querySelector(".select2-container--open .select2-results__options");
+    if (combo && list && list.id) combo.setAttribute("aria-controls", list.id);
+    var search = document.querySelector(".select2-container--open .select2-search__field");
+    if (search) search.setAttribute("aria-label", "Search " + name.toLowerCase());
+    document.querySelectorAll("body > .select2-container--open").forEach(function (open) {
+      open.setAttribute("role", "region");
+      open.setAttribute("aria-label", name + " choices");
+    });
+  }
+  // Hooked once the page has loaded: this file may come before the admin's jQuery.
+  window.addEventListener("load", function () {
+    if (!(window.django && window.django.jQuery)) return;
+    window.django.jQuery(document).on("select2:open", function (event) {
+      nameOpenList(event.target);
+    });
+  });
   var resizing;
   window.addEventListener("resize", function () {
     window.clearTimeout(resizing);
