@@ -415,7 +415,10 @@ def _micros(later: str, earlier: str) -> str:
     """Whole microseconds from `earlier` to `later`: an integer, so the median (a middle row,
     or the mean of two) is exact, and days are taken in Python without rounding twice."""
     if connection.vendor == "postgresql":
-        return f"CAST(EXTRACT(EPOCH FROM ({later} - {earlier})) * 1000000 AS DOUBLE PRECISION)"
+        # date_part is float8 arithmetic (EXTRACT is numeric since PostgreSQL 14, 1.6x slower
+        # over a year of contacts); its error is far below half a microsecond for any span
+        # under 30 years, so rounding gives the exact whole microseconds.
+        return f"round(date_part('epoch', {later} - {earlier}) * 1000000)"
     # SQLite keeps UTC text ("2026-03-10 09:30:00.250000"): whole seconds from strftime, the
     # microseconds from the text (julianday() would be a float of days, off by microseconds).
     return (

@@ -294,12 +294,22 @@ def export_csv(request: HttpRequest, table: str) -> HttpResponse:
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
     params = {"start": period.start, "end": period.end, "attribution": attribution}
     name = f"{table}-{period.start}-{period.end}-{attribution}"
-    if table in ("channels", "campaigns"):
-        report = roi_report(
-            group_by=GroupBy.CHANNEL if table == "channels" else GroupBy.CAMPAIGN, **params
+    if table in ("channels", "campaigns", "funnel"):
+        # Cached like the pages the tables come from (voided by late data the same way).
+        report = dashboard.period_cached(
+            f"csv-{table}",
+            period.start,
+            period.end,
+            (attribution,),
+            lambda: (
+                funnel_report(group_by=GroupBy.CHANNEL, **params)
+                if table == "funnel"
+                else roi_report(
+                    group_by=GroupBy.CHANNEL if table == "channels" else GroupBy.CAMPAIGN,
+                    **params,
+                )
+            ),
         )
-    elif table == "funnel":
-        report = funnel_report(group_by=GroupBy.CHANNEL, **params)
     elif table == "attribution":
         compare, reference = reference_form(request.GET)
         if compare.errors:

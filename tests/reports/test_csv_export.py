@@ -86,3 +86,25 @@ def test_every_export_is_written_by_the_same_writer(hostile_names, client, marke
     assert page == services.report_csv(report)
     labels = {r["label"] for r in _rows(page)}
     assert {"'-2+3+cmd", '\'=HYPERLINK("http://x.example/","go")'} <= labels
+
+
+def test_a_cached_csv_follows_late_data(
+    hostile_names, client, marketing_user, django_capture_on_commit_callbacks
+):
+    # March's campaigns CSV is cached like its page; a cost recorded late for 7 March (through
+    # the service, which declares the day) voids it: the next CSV shows 400.00 + 50.00.
+    from campaigns.services import cost_create
+
+    client.force_login(marketing_user)
+    march = {"preset": "custom", "start": "2026-03-01", "end": "2026-03-31"}
+    url = reverse("reports:export", args=["campaigns"])
+
+    def evil_cost() -> str:
+        rows = _rows(client.get(url, march).content.decode())
+        return next(r for r in rows if r["key"] == str(hostile_names.pk))["cost"]
+
+    assert evil_cost() == "400.00"
+    assert evil_cost() == "400.00"  # from the cache
+    with django_capture_on_commit_callbacks(execute=True):
+        cost_create(campaign=hostile_names, incurred_on=dt.date(2026, 3, 7), amount="50.00")
+    assert evil_cost() == "450.00"
