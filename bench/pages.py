@@ -34,7 +34,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from campaigns.models import Campaign  # noqa: E402
-from reports.models import AttributedDay, ContactDay  # noqa: E402
+from reports.models import AttributedDay, ContactDay, PathDay  # noqa: E402
 
 
 def timed(client: Client, url: str, runs: int, *, days: bool, page: bool) -> tuple[float, int]:
@@ -45,6 +45,7 @@ def timed(client: Client, url: str, runs: int, *, days: bool, page: bool) -> tup
         if not days:
             AttributedDay.objects.all().delete()
             ContactDay.objects.all().delete()
+            PathDay.objects.all().delete()
         if not page:
             cache.clear()
         with CaptureQueriesContext(connection) as captured:

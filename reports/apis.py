@@ -234,7 +234,8 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 class PathsView(APIView):
-    """The conversion paths report (`reports.paths`), live: the same figures as the page."""
+    """The conversion paths report (`reports.paths`): the same figures as the page, from the
+    day cache, not the page cache."""
 
     permission_classes = [IsAuthenticated, CanReadReports]
 
@@ -249,7 +250,7 @@ class PathsView(APIView):
         ],
         responses=PathsDocument,
         examples=[PATHS_EXAMPLE],
-        summary="Conversion paths before first purchases for a period, live",
+        summary="Conversion paths before first purchases for a period",
     )
     def get(self, request: Request) -> Response:
         params = PathParams(data=request.query_params)

@@ -3,10 +3,10 @@
 Every write of the apps below declares the moments it changed inside its transaction
 (`campaigns.changes.declare_changed`); this module, connected in `ReportsConfig.ready()`, is the
 only place that knows what is derived from them:
-- the day caches (`AttributedDay`, `ContactDay`) of those local days are deleted at once, and the
-  days are stamped in `DayChange` once the write commits, so a cache row or a page figure
-  computed from the data as it was before the commit is known stale even if it is stored after
-  the delete;
+- the day caches (`AttributedDay`, `ContactDay`, `PathDay`) of those local days are deleted at
+  once, and the days are stamped in `DayChange` once the write commits, so a cache row or a
+  page figure computed from the data as it was before the commit is known stale even if it is
+  stored after the delete;
 - saved reports whose period covers one of the days: a done or failed one goes back to pending,
   marked stale, and is regenerated after the commit; a running one is marked stale, so its
   worker does not store figures read before the change as done;
@@ -26,9 +26,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from reports.dashboard import CATALOGUE_KEY
-from reports.models import AttributedDay, ContactDay, DayChange, Report
+from reports.models import AttributedDay, ContactDay, DayChange, PathDay, Report
 
 ONE = dt.timedelta(days=1)
+# The per-day caches of `reports.daycache`.
+DAY_CACHES = (AttributedDay, ContactDay, PathDay)
 
 
 def on_data_changed(
@@ -60,7 +62,7 @@ def days_changed(days: list[dt.date]) -> int:
         here = _any(Q(day__gte=first, day__lte=last) for first, last in runs)
         # Rows kept under another TIME_ZONE: a moment's local day there is at most one off.
         elsewhere = _any(Q(day__gte=first - ONE, day__lte=last + ONE) for first, last in runs)
-        for model in (AttributedDay, ContactDay):
+        for model in DAY_CACHES:
             model.objects.filter(here, time_zone=zone).delete()
             model.objects.filter(elsewhere).exclude(time_zone=zone).delete()
 

@@ -181,3 +181,25 @@ class ContactDay(models.Model):
 
     def __str__(self) -> str:
         return f"contacts on {self.day}"
+
+
+class PathDay(models.Model):
+    """One closed day's conversion paths for one lookback (`reports.paths`): per path, the
+    first purchases of that day, their cents and touches and each one's days to convert. A
+    cache like AttributedDay, voided by the same day stamps."""
+
+    lookback_days = models.PositiveSmallIntegerField()
+    time_zone = models.CharField(max_length=64, default="UTC")
+    day = models.DateField()
+    rows = models.JSONField(default=list)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lookback_days", "time_zone", "day"], name="path_day_unique_tz"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"paths ({self.lookback_days} days) on {self.day}"

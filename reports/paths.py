@@ -1,4 +1,4 @@
-"""Conversion paths: the channel sequences that led to a first purchase, in one SQL statement.
+"""Conversion paths: the channel sequences that led to a first purchase, kept per day.
 
 A conversion is a contact's first purchase (the attribution engine's rule: no earlier purchase
 of the contact; on a tie in time, the lower id). Its path is the channels of its touches in
@@ -19,16 +19,21 @@ back one row each, the rest as one "other paths" row, and a totals row; the medi
 other paths and of the totals are over their conversions, not medians of medians.
 
 One statement gathers the touches (the engine's SQL pieces), ranks them, folds runs of one
-channel, strings each conversion's path together with an ordered window aggregate (PostgreSQL
-`string_agg`, SQLite `group_concat`: SQLite 3.40 has no ORDER BY inside an aggregate call, but
-an aggregate window function adds its rows in the window's order), then groups by path.
+channel and strings each conversion's path together with an ordered window aggregate
+(PostgreSQL `string_agg`, SQLite `group_concat`: SQLite 3.40 has no ORDER BY inside an aggregate
+call, but an aggregate window function adds its rows in the window's order). Its rows are kept
+per local day of the purchase and path in the `PathDay` cache (each day's conversions, cents,
+touches and the list of their days to convert, so medians stay exact), voided by late data like
+the attribution's day cache; a report adds up its days and ranks the paths in Python.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import IO
 
 from django.db import connection
@@ -38,6 +43,8 @@ from campaigns.numbers import fixed, quotient
 from reports.attribution import FIRST_TOUCHES, GENERIC_TOUCHES, POSTGRES_TOUCHES, PURCHASES, run
 from reports.csvexport import write_rows
 from reports.dashboard import Period, period_cached
+from reports.daycache import Rows, day_rows
+from reports.models import PathDay
 from reports.periods import period_bounds
 
 TOP_PATHS = 50
@@ -57,43 +64,32 @@ FIGURES = (
 )
 
 
-def _conversions() -> str:
-    """The period's first purchases: the engine's purchases CTE, kept where `is_first`."""
-    text = PURCHASES.strip().replace("{day}", "NULL")
+def day_sql() -> str:
+    """The statement: one row per conversion of the period (a first purchase), with its local
+    day, its path key, its cents, its touches and its days to convert (from its first touch,
+    NULL with no touch). A path key is its steps "channel_id*count" joined by ">" ("3*2>7*1");
+    "" for no touches."""
+    day, _ = connection.ops.datetime_cast_date_sql("pu.occurred_at", (), "TZ")
+    day = day.replace("%s", "%(tz)s", 1).replace("%s", "'UTC'", 1)
+    text = PURCHASES.strip().replace("{day}", day)
     head = "p AS ("
     if not (text.startswith(head) and text.endswith(")")):
         raise RuntimeError("reports.attribution.PURCHASES changed its shape")
     body = text[len(head) : -1]
-    materialized = "MATERIALIZED " if connection.vendor == "postgresql" else ""
-    # Materialized on PostgreSQL: the lateral join reads it once per conversion.
-    return f"p AS {materialized}(SELECT * FROM ({body}) all_p WHERE is_first = 1)"
-
-
-def paths_sql(*, channel_id: int | None, top: int) -> str:
-    """The statement: one row per top path (rank 1..top), one for the other paths (rank
-    top + 1) and the totals (rank 0): rank, path key, distinct paths, conversions, cents,
-    touches, sum of days, conversions with days, median days.
-
-    A path key is its steps "channel_id*count" joined by ">" ("3*2>7*1"); "" for no touches.
-    With `channel_id`, only conversions whose path has a touch on that channel."""
-    top, channel = int(top), (None if channel_id is None else int(channel_id))
     if connection.vendor == "postgresql":
-        head = _conversions()
-        touches = POSTGRES_TOUCHES
-        concat = "string_agg"
+        # Materialized: the lateral join reads it once per conversion.
+        ctes = f"p AS MATERIALIZED (SELECT * FROM ({body}) all_p WHERE is_first = 1)"
+        touches, concat = POSTGRES_TOUCHES, "string_agg"
     else:
-        head = f"{_conversions()}, {FIRST_TOUCHES}"
-        touches = GENERIC_TOUCHES
-        concat = "group_concat"
+        ctes = f"p AS (SELECT * FROM ({body}) all_p WHERE is_first = 1), {FIRST_TOUCHES}"
+        touches, concat = GENERIC_TOUCHES, "group_concat"
     order = "ORDER BY t_at, is_coupon, tid"
-    only = "" if channel is None else "AND has_channel = 1"
-    has_channel = "0" if channel is None else f"CASE WHEN channel_id = {channel} THEN 1 ELSE 0 END"
     step = "CAST(channel_id AS TEXT) || '*' || CAST(k AS TEXT)"
     return f"""
-    WITH {head},
+    WITH {ctes},
     touches AS ({touches}),
     ranked AS (
-        SELECT pid, cents, tid, channel_id, age,
+        SELECT pid, day, cents, tid, channel_id, age,
                ROW_NUMBER() OVER (PARTITION BY pid {order}) AS pos,
                LAG(channel_id) OVER (PARTITION BY pid {order}) AS prev_ch
         FROM touches
@@ -105,62 +101,58 @@ def paths_sql(*, channel_id: int | None, top: int) -> str:
         FROM ranked r
     ),
     steps AS (
-        SELECT pid, run, MIN(cents) AS cents, MIN(channel_id) AS channel_id,
+        SELECT pid, run, MIN(day) AS day, MIN(cents) AS cents, MIN(channel_id) AS channel_id,
                COUNT(tid) AS k, MAX(age) AS age
         FROM runs GROUP BY pid, run
     ),
     strung AS (
-        SELECT pid, run, cents,
+        SELECT pid, run, day, cents,
                SUM(k) OVER (PARTITION BY pid) AS n,
                MAX(age) OVER (PARTITION BY pid) AS days,
-               MAX({has_channel}) OVER (PARTITION BY pid) AS has_channel,
                {concat}({step}, '>') OVER (PARTITION BY pid ORDER BY run
                    ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS path
         FROM steps
-    ),
-    conv AS (
-        SELECT pid, cents, n, days, COALESCE(path, '') AS path
-        FROM strung WHERE run = 1 {only}
-    ),
-    sized AS (
-        -- Each conversion knows its path's size: no join back from the paths to them.
-        SELECT path, cents, n, days, COUNT(*) OVER (PARTITION BY path) AS pc,
-               SUM(cents) OVER (PARTITION BY path) AS pcents
-        FROM conv
-    ),
-    ranked_paths AS (
-        SELECT s.*, DENSE_RANK() OVER (ORDER BY pc DESC, pcents DESC, path) AS dr FROM sized s
-    ),
-    b AS (
-        SELECT CASE WHEN dr <= {top} THEN dr ELSE {top + 1} END AS rnk, path, cents, n, days
-        FROM ranked_paths
-    ),
-    m AS (
-        SELECT rnk, days,
-               ROW_NUMBER() OVER (PARTITION BY rnk ORDER BY days) AS r,
-               COUNT(*) OVER (PARTITION BY rnk) AS c,
-               ROW_NUMBER() OVER (ORDER BY days) AS rt,
-               COUNT(*) OVER () AS ct
-        FROM b WHERE days IS NOT NULL
-    ),
-    -- The median: the middle value, or the mean of the two middle ones.
-    med AS (SELECT rnk, AVG(days) AS median FROM m WHERE r IN ((c + 1) / 2, (c + 2) / 2)
-            GROUP BY rnk),
-    med_total AS (SELECT AVG(days) AS median FROM m WHERE rt IN ((ct + 1) / 2, (ct + 2) / 2))
-    SELECT g.rnk, g.path, g.distinct_paths, g.conversions, g.cents, g.touches, g.days_sum,
-           g.days_n, med.median
-    FROM (
-        SELECT rnk, MIN(path) AS path, COUNT(DISTINCT path) AS distinct_paths,
-               COUNT(*) AS conversions, SUM(cents) AS cents, SUM(n) AS touches,
-               SUM(days) AS days_sum, COUNT(days) AS days_n
-        FROM b GROUP BY rnk
-    ) g LEFT JOIN med ON med.rnk = g.rnk
-    UNION ALL
-    SELECT 0, NULL, COUNT(DISTINCT path), COUNT(*), SUM(cents), SUM(n), SUM(days), COUNT(days),
-           (SELECT median FROM med_total)
-    FROM b
-    ORDER BY 1
+    )
+    SELECT day, COALESCE(path, ''), cents, n, days FROM strung WHERE run = 1
     """
+
+
+def path_days(*, start: dt.date, end: dt.date, lookback_days: int) -> Rows:
+    """{day: rows} of the conversions of the local days `start`..`end`, from the day cache
+    where it is still valid: one row per path, [path key, conversions, cents, touches, the
+    conversions' days to convert (a list, none for the empty path)]."""
+    return day_rows(
+        PathDay,
+        {"lookback_days": lookback_days},
+        start,
+        end,
+        lambda first, last: _compute_days(first, last, lookback_days),
+    )
+
+
+def _compute_days(first: dt.date, last: dt.date, lookback_days: int) -> Rows:
+    lo, hi = period_bounds(first, last)
+    groups: dict[tuple[dt.date, str], list] = {}
+    for day, path, cents, n, days in run(day_sql(), lo=lo, hi=hi, lookback_days=lookback_days):
+        day = day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
+        row = groups.get((day, path))
+        if row is None:
+            row = groups[day, path] = [path, 0, 0, 0, []]
+        row[1] += 1
+        row[2] += int(cents)
+        row[3] += int(n)
+        if days is not None:
+            row[4].append(float(days))
+    per_day: Rows = {}
+    for (day, _), row in sorted(groups.items()):
+        row[4].sort()
+        per_day.setdefault(day, []).append(row)
+    return per_day
+
+
+def _has_channel(path: str, channel_id: int) -> bool:
+    prefix = f"{channel_id}*"
+    return any(step.startswith(prefix) for step in path.split(">"))
 
 
 @dataclass(frozen=True)
@@ -193,38 +185,46 @@ def conversion_paths(
     first purchases' amount), touches_per_conversion, average_days_to_convert and
     median_days_to_convert (from the path's first touch to the purchase; not defined for
     conversions with no touch). Two queries: the statement and the channels' names."""
-    lo, hi = period_bounds(start, end)
-    sql = paths_sql(channel_id=None if channel is None else channel.pk, top=top)
-    found = run(sql, lo=lo, hi=hi, lookback_days=lookback_days)
+    per_day = path_days(start=start, end=end, lookback_days=lookback_days)
+    # {path key: [conversions, cents, touches, [each day's sorted days to convert]]}
+    by_path: dict[str, list] = {}
+    through: dict[str, bool] = {}
+    for rows in per_day.values():
+        for path, conversions, cents, touches, days in rows:
+            if channel is not None:
+                if path not in through:
+                    through[path] = _has_channel(path, channel.pk)
+                if not through[path]:
+                    continue
+            sums = by_path.get(path)
+            if sums is None:
+                sums = by_path[path] = [0, 0, 0, []]
+            sums[0] += conversions
+            sums[1] += cents
+            sums[2] += touches
+            sums[3].append(days)
+    # Most conversions first, then most revenue, then the key: a stable order for ties.
+    ranked = sorted(by_path.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
     names = {c.pk: (c.slug, c.name) for c in Channel.objects.only("slug", "name")}
-    rows, other, totals = [], None, None
-    for rank, path, distinct, conversions, cents, touches, days_sum, days_n, median in found:
-        row = _row(
-            conversions=conversions,
-            cents=cents,
-            touches=touches,
-            days_sum=days_sum,
-            days_n=days_n,
-            median=median,
+    rows = []
+    for path, sums in ranked[:top]:
+        steps = _steps(path, names)
+        rows.append(
+            {
+                "key": ">".join(f"{s.slug}*{s.count}" for s in steps),
+                "label": ARROW.join(s.label for s in steps) or NO_TOUCHES,
+                "steps": steps,
+                "paths": 1,
+                **_row(*_merged([sums])),
+            }
         )
-        row["paths"] = int(distinct or 0)
-        if rank == 0:
-            totals = {"key": "totals", "label": "Totals", "steps": [], **row}
-        elif rank > top:
-            other = {"key": "other", "label": OTHER_PATHS, "steps": [], **row}
-        else:
-            steps = _steps(path or "", names)
-            rows.append(
-                {
-                    "key": ">".join(f"{s.slug}*{s.count}" for s in steps),
-                    "label": ARROW.join(s.label for s in steps) or NO_TOUCHES,
-                    "steps": steps,
-                    **row,
-                }
-            )
-    if totals is None or not totals["conversions"]:
-        totals = {"key": "totals", "label": "Totals", "steps": [], **_row()}
-        totals["paths"] = 0
+    rest = [sums for _, sums in ranked[top:]]
+    other = None
+    if rest:
+        other = {"key": "other", "label": OTHER_PATHS, "steps": [], "paths": len(rest)}
+        other |= _row(*_merged(rest))
+    totals = {"key": "totals", "label": "Totals", "steps": [], "paths": len(ranked)}
+    totals |= _row(*_merged([sums for _, sums in ranked]))
     return {
         "start": start,
         "end": end,
@@ -237,6 +237,18 @@ def conversion_paths(
     }
 
 
+def _merged(groups: list[list]) -> tuple[int, int, int, list[float]]:
+    """Conversions, cents, touches and the sorted days to convert of the paths' sums."""
+    days = [d for sums in groups for day_list in sums[3] for d in day_list]
+    days.sort()
+    return (
+        sum(sums[0] for sums in groups),
+        sum(sums[1] for sums in groups),
+        sum(sums[2] for sums in groups),
+        days,
+    )
+
+
 def _steps(path: str, names: dict[int, tuple[str, str]]) -> list[Step]:
     steps = []
     for part in filter(None, path.split(">")):
@@ -246,26 +258,27 @@ def _steps(path: str, names: dict[int, tuple[str, str]]) -> list[Step]:
     return steps
 
 
-def _row(
-    *,
-    conversions: int | None = 0,
-    cents: int | None = 0,
-    touches: int | None = 0,
-    days_sum: float | None = None,
-    days_n: int | None = 0,
-    median: float | None = None,
-) -> dict:
+def _row(conversions: int = 0, cents: int = 0, touches: int = 0, days: list[float] = ()) -> dict:
     """A row's figures, rounded once from the exact sums (half up): revenue to the cent,
-    touches per conversion to two decimals, days to one."""
-    conversions, days_n = int(conversions or 0), int(days_n or 0)
-    average_days = quotient(days_sum or 0, days_n) if days_n else None
-    per_conversion = quotient(int(touches or 0), conversions) if conversions else None
+    touches per conversion to two decimals, days to one. `days` are sorted; their sum is
+    exact (`math.fsum`, then the float's exact value), the median is the middle value or the
+    exact mean of the two middle ones."""
+    per_conversion = quotient(touches, conversions) if conversions else None
+    average_days = median = None
+    if days:
+        average_days = quotient(Fraction(math.fsum(days)), len(days))
+        middle = len(days) // 2
+        median = (
+            Fraction(days[middle])
+            if len(days) % 2
+            else (Fraction(days[middle - 1]) + Fraction(days[middle])) / 2
+        )
     return {
         "conversions": conversions,
-        "revenue": Decimal(int(cents or 0)).scaleb(-2),
+        "revenue": Decimal(cents).scaleb(-2),
         "touches_per_conversion": None if per_conversion is None else fixed(per_conversion, 2),
         "average_days_to_convert": None if average_days is None else fixed(average_days, 1),
-        "median_days_to_convert": None if median is None else fixed(float(median), 1),
+        "median_days_to_convert": None if median is None else fixed(median, 1),
     }
 
 

@@ -1,7 +1,8 @@
 """Caches that prove themselves: recompute what the caches hold, from the data alone, and compare.
 
 Checked:
-- every valid day row of `AttributedDay` (each model and lookback) and `ContactDay`, in the
+- every valid day row of `AttributedDay` (each model and lookback), `ContactDay` and
+  `PathDay` (each lookback), in the
   current time zone: valid as `reports.daycache` serves it, while no `DayChange` stamp of its
   day is at or after its `computed_at`; a fresh computation of the same days must give the
   same rows (in any order; customers compared to 1e-9, since time decay sums floats);
@@ -46,7 +47,8 @@ from reports.attribution import credit_days
 from reports.counts import contact_days
 from reports.daycache import Rows, bypassed
 from reports.metrics import funnel_report, roi_report
-from reports.models import AttributedDay, ContactDay, DayChange, Report
+from reports.models import AttributedDay, ContactDay, DayChange, PathDay, Report
+from reports.paths import path_days
 
 log = logging.getLogger(__name__)
 MERGE_GAP_DAYS = 7
@@ -121,7 +123,7 @@ def caches_verify_logged(*, days: int | None = None, sample: int | None = None) 
 # Day caches ---------------------------------------------------------------------------------
 
 
-def _valid(model: type[AttributedDay] | type[ContactDay]) -> QuerySet:
+def _valid(model: type[AttributedDay] | type[ContactDay] | type[PathDay]) -> QuerySet:
     """The rows `reports.daycache` would serve: no stamp of their day at or after them."""
     newer = DayChange.objects.filter(day=OuterRef("day"), changed_at__gte=OuterRef("computed_at"))
     return model.objects.filter(time_zone=timezone.get_current_timezone_name()).filter(
@@ -141,6 +143,7 @@ def _check_day_caches(
     candidates = sorted(
         set(_valid(AttributedDay).filter(**window).values_list("day", flat=True).distinct())
         | set(_valid(ContactDay).filter(**window).values_list("day", flat=True).distinct())
+        | set(_valid(PathDay).filter(**window).values_list("day", flat=True).distinct())
     )
     checked = _sample(candidates, sample, rng)
     if not checked:
@@ -160,6 +163,13 @@ def _check_day_caches(
         .filter(day__in=checked)
         .values_list("day", "rows", "computed_at")
     }
+    paths: dict[int, dict[dt.date, tuple[list, dt.datetime]]] = defaultdict(dict)
+    for lookback, day, rows, computed_at in (
+        _valid(PathDay)
+        .filter(day__in=checked)
+        .values_list("lookback_days", "day", "rows", "computed_at")
+    ):
+        paths[lookback][day] = (rows, computed_at)
     found: list[tuple[Mismatch, dt.date, dt.datetime]] = []
     for (model, lookback), cached in sorted(attributed.items()):
         found += list(
@@ -175,6 +185,14 @@ def _check_day_caches(
         result.rows += len(cached)
     found += _compare_days("contact day", contacts, contact_days, decimal_column=None)
     result.rows += len(contacts)
+    for lookback, cached in sorted(paths.items()):
+        found += _compare_days(
+            f"path day ({lookback}-day lookback)",
+            cached,
+            lambda first, last, lb=lookback: path_days(start=first, end=last, lookback_days=lb),
+            decimal_column=None,
+        )
+        result.rows += len(cached)
     # Confirm: a day stamped changed since its row was computed is no longer served.
     stamps = dict(
         DayChange.objects.filter(day__in={day for _, day, _ in found}).values_list(

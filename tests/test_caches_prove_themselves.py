@@ -5,7 +5,8 @@ A Hypothesis state machine drives random operations through every door that writ
 delete, inline, merge, erase and stage-move screens, and the services) and reads reports that
 fill every cache (the per-day caches, the report pages' cache, saved reports). After each step
 it checks that every cached figure equals a recomputation from scratch:
-- every still-valid `AttributedDay` and `ContactDay` row against a fresh computation of its day;
+- every still-valid `AttributedDay`, `ContactDay` and `PathDay` row against a fresh computation
+  of its day;
 - every done, non-stale saved report against the live report computed without any cache;
 - every page read so far, served from the page cache where it can be, against a fresh page.
 
@@ -41,9 +42,9 @@ from rest_framework.test import APIClient
 from campaigns.models import Campaign, Cost, Coupon, EngagementStat
 from leads.models import Contact, Purchase, Touchpoint, Via
 from leads.services import contact_move_stage, purchase_record, touchpoint_record
-from reports import attribution, counts, dashboard
+from reports import attribution, counts, dashboard, paths
 from reports.metrics import funnel_report, roi_report
-from reports.models import AttributedDay, Attribution, ContactDay, DayChange, Report
+from reports.models import AttributedDay, Attribution, ContactDay, DayChange, PathDay, Report
 from reports.services import report_request
 from reports.verify import caches_verify
 
@@ -100,6 +101,7 @@ def fresh(compute):
     try:
         AttributedDay.objects.all().delete()
         ContactDay.objects.all().delete()
+        PathDay.objects.all().delete()
         with override_settings(REPORT_CACHE_SECONDS=0):
             return compute()
     finally:
@@ -659,6 +661,7 @@ class Doors(RuleBasedStateMachine):
             lookback_days=lookback,
         )
         funnel_report(start=period[0], end=period[1], group_by=group_by)
+        paths.conversion_paths(start=period[0], end=period[1], lookback_days=lookback)
 
     @rule(
         period=st.sampled_from([*PERIODS, "today"]),
@@ -681,6 +684,7 @@ class Doors(RuleBasedStateMachine):
         dashboard.dashboard_data(period=page, attribution=model)
         dashboard.attribution_data(period=page)
         dashboard.campaign_list(period=page, attribution=model)
+        paths.paths_data(period=page)
         for campaign in self.campaigns:
             dashboard.campaign_data(campaign=campaign, period=page, attribution=model)
 
@@ -716,6 +720,17 @@ class Doors(RuleBasedStateMachine):
             for row in rows:
                 assert canonical(row.rows) == canonical(expected.get(row.day, [])), (
                     f"ContactDay {row.day}"
+                )
+        by_lookback: dict[int, list] = {}
+        for row in PathDay.objects.filter(time_zone=zone):
+            if valid(row):
+                by_lookback.setdefault(row.lookback_days, []).append(row)
+        for lookback, rows in by_lookback.items():
+            first, last = min(r.day for r in rows), max(r.day for r in rows)
+            expected = fresh(lambda f=first, la=last, lb=lookback: paths._compute_days(f, la, lb))
+            for row in rows:
+                assert canonical(row.rows) == canonical(expected.get(row.day, [])), (
+                    f"PathDay {lookback} {row.day}"
                 )
 
     @invariant()
@@ -764,6 +779,9 @@ class Doors(RuleBasedStateMachine):
                 lambda p=page, m=model: dashboard.campaign_list(period=p, attribution=m)
             )
             assert served == expected, f"campaign list {period} {model}"
+            served = paths.paths_data(period=page)
+            expected = fresh(lambda p=page: paths.paths_data(period=p))
+            assert served == expected, f"paths page {period}"
             for campaign in self.campaigns:
                 served = dashboard.campaign_data(campaign=campaign, period=page, attribution=model)
                 expected = fresh(

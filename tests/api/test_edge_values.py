@@ -115,8 +115,8 @@ edge_values = st.one_of(
 )
 
 
-# The report caches (reports.AttributedDay, ContactDay, DayChange) fill on reads by design.
-CACHES = {"reports.AttributedDay", "reports.ContactDay", "reports.DayChange"}
+# The report caches (reports.AttributedDay, ContactDay, PathDay, DayChange) fill on reads by design.
+CACHES = {"reports.AttributedDay", "reports.ContactDay", "reports.PathDay", "reports.DayChange"}
 
 
 def row_counts() -> dict[str, int]:

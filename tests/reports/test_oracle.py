@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from campaigns.models import Campaign, Cost, Coupon, EngagementStat
 from leads.models import Contact, Purchase, Stage, StageChange, Touchpoint
 from reports.metrics import funnel_report, roi_matrix, roi_report
-from reports.models import AttributedDay, ContactDay, DayChange
+from reports.models import AttributedDay, ContactDay, DayChange, PathDay
 from tests.factories import channel
 from tests.reports import oracle
 
@@ -235,6 +235,7 @@ def write(scenario: Scenario) -> None:
         EngagementStat,
         AttributedDay,
         ContactDay,
+        PathDay,
         DayChange,
     ):
         model.objects.all().delete()

@@ -38,8 +38,10 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from leads.models import Via
+from leads.models import Contact, Via
 from leads.services import contact_create, purchase_record, touchpoint_record
+from reports.daycache import bypassed
+from reports.models import PathDay
 from reports.paths import conversion_paths
 from tests.factories import CampaignFactory, CouponFactory, UserFactory, channel
 
@@ -169,6 +171,38 @@ def test_a_shorter_lookback_changes_only_what_the_engine_would(paths):
     assert report["rows"][1]["touches_per_conversion"] == Decimal("2.00")
 
 
+def test_days_are_cached_and_late_data_voids_only_its_days(
+    paths, django_capture_on_commit_callbacks
+):
+    conversion_paths(**MARCH_DAYS)
+    # One row per March day and lookback; Ann's first purchase day (12 March) holds her path:
+    # 1 conversion, 10000 cents, 4 touches, 162 days from her first touch (1 Oct, 10:00).
+    assert PathDay.objects.filter(lookback_days=90).count() == 31
+    ann_day = PathDay.objects.get(day=dt.date(2026, 3, 12))
+    facebook, email = channel("facebook").pk, channel("email").pk
+    assert ann_day.rows == [[f"{facebook}*3>{email}*1", 1, 10000, 4, [162.0]]]
+    before = {row.day: row.rows for row in PathDay.objects.all()}
+    # A late touch of Ann's on 11 March: it joins her first purchase (12 March) only.
+    with django_capture_on_commit_callbacks(execute=True):
+        touch(Contact.objects.get(email="ann@example.com"), "pinterest", at(2026, 3, 11, 10))
+    report = conversion_paths(**MARCH_DAYS)
+    assert "Facebook ×3 → Email → Pinterest" in [r["label"] for r in report["rows"]]
+    after = {row.day: row.rows for row in PathDay.objects.all()}
+    assert len(after) == 31
+    assert [day for day in after if after[day] != before[day]] == [dt.date(2026, 3, 12)]
+    assert (
+        after[dt.date(2026, 3, 12)][0][0] == f"{facebook}*3>{email}*1>{channel('pinterest').pk}*1"
+    )
+
+
+def test_cached_days_give_the_figures_of_a_fresh_computation(paths):
+    cold = conversion_paths(**MARCH_DAYS, top=2)
+    warm = conversion_paths(**MARCH_DAYS, top=2)
+    with bypassed():
+        fresh = conversion_paths(**MARCH_DAYS, top=2)
+    assert cold == warm == fresh
+
+
 # The page -------------------------------------------------------------------------------------
 
 
@@ -245,9 +279,11 @@ def test_query_count_does_not_grow_with_data(
     marketer_client, paths, django_assert_max_num_queries, settings
 ):
     settings.REPORT_CACHE_SECONDS = 0  # computed every time: the statement's own budget
-    # Session, user, two permission reads, the statement (on PostgreSQL inside a savepoint,
-    # after its two SET LOCAL), the channels' names and the channel picker's choices: 11.
-    with django_assert_max_num_queries(11) as small:
+    # Session, user, two permission reads; the day cache: the day stamps, the cached days,
+    # the statement for the missing ones (on PostgreSQL inside a savepoint, after its two SET
+    # LOCAL), the stamps again, the delete and the insert of the days; the channels' names and
+    # the channel picker's choices: 14 at most.
+    with django_assert_max_num_queries(14) as small:
         marketer_client.get(reverse("reports:paths"), MARCH)
     for i in range(20):
         contact = contact_create(

@@ -19,7 +19,8 @@ from django_celery_beat.models import PeriodicTask
 
 from reports import dashboard, services, tasks
 from reports.daycache import bypassed
-from reports.models import AttributedDay, ContactDay, DayChange, Report
+from reports.models import AttributedDay, ContactDay, DayChange, PathDay, Report
+from reports.paths import path_days
 from reports.verify import caches_verify
 from tests.factories import channel
 from tests.reports.conftest import coupon_sale
@@ -97,6 +98,19 @@ def test_a_tampered_contact_day_is_reported(march):
     assert "MISMATCH contact day 2026-03-02" in out
     [mismatch] = caches_verify().mismatches
     assert (mismatch.expected[0][2], mismatch.cached[0][2]) == (1, 5)
+
+
+def test_a_tampered_path_day_is_reported(march):
+    path_days(start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 31), lookback_days=90)
+    cached = PathDay.objects.get(day=MARCH_20)
+    # Ada's first purchase: her path is facebook (2 March) then the PIN10 coupon touch on
+    # pinterest, 100.00, two touches, 18 days from her first touch.
+    [[path, conversions, cents, touches, days]] = cached.rows
+    assert (conversions, cents, touches) == (1, 10000, 2)
+    PathDay.objects.filter(pk=cached.pk).update(rows=[[path, 1, 10000, 3, days]])
+    code, out = run_command()
+    assert code == 1
+    assert "MISMATCH path day (90-day lookback) 2026-03-20" in out
 
 
 def test_a_tampered_saved_report_is_reported_with_the_figures_that_differ(march):
