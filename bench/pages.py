@@ -2,9 +2,10 @@
 
 Renders each page in-process with Django's test client (no network, no browser): the time is
 the server's, from the request to the rendered response. "cold" empties the day caches
-(attribution and contact counts) and the page cache first, so every day is computed (and stored); "days cached" keeps the
-day caches (what a page costs after late data voided its cached figures); "page cached" keeps
-both (the same request again). Best of three runs each. Writes only to the cache table and the
+(attribution, contact counts, paths and their month roll-ups) and the page cache first, so
+every day is computed (and stored); "days cached" keeps the day caches (what a page costs
+after late data voided its cached figures); "page cached" keeps both (the same request
+again). Best of three runs each (cold: one, `--cold-runs`). Writes only to the cache table and the
 cache (locmem here: this process).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/roi_bench DJANGO_DEBUG=1 \\
@@ -34,7 +35,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from campaigns.models import Campaign  # noqa: E402
-from reports.models import AttributedDay, ContactDay, PathDay  # noqa: E402
+from reports.changes import caches_cleared  # noqa: E402
 
 
 def timed(client: Client, url: str, runs: int, *, days: bool, page: bool) -> tuple[float, int]:
@@ -43,9 +44,7 @@ def timed(client: Client, url: str, runs: int, *, days: bool, page: bool) -> tup
     best, queries = float("inf"), 0
     for _ in range(runs):
         if not days:
-            AttributedDay.objects.all().delete()
-            ContactDay.objects.all().delete()
-            PathDay.objects.all().delete()
+            caches_cleared()
         if not page:
             cache.clear()
         with CaptureQueriesContext(connection) as captured:
@@ -62,6 +61,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--end", type=dt.date.fromisoformat, default=dt.date.today())  # noqa: DTZ011
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cold-runs", type=int, default=1, help="cold is slow: once by default")
+    parser.add_argument("--only", default="", help="only the pages whose name contains this")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("Run it on PostgreSQL: set DATABASE_URL.")
@@ -90,7 +91,9 @@ def main() -> None:
     ]
     print(f"{'page':<28}{'queries':>8}{'cold s':>9}{'days cached s':>15}{'page cached s':>15}")
     for label, url in pages:
-        cold, queries = timed(client, url, args.runs, days=False, page=False)
+        if args.only.lower() not in label.lower():
+            continue
+        cold, queries = timed(client, url, args.cold_runs, days=False, page=False)
         days, _ = timed(client, url, args.runs, days=True, page=False)
         page, _ = timed(client, url, args.runs, days=True, page=True)
         print(f"{label:<28}{queries:>8}{cold:>9.3f}{days:>15.3f}{page:>15.3f}")

@@ -31,7 +31,7 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 
 from reports.metrics import roi_report  # noqa: E402
-from reports.models import AttributedDay, ContactDay, PathDay  # noqa: E402
+from reports.models import AttributedDay, ContactDay, DurationDay, MonthRollup  # noqa: E402
 from reports.periods import period_bounds  # noqa: E402
 
 WEIGHTS = {
@@ -105,7 +105,8 @@ def main() -> None:
         if cold:
             AttributedDay.objects.filter(model=model).delete()
             ContactDay.objects.all().delete()
-            PathDay.objects.all().delete()
+            DurationDay.objects.all().delete()
+            MonthRollup.objects.all().delete()
         roi_report(start=start, end=args.end, group_by="campaign", attribution=model)
 
     for model in WEIGHTS:

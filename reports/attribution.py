@@ -43,7 +43,7 @@ from fractions import Fraction
 from django.db import connection, transaction
 from django.utils import timezone
 
-from reports.daycache import day_rows
+from reports.daycache import day_rows, span_rows
 from reports.models import AttributedDay, Attribution
 from reports.periods import period_bounds
 
@@ -300,11 +300,49 @@ def credit_days(*, model: str, start: dt.date, end: dt.date, lookback_days: int)
 
 def attribute(*, model: str, start: dt.date, end: dt.date, lookback_days: int) -> Attributed:
     """The model's credit for purchases made from `start` to `end` (local days), in both
-    groupings. Closed days (before today) come from the AttributedDay cache where it is still
-    valid; the days missing from it are computed in one statement and stored; today and later
-    are always computed live."""
-    per_day = credit_days(model=model, start=start, end=end, lookback_days=lookback_days)
-    return _fold(row for rows in per_day.values() for row in rows)
+    groupings. Closed whole months come from their `MonthRollup`, other closed days from the
+    AttributedDay cache, where still valid; what is missing is computed in one statement and
+    stored; today and later are always computed live."""
+    return _fold(credit_spans(model=model, spans=[(start, end)], lookback_days=lookback_days)[0])
+
+
+def credit_spans(
+    *, model: str, spans: list[tuple[dt.date, dt.date]], lookback_days: int
+) -> list[list]:
+    """For each (start, end) of `spans`, the model's credit rows of its purchases added up
+    per (channel, campaign) (the row layout of `_compute_days`), from the caches."""
+    return span_rows(
+        AttributedDay,
+        {"model": model, "lookback_days": lookback_days},
+        spans,
+        lambda first, last: _compute_days(model, first, last, lookback_days),
+        combine_credit,
+    )
+
+
+def combine_credit(parts) -> list:
+    """Credit rows of several days (or months) added up per (channel, campaign): counts and
+    cents summed, customers as one exact fraction."""
+    groups: dict[tuple[int | None, int | None], list] = {}
+    for rows in parts:
+        for row in rows:
+            values = groups.get((row[0], row[1]))
+            if values is None:
+                values = groups[row[0], row[1]] = [0, ExactSum(), *[0] * 10]
+            values[0] += row[2]
+            values[1].add_text(row[3])
+            for i in range(2, 12):
+                values[i] += row[i + 2]
+    out = []
+    for (channel_id, campaign_id), values in sorted(groups.items(), key=_key_order):
+        values[1] = str(values[1].value())
+        out.append([channel_id, campaign_id, *values])
+    return out
+
+
+def _key_order(item: tuple) -> tuple:
+    (channel_id, campaign_id), _ = item
+    return (channel_id is not None, channel_id or 0, campaign_id is not None, campaign_id or 0)
 
 
 class ExactSum:

@@ -3,10 +3,10 @@
 Every write of the apps below declares the moments it changed inside its transaction
 (`campaigns.changes.declare_changed`); this module, connected in `ReportsConfig.ready()`, is the
 only place that knows what is derived from them:
-- the day caches (`AttributedDay`, `ContactDay`, `PathDay`) of those local days are deleted at
-  once, and the days are stamped in `DayChange` once the write commits, so a cache row or a
+- the day caches (`AttributedDay`, `ContactDay`, `DurationDay`, `PathDay`) of those local days
+  are deleted at once, and the days are stamped in `DayChange` once the write commits, so a cache row or a
   page figure computed from the data as it was before the commit is known stale even if it is
-  stored after the delete;
+  stored after the delete; so are the `MonthRollup` rows of their months;
 - saved reports whose period covers one of the days: a done or failed one goes back to pending,
   marked stale, and is regenerated after the commit; a running one is marked stale, so its
   worker does not store figures read before the change as done;
@@ -26,11 +26,19 @@ from django.db.models import Q
 from django.utils import timezone
 
 from reports.dashboard import CATALOGUE_KEY
-from reports.models import AttributedDay, ContactDay, DayChange, PathDay, Report
+from reports.models import (
+    AttributedDay,
+    ContactDay,
+    DayChange,
+    DurationDay,
+    MonthRollup,
+    PathDay,
+    Report,
+)
 
 ONE = dt.timedelta(days=1)
 # The per-day caches of `reports.daycache`.
-DAY_CACHES = (AttributedDay, ContactDay, PathDay)
+DAY_CACHES = (AttributedDay, ContactDay, DurationDay, PathDay)
 
 
 def on_data_changed(
@@ -63,8 +71,17 @@ def days_changed(days: list[dt.date]) -> int:
         # Rows kept under another TIME_ZONE: a moment's local day there is at most one off.
         elsewhere = _any(Q(day__gte=first - ONE, day__lte=last + ONE) for first, last in runs)
         for model in DAY_CACHES:
-            model.objects.filter(here, time_zone=zone).delete()
-            model.objects.filter(elsewhere).exclude(time_zone=zone).delete()
+            # One delete each: this zone's rows of the days, and other zones' a day either side.
+            model.objects.filter(
+                (here & Q(time_zone=zone)) | (elsewhere & ~Q(time_zone=zone))
+            ).delete()
+        # The months holding those days, added up (under another zone, a day either side).
+        months = {day.replace(day=1) for day in closed}
+        nearby = {(day + delta).replace(day=1) for day in closed for delta in (-ONE, ONE)}
+        MonthRollup.objects.filter(
+            Q(month__in=months, time_zone=zone)
+            | (Q(month__in=months | nearby) & ~Q(time_zone=zone))
+        ).delete()
 
         def stamp() -> None:
             # Decided at commit time: a write dated yesterday that commits just after midnight
@@ -79,6 +96,13 @@ def days_changed(days: list[dt.date]) -> int:
 
         transaction.on_commit(stamp)
     return reports_mark_stale(_covering(days))
+
+
+def caches_cleared() -> None:
+    """Delete every day cache row and month roll-up: a benchmark's cold start, or after data
+    was written behind the services' back (tests' factories, a raw SQL fix)."""
+    for model in (*DAY_CACHES, MonthRollup):
+        model.objects.all().delete()
 
 
 def catalogue_changed() -> int:

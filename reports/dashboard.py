@@ -23,8 +23,8 @@ from django.utils import timezone
 from campaigns.models import Campaign, Cost, EngagementStat
 from campaigns.numbers import RATIO_PLACES, decimal, fixed, money, quotient, ratio
 from leads.models import Purchase, Touchpoint
-from reports.attribution import credit_days
-from reports.counts import contact_counts, contact_days, sum_days
+from reports.attribution import credit_spans
+from reports.counts import contact_counts, count_spans
 from reports.daycache import is_bypassed
 from reports.metrics import UNATTRIBUTED, funnel_report, roi_matrix, roi_report, roi_reports
 from reports.models import Attribution, DayChange, GroupBy
@@ -416,11 +416,11 @@ def roi_trend(periods: list[Period]) -> list[dict]:
 
 def cohort_trend(periods: list[Period]) -> list[dict]:
     """Of the contacts that entered in each period, the share that reached lead and customer by
-    now: sums of the cached day counts (reports.counts)."""
-    per_day = contact_days(periods[0].start, periods[-1].end)
+    now: sums of the cached month and day counts (reports.counts)."""
+    spans = count_spans([(p.start, p.end) for p in periods])
     rows = []
-    for p in periods:
-        groups = sum_days(per_day, p.start, p.end).values()
+    for p, counts in zip(periods, spans, strict=True):
+        groups = counts.values()
         n = sum(g["followers"] for g in groups)
         lead = sum(g["reached_lead"] for g in groups)
         customer = sum(g["reached_customer"] for g in groups)
@@ -695,10 +695,11 @@ def comparison_chart(rows: list[dict], *, model: str, reference: str, group_by: 
 
 def campaign_trend(*, campaign: Campaign, periods: list[Period], attribution: str) -> list[dict]:
     """The campaign's cost, credited revenue and ROI in each period: one read of the cached
-    credit days over the whole span and one grouped cost query, whatever the number of periods.
+    credit (months and days) for all the periods and one grouped cost query, whatever their
+    number.
     The figures are those of the campaign's row in `roi_report` for each period."""
-    per_day = credit_days(
-        model=attribution, start=periods[0].start, end=periods[-1].end, lookback_days=90
+    spans = credit_spans(
+        model=attribution, spans=[(p.start, p.end) for p in periods], lookback_days=90
     )
     costs = Cost.objects.filter(campaign=campaign).aggregate(
         **{
@@ -708,13 +709,7 @@ def campaign_trend(*, campaign: Campaign, periods: list[Period], attribution: st
     )
     rows = []
     for i, p in enumerate(periods):
-        cents = sum(
-            row[2]
-            for day, day_rows in per_day.items()
-            if p.start <= day <= p.end
-            for row in day_rows
-            if row[1] == campaign.pk
-        )
+        cents = sum(row[2] for row in spans[i] if row[1] == campaign.pk)
         revenue, cost = Decimal(cents) / 100, costs[f"p{i}"] or Decimal("0.00")
         rows.append(
             {

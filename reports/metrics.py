@@ -37,7 +37,6 @@ from decimal import Decimal
 from fractions import Fraction
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -46,7 +45,7 @@ from campaigns.models import Campaign, Channel, Cost, EngagementStat
 from campaigns.numbers import MONEY_PLACES, decimal, fixed, money, per, ratio
 from leads.models import Purchase
 from reports import attribution as attribution_sql
-from reports.counts import contact_counts
+from reports.counts import MICROS_PER_DAY, cohort_durations, contact_counts, median
 from reports.models import Attribution, GroupBy
 from reports.periods import period_bounds
 
@@ -408,69 +407,6 @@ def _figures(
     }
 
 
-MICROS_PER_DAY = 86_400 * 1_000_000
-
-
-def _micros(later: str, earlier: str) -> str:
-    """Whole microseconds from `earlier` to `later`: an integer, so the median (a middle row,
-    or the mean of two) is exact, and days are taken in Python without rounding twice."""
-    if connection.vendor == "postgresql":
-        # date_part is float8 arithmetic (EXTRACT is numeric since PostgreSQL 14, 1.6x slower
-        # over a year of contacts); its error is far below half a microsecond for any span
-        # under 30 years, so rounding gives the exact whole microseconds.
-        return f"round(date_part('epoch', {later} - {earlier}) * 1000000)"
-    # SQLite keeps UTC text ("2026-03-10 09:30:00.250000"): whole seconds from strftime, the
-    # microseconds from the text (julianday() would be a float of days, off by microseconds).
-    return (
-        f"((CAST(strftime('%%s', {later}) AS INTEGER) - CAST(strftime('%%s', {earlier}) AS INTEGER))"
-        f" * 1000000 + CAST(substr({later}, 21) AS INTEGER) - CAST(substr({earlier}, 21) AS INTEGER))"
-    )
-
-
-def _medians(group_cols: str, stamp: str, lo: dt.datetime, hi: dt.datetime) -> list[tuple]:
-    """Median microseconds from entry to `stamp` for contacts that entered in the period, per
-    group and (channel -1) overall: the middle row, or the mean of the two middle rows."""
-    days = _micros(f"c.{stamp}", "c.entered_at")
-    cols = ", ".join(f"c.{c.strip()}" for c in group_cols.split(","))
-    plain = group_cols
-    null_group = ", NULL" if "," in group_cols else ""
-    sql = f"""
-    WITH d AS (
-        SELECT {cols}, {days} AS days FROM leads_contact c
-        WHERE c.entered_at >= %(lo)s AND c.entered_at < %(hi)s AND c.{stamp} IS NOT NULL
-    ),
-    ranked AS (
-        SELECT d.*, ROW_NUMBER() OVER (PARTITION BY {plain} ORDER BY days) AS rn,
-               COUNT(*) OVER (PARTITION BY {plain}) AS cnt,
-               ROW_NUMBER() OVER (ORDER BY days) AS all_rn, COUNT(*) OVER () AS all_cnt
-        FROM d
-    )
-    SELECT {plain}, AVG(days) FROM ranked WHERE rn IN ((cnt + 1) / 2, (cnt + 2) / 2) GROUP BY {plain}
-    UNION ALL
-    SELECT -1{null_group}, AVG(days) FROM ranked WHERE all_rn IN ((all_cnt + 1) / 2, (all_cnt + 2) / 2)
-    """
-    if connection.vendor == "postgresql":
-        # The same figure as an ordered-set aggregate over both grouping sets in one scan, on
-        # whole microseconds (float8: exact integers, so the two middle rows average exactly):
-        # no window passes.
-        first, *others = cols.split(", ")
-        rest = "".join(f", {c}" for c in others)
-        sql = f"""
-        SELECT CASE WHEN GROUPING({first}) = 1 THEN -1 ELSE {first} END{rest},
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY {days})
-        FROM leads_contact c
-        WHERE c.entered_at >= %(lo)s AND c.entered_at < %(hi)s AND c.{stamp} IS NOT NULL
-        GROUP BY GROUPING SETS (({cols}), ())
-        """
-    params = {
-        "lo": connection.ops.adapt_datetimefield_value(lo),
-        "hi": connection.ops.adapt_datetimefield_value(hi),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
 def funnel_report(
     *,
     start: dt.date,
@@ -493,7 +429,6 @@ def funnel_report(
         attribution=attribution,
         lookback_days=lookback_days,
     )
-    lo, hi = period_bounds(start, end)
     groups = Groups(group_by)
     counts = _keyed(
         groups,
@@ -505,26 +440,28 @@ def funnel_report(
         "source_channel_id",
         "source_campaign_id",
     )
-    group_cols = (
-        "source_channel_id"
-        if group_by == GroupBy.CHANNEL
-        else "source_channel_id, source_campaign_id"
+    # Medians from each group's sorted lists of durations (the caches' months and days, in
+    # microseconds): exact, the middle one or the mean of the two middle ones, per group and
+    # over every entrant.
+    durations = cohort_durations(start, end)
+    pooled: dict[str, tuple[list[list[int]], list[list[int]]]] = {}
+    for channel_id, campaign_id, to_lead, to_customer in durations:
+        key = groups.key(channel_id, campaign_id if group_by == GroupBy.CAMPAIGN else None)
+        lists = pooled.setdefault(key, ([], []))
+        lists[0].extend(to_lead)
+        lists[1].extend(to_customer)
+    pooled["__total__"] = (
+        [part for row in durations for part in row[2]],
+        [part for row in durations for part in row[3]],
     )
     medians: dict[str, dict[str, Decimal | None]] = defaultdict(dict)
-    for stamp, name in (
-        ("became_lead_at", "median_days_to_lead"),
-        ("became_customer_at", "median_days_to_customer"),
-    ):
-        for row in _medians(group_cols, stamp, lo, hi):
-            if row[-1] is None:
-                continue
-            key = (
-                "__total__"
-                if row[0] == -1
-                else groups.key(row[0], row[1] if group_by == GroupBy.CAMPAIGN else None)
-            )
-            median_days = Fraction(row[-1]) / MICROS_PER_DAY
-            medians[key][name] = fixed(median_days, MONEY_PLACES)
+    for key, lists in pooled.items():
+        for name, values in zip(
+            ("median_days_to_lead", "median_days_to_customer"), lists, strict=True
+        ):
+            middle = median(values)
+            if middle is not None:
+                medians[key][name] = fixed(middle / MICROS_PER_DAY, MONEY_PLACES)
 
     def figures(values: dict, key: str) -> dict:
         size = int(values.get("followers", 0))

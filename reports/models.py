@@ -203,3 +203,48 @@ class PathDay(models.Model):
 
     def __str__(self) -> str:
         return f"paths ({self.lookback_days} days) on {self.day}"
+
+
+class MonthRollup(models.Model):
+    """One closed month of a day cache (`AttributedDay`, `ContactDay`, `PathDay`) added up:
+    the rows of its days combined into one list, so a report over a year reads 12 rows, not
+    365 (`reports.daycache.span_rows`). Valid while no day of the month changed after it was
+    computed (see DayChange), and deleted with the month's days when late data arrives."""
+
+    # The day cache it sums (its model name) and that cache's keys ("model=linear:...").
+    cache = models.CharField(max_length=40)
+    keys = models.CharField(max_length=200, blank=True, default="")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    month = models.DateField(help_text="The month's first day.")
+    rows = models.JSONField(default=list)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cache", "keys", "time_zone", "month"], name="month_rollup_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cache} {self.keys} in {self.month:%Y-%m}"
+
+
+class DurationDay(models.Model):
+    """One closed day's cohort durations per source (channel, campaign): of the contacts that
+    entered that day, the whole microseconds from entry to their lead stamp and to their
+    customer stamp, each list sorted, so the median of any period is exact. A cache like
+    ContactDay, voided by the same day stamps (a stage move marks its contact's entry day)."""
+
+    time_zone = models.CharField(max_length=64, default="UTC")
+    day = models.DateField()
+    rows = models.JSONField(default=list)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["time_zone", "day"], name="duration_day_unique_tz")
+        ]
+
+    def __str__(self) -> str:
+        return f"durations of {self.day}'s cohort"

@@ -43,7 +43,7 @@ from campaigns.numbers import fixed, quotient
 from reports.attribution import FIRST_TOUCHES, GENERIC_TOUCHES, POSTGRES_TOUCHES, PURCHASES, run
 from reports.csvexport import write_rows
 from reports.dashboard import Period, period_cached
-from reports.daycache import Rows, day_rows
+from reports.daycache import Rows, day_rows, span_rows
 from reports.models import PathDay
 from reports.periods import period_bounds
 
@@ -150,6 +150,26 @@ def _compute_days(first: dt.date, last: dt.date, lookback_days: int) -> Rows:
     return per_day
 
 
+def combine_paths(parts) -> list:
+    """Path rows of several days (or months) added up per path: conversions, cents and
+    touches summed, the days to convert merged (sorted)."""
+    paths: dict[str, list] = {}
+    for rows in parts:
+        for path, conversions, cents, touches, days in rows:
+            sums = paths.get(path)
+            if sums is None:
+                paths[path] = [path, conversions, cents, touches, list(days)]
+            else:
+                sums[1] += conversions
+                sums[2] += cents
+                sums[3] += touches
+                sums[4] += days
+    out = sorted(paths.values())
+    for row in out:
+        row[4].sort()
+    return out
+
+
 def _has_channel(path: str, channel_id: int) -> bool:
     prefix = f"{channel_id}*"
     return any(step.startswith(prefix) for step in path.split(">"))
@@ -184,27 +204,19 @@ def conversion_paths(
     "totals"), label, steps, paths (distinct paths in the row), conversions, revenue (the
     first purchases' amount), touches_per_conversion, average_days_to_convert and
     median_days_to_convert (from the path's first touch to the purchase; not defined for
-    conversions with no touch). Two queries: the statement and the channels' names."""
-    per_day = path_days(start=start, end=end, lookback_days=lookback_days)
-    # {path key: [conversions, cents, touches, [each day's sorted days to convert]]}
-    by_path: dict[str, list] = {}
-    through: dict[str, bool] = {}
-    for rows in per_day.values():
-        for path, conversions, cents, touches, days in rows:
-            if channel is not None:
-                if path not in through:
-                    through[path] = _has_channel(path, channel.pk)
-                if not through[path]:
-                    continue
-            sums = by_path.get(path)
-            if sums is None:
-                sums = by_path[path] = [0, 0, 0, []]
-            sums[0] += conversions
-            sums[1] += cents
-            sums[2] += touches
-            sums[3].append(days)
-    # Most conversions first, then most revenue, then the key: a stable order for ties.
-    ranked = sorted(by_path.items(), key=lambda item: (-item[1][0], -item[1][1], item[0]))
+    conversions with no touch). Closed whole months and days come from their caches."""
+    rows = span_rows(
+        PathDay,
+        {"lookback_days": lookback_days},
+        [(start, end)],
+        lambda first, last: _compute_days(first, last, lookback_days),
+        combine_paths,
+    )[0]
+    if channel is not None:
+        rows = [row for row in rows if _has_channel(row[0], channel.pk)]
+    # (path key, [conversions, cents, touches, sorted days to convert]) by rank: most
+    # conversions first, then most revenue, then the key (a stable order for ties).
+    ranked = sorted(((row[0], row[1:]) for row in rows), key=lambda r: (-r[1][0], -r[1][1], r[0]))
     names = {c.pk: (c.slug, c.name) for c in Channel.objects.only("slug", "name")}
     rows = []
     for path, sums in ranked[:top]:
@@ -239,13 +251,11 @@ def conversion_paths(
 
 def _merged(groups: list[list]) -> tuple[int, int, int, list[float]]:
     """Conversions, cents, touches and the sorted days to convert of the paths' sums."""
-    days = [d for sums in groups for day_list in sums[3] for d in day_list]
-    days.sort()
     return (
         sum(sums[0] for sums in groups),
         sum(sums[1] for sums in groups),
         sum(sums[2] for sums in groups),
-        days,
+        sorted(d for sums in groups for d in sums[3]),
     )
 
 

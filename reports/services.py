@@ -32,7 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from campaigns.errors import InvalidInput
 from leads.rules import INVALID_EMAIL, email_address
 from reports import attribution
-from reports.counts import contact_days
+from reports.counts import cohort_durations, count_spans
 from reports.csvexport import write_report
 from reports.metrics import funnel_report, roi_report, validate
 from reports.models import (
@@ -42,6 +42,7 @@ from reports.models import (
     Report,
     ReportSubscription,
 )
+from reports.paths import conversion_paths
 from reports.periods import last_day, last_iso_week, last_month
 
 log = logging.getLogger(__name__)
@@ -349,14 +350,17 @@ def periodic_catch_up(*, now: dt.datetime) -> list[str]:
 
 
 def attribution_warm(*, start: dt.date, end: dt.date, lookback_days: int = 90) -> int:
-    """Fill the day caches (contact counts, and attribution under every model) for the closed
-    days from `start` to `end` (days already cached are only read); returns how many models
-    were warmed. Run for yesterday by the daily reports, and by `manage.py warm_attribution`
+    """Fill the day caches (contact counts, cohort durations, conversion paths, and attribution
+    under every model)
+    and their month roll-ups for the closed days from `start` to `end` (what is cached already
+    is only read); returns how many attribution models were warmed. Run for yesterday by the daily reports, and by `manage.py warm_attribution`
     after a bulk load."""
     end = min(end, timezone.localdate() - dt.timedelta(days=1))
     if end < start:
         return 0
-    contact_days(start, end)
+    count_spans([(start, end)])
+    cohort_durations(start, end)
+    conversion_paths(start=start, end=end, lookback_days=lookback_days)
     for model in Attribution.values:
         attribution.attribute(model=model, start=start, end=end, lookback_days=lookback_days)
     return len(Attribution.values)

@@ -1,8 +1,10 @@
 """Caches that prove themselves: recompute what the caches hold, from the data alone, and compare.
 
 Checked:
-- every valid day row of `AttributedDay` (each model and lookback), `ContactDay` and
-  `PathDay` (each lookback), in the
+- every valid month roll-up (`MonthRollup`) of those caches, against its days recomputed and
+  added up;
+- every valid day row of `AttributedDay` (each model and lookback), `ContactDay`,
+  `DurationDay` and `PathDay` (each lookback), in the
   current time zone: valid as `reports.daycache` serves it, while no `DayChange` stamp of its
   day is at or after its `computed_at`; a fresh computation of the same days must give the
   same rows (in any order; customers compared to 1e-9, since time decay sums floats);
@@ -40,15 +42,24 @@ from decimal import Decimal
 from fractions import Fraction
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from reports.attribution import credit_days
-from reports.counts import contact_days
-from reports.daycache import Rows, bypassed
+from reports.attribution import combine_credit, credit_days
+from reports.counts import combine_counts, combine_durations, contact_days, duration_days
+from reports.daycache import Combine, Rows, bypassed, month_days
 from reports.metrics import funnel_report, roi_report
-from reports.models import AttributedDay, ContactDay, DayChange, PathDay, Report
-from reports.paths import path_days
+from reports.models import (
+    AttributedDay,
+    ContactDay,
+    DayChange,
+    DurationDay,
+    MonthRollup,
+    PathDay,
+    Report,
+)
+from reports.paths import combine_paths, path_days
 
 log = logging.getLogger(__name__)
 MERGE_GAP_DAYS = 7
@@ -82,13 +93,15 @@ class Verification:
     mismatches: list[Mismatch] = field(default_factory=list)
     days: int = 0  # distinct days whose cache rows were checked
     rows: int = 0  # day cache rows checked (one per model and lookback, and contact counts)
+    months: int = 0  # month roll-ups checked
     reports: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
         return (
-            f"Checked {self.rows} cached day rows on {self.days} days and {self.reports} saved "
-            f"report(s) in {self.seconds:.1f} s: {len(self.mismatches)} mismatch(es)."
+            f"Checked {self.rows} cached day rows on {self.days} days, {self.months} month "
+            f"roll-ups and {self.reports} saved report(s) in {self.seconds:.1f} s: "
+            f"{len(self.mismatches)} mismatch(es)."
         )
 
 
@@ -105,6 +118,7 @@ def caches_verify(
     since = today - dt.timedelta(days=days) if days else None
     result = Verification()
     _check_day_caches(result, today=today, since=since, sample=sample, rng=rng)
+    _check_rollups(result, today=today, since=since, sample=sample, rng=rng)
     _check_reports(result, today=today, since=since, sample=sample, rng=rng)
     result.seconds = time.monotonic() - started
     return result
@@ -123,7 +137,7 @@ def caches_verify_logged(*, days: int | None = None, sample: int | None = None) 
 # Day caches ---------------------------------------------------------------------------------
 
 
-def _valid(model: type[AttributedDay] | type[ContactDay] | type[PathDay]) -> QuerySet:
+def _valid(model: type[models.Model]) -> QuerySet:
     """The rows `reports.daycache` would serve: no stamp of their day at or after them."""
     newer = DayChange.objects.filter(day=OuterRef("day"), changed_at__gte=OuterRef("computed_at"))
     return model.objects.filter(time_zone=timezone.get_current_timezone_name()).filter(
@@ -143,6 +157,7 @@ def _check_day_caches(
     candidates = sorted(
         set(_valid(AttributedDay).filter(**window).values_list("day", flat=True).distinct())
         | set(_valid(ContactDay).filter(**window).values_list("day", flat=True).distinct())
+        | set(_valid(DurationDay).filter(**window).values_list("day", flat=True).distinct())
         | set(_valid(PathDay).filter(**window).values_list("day", flat=True).distinct())
     )
     checked = _sample(candidates, sample, rng)
@@ -160,6 +175,12 @@ def _check_day_caches(
     contacts = {
         day: (rows, computed_at)
         for day, rows, computed_at in _valid(ContactDay)
+        .filter(day__in=checked)
+        .values_list("day", "rows", "computed_at")
+    }
+    durations = {
+        day: (rows, computed_at)
+        for day, rows, computed_at in _valid(DurationDay)
         .filter(day__in=checked)
         .values_list("day", "rows", "computed_at")
     }
@@ -185,6 +206,8 @@ def _check_day_caches(
         result.rows += len(cached)
     found += _compare_days("contact day", contacts, contact_days, decimal_column=None)
     result.rows += len(contacts)
+    found += _compare_days("duration day", durations, duration_days, decimal_column=None)
+    result.rows += len(durations)
     for lookback, cached in sorted(paths.items()):
         found += _compare_days(
             f"path day ({lookback}-day lookback)",
@@ -255,6 +278,94 @@ def _canonical(rows: list, decimal_column: int | None) -> list:
             )
         out.append(row)
     return sorted(out, key=json.dumps)
+
+
+# Month roll-ups -----------------------------------------------------------------------------
+
+# Per day cache (`MonthRollup.cache`): its days from its keys, how it adds them up, and the
+# customers' column (compared to 1e-9) if any.
+ROLLUPS: dict[str, tuple[Callable[[dict, dt.date, dt.date], Rows], Combine, int | None]] = {
+    "attributedday": (
+        lambda keys, first, last: credit_days(
+            model=keys["model"], start=first, end=last, lookback_days=int(keys["lookback_days"])
+        ),
+        combine_credit,
+        3,
+    ),
+    "contactday": (lambda keys, first, last: contact_days(first, last), combine_counts, None),
+    "durationday": (
+        lambda keys, first, last: duration_days(first, last),
+        combine_durations,
+        None,
+    ),
+    "pathday": (
+        lambda keys, first, last: path_days(
+            start=first, end=last, lookback_days=int(keys["lookback_days"])
+        ),
+        combine_paths,
+        None,
+    ),
+}
+
+
+def _month_stamps() -> dict[dt.date, dt.datetime]:
+    """The latest day stamp of each month."""
+    latest: dict[dt.date, dt.datetime] = {}
+    for day, changed_at in DayChange.objects.values_list("day", "changed_at"):
+        month = day.replace(day=1)
+        latest[month] = max(latest.get(month, changed_at), changed_at)
+    return latest
+
+
+def _check_rollups(
+    result: Verification,
+    *,
+    today: dt.date,
+    since: dt.date | None,
+    sample: int | None,
+    rng: random.Random,
+) -> None:
+    rollups = MonthRollup.objects.filter(
+        time_zone=timezone.get_current_timezone_name(), month__lt=today.replace(day=1)
+    )
+    if since:
+        rollups = rollups.filter(month__gte=since.replace(day=1))
+    latest = _month_stamps()
+    valid = [
+        (cache, keys, month, rows, computed_at)
+        for cache, keys, month, rows, computed_at in rollups.values_list(
+            "cache", "keys", "month", "rows", "computed_at"
+        )
+        if cache in ROLLUPS and (month not in latest or computed_at > latest[month])
+    ]
+    checked = set(_sample(sorted({month for _, _, month, _, _ in valid}), sample, rng))
+    by_cache: dict[tuple[str, str], list] = defaultdict(list)
+    for cache, keys, month, rows, computed_at in valid:
+        if month in checked:
+            by_cache[cache, keys].append((month, rows, computed_at))
+    found: list[tuple[Mismatch, dt.date, dt.datetime]] = []
+    for (cache, keys), months in sorted(by_cache.items()):
+        days_of, combine, decimal_column = ROLLUPS[cache]
+        params = dict(part.split("=", 1) for part in keys.split(":") if part)
+        first, last = min(m for m, _, _ in months), max(m for m, _, _ in months)
+        with bypassed():
+            fresh = days_of(params, first, month_days(last)[-1])
+        what = f"month roll-up ({cache}{' ' + keys if keys else ''})"
+        for month, rows, computed_at in months:
+            days = month_days(month)
+            expected = _canonical(combine(fresh.get(day, []) for day in days), decimal_column)
+            stored = _canonical(rows, decimal_column)
+            if expected != stored:
+                mismatch = Mismatch(what, f"{month:%Y-%m}", expected, stored)
+                found.append((mismatch, month, computed_at))
+        result.months += len(months)
+    # Confirm: a month stamped changed since its roll-up was computed is no longer served.
+    latest = _month_stamps()
+    result.mismatches += [
+        mismatch
+        for mismatch, month, computed_at in found
+        if month not in latest or latest[month] < computed_at
+    ]
 
 
 # Saved reports ------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from campaigns.models import Campaign, Cost, Coupon, EngagementStat
 from leads.models import Contact, Purchase, Touchpoint, Via
 from leads.services import contact_move_stage, purchase_record, touchpoint_record
 from reports import attribution, counts, dashboard, paths
+from reports.changes import caches_cleared
 from reports.metrics import funnel_report, roi_report
 from reports.models import AttributedDay, Attribution, ContactDay, DayChange, PathDay, Report
 from reports.services import report_request
@@ -99,9 +100,7 @@ def fresh(compute):
     cache."""
     savepoint = transaction.savepoint()
     try:
-        AttributedDay.objects.all().delete()
-        ContactDay.objects.all().delete()
-        PathDay.objects.all().delete()
+        caches_cleared()
         with override_settings(REPORT_CACHE_SECONDS=0):
             return compute()
     finally:

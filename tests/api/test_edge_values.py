@@ -115,8 +115,15 @@ edge_values = st.one_of(
 )
 
 
-# The report caches (reports.AttributedDay, ContactDay, PathDay, DayChange) fill on reads by design.
-CACHES = {"reports.AttributedDay", "reports.ContactDay", "reports.PathDay", "reports.DayChange"}
+# The report caches fill on reads by design.
+CACHES = {
+    "reports.AttributedDay",
+    "reports.ContactDay",
+    "reports.DurationDay",
+    "reports.PathDay",
+    "reports.MonthRollup",
+    "reports.DayChange",
+}
 
 
 def row_counts() -> dict[str, int]:

@@ -21,6 +21,7 @@ from campaigns.models import Cost
 from campaigns.numbers import fixed
 from leads.models import Contact, Via
 from leads.services import contact_create, contact_move_stage, purchase_record, touchpoint_record
+from reports.changes import caches_cleared
 from reports.metrics import funnel_report, roi_report, roi_reports
 from reports.models import AttributedDay, Attribution, ContactDay
 from tests.factories import CampaignFactory, CouponFactory, channel
@@ -39,8 +40,7 @@ def at(month: int, day: int, hour: int = 12, *, minute: int = 0, micro: int = 0)
 
 def cold_then_cached(read, *, cache=AttributedDay):
     """`read()` with the day caches empty, then again from the rows the first read stored."""
-    AttributedDay.objects.all().delete()
-    ContactDay.objects.all().delete()
+    caches_cleared()
     cold = read()
     assert cache.objects.exists(), "the first read stores the closed days"
     cached = read()

@@ -30,7 +30,14 @@ from hypothesis import strategies as st
 from campaigns.models import Campaign, Cost, Coupon, EngagementStat
 from leads.models import Contact, Purchase, Stage, StageChange, Touchpoint
 from reports.metrics import funnel_report, roi_matrix, roi_report
-from reports.models import AttributedDay, ContactDay, DayChange, PathDay
+from reports.models import (
+    AttributedDay,
+    ContactDay,
+    DayChange,
+    DurationDay,
+    MonthRollup,
+    PathDay,
+)
 from tests.factories import channel
 from tests.reports import oracle
 
@@ -236,6 +243,8 @@ def write(scenario: Scenario) -> None:
         AttributedDay,
         ContactDay,
         PathDay,
+        DurationDay,
+        MonthRollup,
         DayChange,
     ):
         model.objects.all().delete()

@@ -19,7 +19,15 @@ from django_celery_beat.models import PeriodicTask
 
 from reports import dashboard, services, tasks
 from reports.daycache import bypassed
-from reports.models import AttributedDay, ContactDay, DayChange, PathDay, Report
+from reports.models import (
+    AttributedDay,
+    ContactDay,
+    DayChange,
+    DurationDay,
+    MonthRollup,
+    PathDay,
+    Report,
+)
 from reports.paths import path_days
 from reports.verify import caches_verify
 from tests.factories import channel
@@ -57,8 +65,9 @@ def test_clean_caches_pass_with_exit_code_0(march):
     code, out = run_command()
     assert code == 0
     assert "MISMATCH" not in out
-    # 31 days, each with its attribution row and its contact counts row; the March report.
-    assert "Checked 62 cached day rows on 31 days and 1 saved report(s)" in out
+    # 31 days, each with its attribution, contact counts and cohort durations rows; March
+    # rolled up in each of those three caches; the March report.
+    assert "Checked 93 cached day rows on 31 days, 3 month roll-ups and 1 saved report(s)" in out
     assert "0 mismatch(es)" in out
 
 
@@ -113,6 +122,36 @@ def test_a_tampered_path_day_is_reported(march):
     assert "MISMATCH path day (90-day lookback) 2026-03-20" in out
 
 
+def test_a_tampered_duration_day_is_reported(march):
+    # Ada entered on 2 March and became a lead and a customer on 20 March, both at midnight:
+    # 18 days, in microseconds.
+    micros = 18 * 86_400 * 1_000_000
+    cached = DurationDay.objects.get(day=MARCH_2)
+    assert cached.rows == [[channel("facebook").pk, None, [micros], [micros]]]
+    DurationDay.objects.filter(pk=cached.pk).update(
+        rows=[[channel("facebook").pk, None, [micros], [micros + 1]]]
+    )
+    code, out = run_command()
+    assert code == 1
+    assert "MISMATCH duration day 2026-03-02" in out
+
+
+def test_a_tampered_month_roll_up_is_reported(march):
+    rollup = MonthRollup.objects.get(cache="contactday", month=dt.date(2026, 3, 1))
+    # March added up: Ada's facebook group, 1 follower, a lead, a qualified and a customer,
+    # and of the March cohort 1 reached lead and 1 customer.
+    assert rollup.rows == [[channel("facebook").pk, None, 1, 1, 1, 1, 1, 1]]
+    MonthRollup.objects.filter(pk=rollup.pk).update(
+        rows=[[channel("facebook").pk, None, 1, 1, 1, 2, 1, 1]]
+    )
+    code, out = run_command()
+    assert code == 1
+    assert "MISMATCH month roll-up (contactday) 2026-03" in out
+    # A late change in March voids the roll-up: it is no longer served nor checked.
+    DayChange.objects.create(day=dt.date(2026, 3, 5), changed_at=timezone.now())
+    assert caches_verify().mismatches == []
+
+
 def test_a_tampered_saved_report_is_reported_with_the_figures_that_differ(march):
     report = march["report"]
     data = report.data
@@ -139,18 +178,21 @@ def test_only_what_would_be_served_is_checked(march):
     )
     result = caches_verify()
     assert result.mismatches == []
-    # The stamp voids both caches of 20 March: 30 days of two rows are left.
-    assert (result.days, result.rows, result.reports) == (30, 60, 0)
+    # The stamp voids the three caches of 20 March, and March's roll-ups: 30 days of three
+    # rows are left.
+    assert (result.days, result.rows, result.months, result.reports) == (30, 90, 0, 0)
 
 
 def test_days_and_sample_narrow_the_check(march):
     AttributedDay.objects.filter(day=MARCH_20).update(rows=[])
     # Today is long after March: the last 30 days hold no cached day and no report.
     code, out = run_command("--days", "30")
-    assert code == 0 and "Checked 0 cached day rows on 0 days and 0 saved report(s)" in out
-    # Three random days (both rows of each) and the one report.
+    assert code == 0
+    assert "Checked 0 cached day rows on 0 days, 0 month roll-ups and 0 saved report(s)" in out
+    # Three random days (the three rows of each), the one month (three roll-ups) and the one
+    # report.
     result = caches_verify(sample=3)
-    assert (result.days, result.rows, result.reports) == (3, 6, 1)
+    assert (result.days, result.rows, result.months, result.reports) == (3, 9, 3, 1)
     # Every day, in a sample as large as the data: the bad day is found.
     assert [m.which for m in caches_verify(sample=100).mismatches] == ["2026-03-20"]
 
