@@ -7,12 +7,13 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from campaigns.admin_base import SavedViewsMixin
 from reports.models import Report, ReportSubscription
 from reports.services import report_request
 
 
 @admin.register(Report)
-class ReportAdmin(admin.ModelAdmin):
+class ReportAdmin(SavedViewsMixin, admin.ModelAdmin):
     list_display = (
         "period",
         "granularity",
@@ -57,7 +58,7 @@ class ReportAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReportSubscription)
-class ReportSubscriptionAdmin(admin.ModelAdmin):
+class ReportSubscriptionAdmin(SavedViewsMixin, admin.ModelAdmin):
     """Read-only: addresses are added and removed on the reports' "Email delivery" page,
     through `reports.services.subscription_set` (validation, one row per address and kind)."""
 

@@ -124,6 +124,19 @@ def test_a_list_without_search_keeps_no_search(client, superuser):
     assert SavedView.objects.get().model_label == "leads.stagechange"
 
 
+def test_the_report_lists_have_saved_views_too(client, marketing_user):
+    client.force_login(marketing_user)
+    url = reverse("admin:reports_report_save_view")
+    response = client.post(url, {"name": "Failed monthly", "query": "status__exact=failed"})
+    assert response.status_code == 302
+    assert SavedView.objects.get().model_label == "reports.report"
+    listed = client.get(reverse("admin:reports_report_changelist"))
+    assert [v["view"].name for v in listed.context["saved_views"]] == ["Failed monthly"]
+    url = reverse("admin:reports_reportsubscription_save_view")
+    response = client.post(url, {"name": "Weekly", "query": "granularity__exact=weekly"})
+    assert response.status_code == 302
+
+
 def test_saving_needs_post_csrf_and_the_lists_permission(sales_user, integration_user):
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(sales_user)
