@@ -82,7 +82,7 @@ PURCHASE_EXAMPLE = OpenApiExample(
 )
 
 
-def record_contact(payload: dict, user) -> tuple[Contact, bool]:
+def record_contact(payload: dict, user, via: str = Via.API) -> tuple[Contact, bool]:
     """A contact from API input: the stored one when its external_id was seen, else a new one."""
     serializer = ContactInput(data=payload)
     serializer.is_valid(raise_exception=True)
@@ -92,7 +92,7 @@ def record_contact(payload: dict, user) -> tuple[Contact, bool]:
     if external_id and (existing := Contact.objects.filter(external_id=external_id).first()):
         return contact_replay(existing, data), False
     try:
-        return contact_create(**arguments, by=user, via=Via.API), True
+        return contact_create(**arguments, by=user, via=via), True
     except IdempotencyConflict:
         # The same contact sent twice at once: the other copy committed between our look-up
         # and our insert. Its external_id is stored now, so this copy answers as a replay.
@@ -101,16 +101,16 @@ def record_contact(payload: dict, user) -> tuple[Contact, bool]:
         raise
 
 
-def record_touch(payload: dict, user) -> tuple[Touchpoint, bool]:
+def record_touch(payload: dict, user, via: str = Via.API) -> tuple[Touchpoint, bool]:
     serializer = TouchpointInput(data=payload)
     serializer.is_valid(raise_exception=True)
     return touchpoint_record(**touch_arguments(serializer.validated_data))
 
 
-def record_purchase(payload: dict, user) -> tuple[Purchase, bool]:
+def record_purchase(payload: dict, user, via: str = Via.API) -> tuple[Purchase, bool]:
     serializer = PurchaseInput(data=payload)
     serializer.is_valid(raise_exception=True)
-    return purchase_record(**purchase_arguments(serializer.validated_data), by=user, via=Via.API)
+    return purchase_record(**purchase_arguments(serializer.validated_data), by=user, via=via)
 
 
 @extend_schema_view(

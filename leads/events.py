@@ -40,6 +40,7 @@ from leads.bulk import (
     purchases_record_bulk,
     touchpoints_record_bulk,
 )
+from leads.models import Via
 
 MAX_EVENTS = 1000
 PERMISSIONS = {
@@ -176,7 +177,7 @@ def _errors(detail: Any) -> dict[str, list[str]]:
     return {"non_field_errors": [str(detail)]}
 
 
-def apply_engagement(event: dict, user) -> tuple[Any, bool]:
+def apply_engagement(event: dict, user, via: str = Via.API) -> tuple[Any, bool]:
     serializer = EngagementSerializer(data=event)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
@@ -234,12 +235,12 @@ def _preflight(index: int, event: Any, user) -> dict:
     return result
 
 
-def apply_event(result: dict, event: dict, user) -> None:
+def apply_event(result: dict, event: dict, user, via: str = Via.API) -> None:
     """One event through its single-resource path, in its own savepoint."""
     try:
         with transaction.atomic():
             row, created = APPLY[event["type"]](
-                {k: v for k, v in event.items() if k != "type"}, user
+                {k: v for k, v in event.items() if k != "type"}, user, via
             )
     except DRFValidationError as exc:
         result.update(status="error", code=400, errors=_errors(exc.detail))
@@ -259,21 +260,25 @@ BULK = {
     # type: (input serializer, bulk service)
     "contact": (
         BulkContactInput,
-        lambda items, refs, user: contacts_create_bulk(items, refs=refs, by=user),
+        lambda items, refs, user, via: contacts_create_bulk(items, refs=refs, by=user, via=via),
     ),
-    "touch": (BulkTouchInput, lambda items, refs, user: touchpoints_record_bulk(items, refs=refs)),
+    "touch": (
+        BulkTouchInput,
+        lambda items, refs, user, via: touchpoints_record_bulk(items, refs=refs),
+    ),
     "purchase": (
         BulkPurchaseInput,
-        lambda items, refs, user: purchases_record_bulk(items, refs=refs, by=user),
+        lambda items, refs, user, via: purchases_record_bulk(items, refs=refs, by=user, via=via),
     ),
 }
 PHASES = ("contact", "touch", "purchase", None)
 
 
-def apply_batch(events: list, user) -> list[dict]:
+def apply_batch(events: list, user, via: str = Via.API) -> list[dict]:
     """Contacts first, then touches, then purchases, then engagement, so that a batch may create
     a contact and report its touches and orders together. Contacts, touches and purchases go
-    phase by phase through the batch door; engagement through the per-event door."""
+    phase by phase through the batch door; engagement through the per-event door. `via` is the
+    door the history records (the API, or an import)."""
     results = [_preflight(i, event, user) for i, event in enumerate(events)]
     for phase in PHASES:
         todo = [
@@ -283,14 +288,16 @@ def apply_batch(events: list, user) -> list[dict]:
             and (r["type"] == phase or (phase is None and r["type"] not in BULK))
         ]
         if phase in BULK:
-            _apply_phase(phase, todo, events, results, user)
+            _apply_phase(phase, todo, events, results, user, via)
         else:
             for result in todo:
-                apply_event(result, events[result["index"]], user)
+                apply_event(result, events[result["index"]], user, via)
     return results
 
 
-def _apply_phase(phase: str, todo: list[dict], events: list, results: list[dict], user) -> None:
+def _apply_phase(
+    phase: str, todo: list[dict], events: list, results: list[dict], user, via: str
+) -> None:
     """One phase: every event validated against references preloaded once, the bulk service's
     writes, then what it deferred through the per-event door, in input order."""
     serializer, service = BULK[phase]
@@ -311,7 +318,7 @@ def _apply_phase(phase: str, todo: list[dict], events: list, results: list[dict]
         return
     try:
         with transaction.atomic():
-            outcome = service(items, refs, user)
+            outcome = service(items, refs, user, via)
     except (IntegrityError, BatchRaced):
         # A writer raced us (an email, an external_id, a coupon's last redemptions): the phase
         # is rolled back and every event of it takes the careful path, in input order.
@@ -319,7 +326,7 @@ def _apply_phase(phase: str, todo: list[dict], events: list, results: list[dict]
     for index in sorted(outcome):
         status_, row_id, code, errors = outcome[index]
         if status_ == "defer":
-            apply_event(results[index], events[index], user)
+            apply_event(results[index], events[index], user, via)
             continue
         results[index].update(status=status_, id=row_id, code=code)
         if errors:

@@ -102,7 +102,7 @@ def test_a_constraint_caught_late_answers_as_the_single_endpoint(api, campaign, 
     import leads.apis
     import leads.events
 
-    def lose_the_race(payload, user):
+    def lose_the_race(payload, user, via=None):
         raise IntegrityError("duplicate key")
 
     monkeypatch.setitem(leads.events.APPLY, "engagement", lose_the_race)

@@ -1,0 +1,16 @@
+"""`manage.py import_purchases FILE`: purchases from a CSV file (docs/imports.md)."""
+
+from django.core.management.base import BaseCommand
+
+from campaigns.csvimport import add_arguments, run_command
+from leads.imports import KINDS
+
+
+class Command(BaseCommand):
+    help = "Import purchases from a CSV file; rejected rows are listed with their line and reason."
+
+    def add_arguments(self, parser) -> None:
+        add_arguments(parser)
+
+    def handle(self, *args, **options) -> None:
+        run_command(self, KINDS["purchases"], options)
