@@ -11,7 +11,15 @@ from django.http import HttpRequest
 
 from campaigns import services
 from campaigns.admin_base import ServiceAdmin, ServiceInline
-from campaigns.models import Campaign, Channel, ChannelAlias, Cost, Coupon, EngagementStat
+from campaigns.models import (
+    Campaign,
+    CampaignAlias,
+    Channel,
+    ChannelAlias,
+    Cost,
+    Coupon,
+    EngagementStat,
+)
 from leads.models import Purchase
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -249,3 +257,40 @@ class EngagementStatAdmin(ServiceAdmin):
 
     def remove(self, request: HttpRequest, obj: EngagementStat) -> None:
         services.engagement_delete(stat=obj)
+
+
+class MappedFilter(admin.SimpleListFilter):
+    title = "mapped"
+    parameter_name = "mapped"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [("no", "Not mapped yet"), ("yes", "Mapped")]
+
+    def queryset(self, request: HttpRequest, queryset):
+        if self.value() == "no":
+            return queryset.filter(campaign__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(campaign__isnull=False)
+        return queryset
+
+
+@admin.register(CampaignAlias)
+class CampaignAliasAdmin(ServiceAdmin):
+    """The campaign names ad platforms' cost exports used: the ones no campaign matched are
+    listed here unmapped ("Not mapped yet"); pick the campaign once and import again."""
+
+    list_display = ("name", "platform", "campaign", "first_seen_at")
+    list_select_related = ("campaign",)
+    list_filter = (MappedFilter, "platform")
+    search_fields = ("name", "campaign__name")
+    autocomplete_fields = ("campaign",)
+    fields = ("platform", "name", "campaign")
+
+    def create(self, request: HttpRequest, form) -> CampaignAlias:
+        return services.campaign_name_save(**form.cleaned_data)
+
+    def update(self, request: HttpRequest, obj: CampaignAlias, form) -> CampaignAlias:
+        return services.campaign_name_save(alias=obj, **_changed(form))
+
+    def remove(self, request: HttpRequest, obj: CampaignAlias) -> None:
+        services.campaign_name_delete(alias=obj)

@@ -22,6 +22,7 @@ import codecs
 import csv
 import hashlib
 import io
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from typing import IO, Any, Protocol
 from django.db import transaction
 
 CHUNK = 1000
+PREAMBLE_LINES = 20  # an ad platform's export may put a title and a date range above its header
 SNIFF_BYTES = 64 * 1024
 READ_BYTES = 1024 * 1024
 MAX_FIELD = 100_000  # characters in one cell (csv's own limit is 131,072)
@@ -57,6 +59,7 @@ class Outcome:
     rows: int = 0
     created: int = 0
     unchanged: int = 0
+    skipped: int = 0  # lines that are no data (an export's total line)
     rejected: list[Rejected] = field(default_factory=list)
     dry_run: bool = False
     interrupted_at: int | None = None  # the first line not imported, when stopped
@@ -68,9 +71,10 @@ class Outcome:
 
     def summary(self) -> str:
         verb = "would be created" if self.dry_run else "created"
+        skipped = f", {self.skipped:,} skipped (totals)" if self.skipped else ""
         return (
-            f"{self.rows:,} rows: {self.created:,} {verb}, {self.unchanged:,} already there, "
-            f"{len(self.rejected):,} rejected ({self.rate:,.0f} rows/s)."
+            f"{self.rows:,} rows: {self.created:,} {verb}, {self.unchanged:,} already there"
+            f"{skipped}, {len(self.rejected):,} rejected ({self.rate:,.0f} rows/s)."
         )
 
 
@@ -88,9 +92,13 @@ class Kind(Protocol):
     name: str
     columns: tuple[str, ...]  # every column it takes
     required: tuple[str, ...]  # columns a file must have
+    # Optional: `header(names)` maps a file's header to the names its cells are kept under
+    # ("" for a column it ignores) or raises FileRefused; `preamble` lets the header be found
+    # below a few title lines; `whole_file` applies every row in one chunk (rows that add up).
 
     def apply(self, rows: list[Row], *, user: Any) -> list[tuple[str, list[Rejected]]]:
-        """Per row, in order: ("created" | "unchanged" | "rejected", its rejections)."""
+        """Per row, in order: ("created" | "unchanged" | "skipped" | "rejected", its
+        rejections)."""
         ...
 
 
@@ -126,13 +134,17 @@ def _check_encoding(path: Path) -> int:
 
 
 def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
+    # The first lines, not a whole 64 KB block: a quoted cell further down must not sway it.
+    lines = "\n".join(sample.split("\n")[:PREAMBLE_LINES])
     try:
-        return csv.Sniffer().sniff(sample.split("\n", 1)[0] or sample, delimiters=",;")
+        return csv.Sniffer().sniff(lines, delimiters=",;\t")
     except csv.Error:
         return csv.excel
 
 
 def _header(names: list[str], kind: Kind) -> list[str]:
+    if hasattr(kind, "header"):
+        return kind.header(names)
     columns = [name.strip().lower() for name in names]
     unknown = [name for name in columns if name and name not in kind.columns]
     if unknown:
@@ -160,7 +172,21 @@ def read_rows(text: IO[str], kind: Kind, rejected: list[Rejected]) -> Iterator[R
         raise FileRefused("The file is empty: its first line must name the columns.") from None
     except csv.Error as exc:
         raise FileRefused(f"Line 1: {exc}.") from None
-    columns = _header(header, kind)
+    preamble = getattr(kind, "preamble", False)
+    first_refusal: FileRefused | None = None
+    while True:
+        try:
+            columns = _header(header, kind)
+            break
+        except FileRefused as refused:
+            # A title or a date range above the header: look further, a few lines at most.
+            first_refusal = first_refusal or refused
+            if not preamble or reader.line_num >= PREAMBLE_LINES:
+                raise first_refusal from None
+            try:
+                header = next(reader)
+            except (StopIteration, csv.Error):
+                raise first_refusal from None
     line = reader.line_num + 1
     while True:
         try:
@@ -233,6 +259,8 @@ def import_file(
     interrupt (Ctrl-C) stops at a chunk's edge: `interrupted_at` names the first line not
     imported."""
     path = Path(path)
+    if getattr(kind, "whole_file", False):
+        chunk = sys.maxsize
     csv.field_size_limit(MAX_FIELD)
     lines = _check_encoding(path)
     outcome = Outcome(dry_run=dry_run)
@@ -282,6 +310,8 @@ def _apply(batch: list[Row], kind: Kind, user, outcome: Outcome) -> None:
             outcome.created += 1
         elif status == "unchanged":
             outcome.unchanged += 1
+        elif status == "skipped":
+            outcome.skipped += 1
         else:
             outcome.rejected += rejections or [Rejected(row.line, "", "Rejected.")]
 

@@ -252,3 +252,46 @@ class EngagementStat(models.Model):
     @property
     def interactions(self) -> int:
         return self.reactions + self.comments + self.shares + self.clicks
+
+
+class AdPlatform(models.TextChoices):
+    """Ad platforms whose cost exports `import_costs --format` reads."""
+
+    META = "meta", "Meta (Facebook, Instagram)"
+    GOOGLE = "google", "Google Ads"
+    LINKEDIN = "linkedin", "LinkedIn"
+    TIKTOK = "tiktok", "TikTok"
+    GA4 = "ga4", "GA4 cost data"
+
+
+class CampaignAlias(models.Model):
+    """A campaign as an ad platform's export names it, mapped to one of ours once: an import
+    that meets a name it cannot match keeps it here unmapped (listed in the admin), and a user
+    picks the campaign it means; later imports of that platform then match it."""
+
+    platform = models.CharField(max_length=20, choices=AdPlatform.choices)
+    name = models.CharField(max_length=300, help_text="As the platform's export writes it.")
+    name_key = models.CharField(max_length=300, editable=False, help_text="Lower case.")
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="platform_names",
+        help_text="Empty until someone maps it.",
+    )
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["platform", "name_key"]
+        verbose_name = "ad platform campaign name"
+        verbose_name_plural = "ad platform campaign names"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "name_key"], name="campaign_alias_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        target = self.campaign.name if self.campaign_id else "(not mapped)"
+        return f"{self.get_platform_display()}: {self.name} -> {target}"

@@ -5,6 +5,7 @@ admin, imports), and declares what it changed (`campaigns.changes`)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from campaigns.errors import Conflict, InvalidInput
 from campaigns.models import (
     DEFAULT_CHANNEL_SLUGS,
     Campaign,
+    CampaignAlias,
     Channel,
     ChannelAlias,
     Cost,
@@ -132,6 +134,38 @@ def alias_save(*, alias: ChannelAlias | None = None, **fields: Any) -> ChannelAl
     with transaction.atomic():
         alias.save()
     return alias
+
+
+def campaign_names_keep(*, platform: str, names: Iterable[str]) -> None:
+    """Keep an ad platform's campaign names that matched none of ours, unmapped, for a user to
+    map once in the admin; names already kept are left as they are. Names steer later imports
+    only: no reported figure changes."""
+    CampaignAlias.objects.bulk_create(
+        [
+            CampaignAlias(platform=platform, name=name.strip(), name_key=name.strip().lower())
+            for name in {n.strip().lower(): n for n in names if n.strip()}.values()
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def campaign_name_save(*, alias: CampaignAlias | None = None, **fields: Any) -> CampaignAlias:
+    """Map (or add) an ad platform's campaign name: later imports of that platform take it as
+    the campaign; costs imported before stay where they were put."""
+    if alias is None:
+        alias = CampaignAlias(**fields)
+    else:
+        _assign(alias, fields)
+    alias.name = alias.name.strip()
+    alias.name_key = alias.name.lower()
+    with transaction.atomic():
+        alias.save()
+    return alias
+
+
+def campaign_name_delete(*, alias: CampaignAlias) -> None:
+    with transaction.atomic():
+        alias.delete()
 
 
 def alias_delete(*, alias: ChannelAlias) -> None:

@@ -20,7 +20,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import SavedView
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignAlias
+from campaigns.services import campaign_names_keep
 from reports import services
 from tests.factories import UserFactory
 from tests.reports.browser import login
@@ -56,6 +57,8 @@ def pages(scenario) -> list[str]:
         start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 31), enqueue=False
     )
     services.report_generate(report_id=report.pk)
+    campaign_names_keep(platform="meta", names=["Autumn leaves"])
+    alias = CampaignAlias.objects.get()
     return [
         reverse("reports:dashboard") + MARCH,
         reverse("reports:attribution") + MARCH,
@@ -69,6 +72,8 @@ def pages(scenario) -> list[str]:
         reverse("admin:leads_contact_changelist"),
         reverse("admin:leads_contact_change", args=[scenario["ada"].pk]),
         reverse("admin:campaigns_campaign_change", args=[Campaign.objects.first().pk]),
+        reverse("admin:campaigns_campaignalias_changelist") + "?mapped=no",
+        reverse("admin:campaigns_campaignalias_change", args=[alias.pk]),
     ]
 
 
