@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
-from django.contrib import admin
-from django.db.models import DecimalField, OuterRef, Subquery, Sum
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from campaigns import services
 from campaigns.admin_base import ServiceAdmin, ServiceInline
+from campaigns.errors import InvalidInput
 from campaigns.models import (
     Campaign,
     CampaignAlias,
@@ -19,6 +26,9 @@ from campaigns.models import (
     Cost,
     Coupon,
     EngagementStat,
+    HourlyRate,
+    StaffMember,
+    TimeEntry,
 )
 from leads.models import Purchase
 
@@ -294,3 +304,180 @@ class CampaignAliasAdmin(ServiceAdmin):
 
     def remove(self, request: HttpRequest, obj: CampaignAlias) -> None:
         services.campaign_name_delete(alias=obj)
+
+
+# --- staff time -------------------------------------------------------------------------------
+
+
+class HourlyRateInline(ServiceInline):
+    model = HourlyRate
+    extra = 1
+    fields = ("effective_from", "rate")
+
+    def create(self, parent: StaffMember, values: dict) -> HourlyRate:
+        return services.hourly_rate_save(staff=parent, **values)
+
+    def update(self, obj: HourlyRate, values: dict) -> HourlyRate:
+        return services.hourly_rate_save(hourly_rate=obj, **values)
+
+    def remove(self, obj: HourlyRate) -> None:
+        services.hourly_rate_delete(hourly_rate=obj)
+
+
+def _monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+@admin.register(StaffMember)
+class StaffMemberAdmin(ServiceAdmin):
+    """People whose hours are campaign costs: their hourly rates by date, and their weekly
+    timesheet (`timesheet_view`)."""
+
+    list_display = ("name", "active", "timesheet_link")
+    list_filter = ("active",)
+    search_fields = ("name",)
+    inlines = (HourlyRateInline,)
+
+    def create(self, request: HttpRequest, form) -> StaffMember:
+        return services.staff_save(**form.cleaned_data)
+
+    def update(self, request: HttpRequest, obj: StaffMember, form) -> StaffMember:
+        return services.staff_save(staff=obj, **_changed(form))
+
+    def remove(self, request: HttpRequest, obj: StaffMember) -> None:
+        services.staff_delete(staff=obj)
+
+    @admin.display(description="Timesheet")
+    def timesheet_link(self, obj: StaffMember) -> str:
+        url = reverse("admin:campaigns_staffmember_timesheet", args=[obj.pk])
+        return format_html('<a href="{}">Timesheet of {}</a>', url, obj.name)
+
+    def get_urls(self):
+        own = [
+            path(
+                "<int:pk>/timesheet/",
+                self.admin_site.admin_view(self.timesheet_view),
+                name="campaigns_staffmember_timesheet",
+            )
+        ]
+        return own + super().get_urls()
+
+    def timesheet_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A week of one person's hours, campaign by day; saved whole or not at all."""
+        if not request.user.has_perm("campaigns.view_timeentry"):
+            raise PermissionDenied
+        staff = StaffMember.objects.filter(pk=pk).first()
+        if staff is None:
+            return HttpResponseRedirect(reverse("admin:campaigns_staffmember_changelist"))
+        today = timezone.localdate()
+        try:
+            week = _monday(dt.date.fromisoformat(request.POST.get("week") or request.GET["week"]))
+        except (KeyError, ValueError):
+            week = _monday(today)
+        days = [week + dt.timedelta(days=i) for i in range(7)]
+        entries = {
+            (e.campaign_id, e.date): e
+            for e in TimeEntry.objects.filter(staff=staff, date__gte=days[0], date__lte=days[-1])
+        }
+        campaigns = list(
+            Campaign.objects.filter(
+                Q(starts_on__lte=days[-1], ends_on__isnull=True)
+                | Q(starts_on__lte=days[-1], ends_on__gte=days[0])
+                | Q(pk__in={campaign_id for campaign_id, _ in entries})
+            )
+            .select_related("channel")
+            .order_by("name")
+        )
+        posted: dict[str, str] = {}
+        errors: dict[str, str] = {}
+        if request.method == "POST":
+            if not all(
+                request.user.has_perm(f"campaigns.{action}_timeentry")
+                for action in ("add", "change", "delete")
+            ):
+                raise PermissionDenied
+            hours = {}
+            for campaign in campaigns:
+                for day in days:
+                    name = f"h-{campaign.pk}-{day.isoformat()}"
+                    if day > today or name not in request.POST:
+                        continue
+                    posted[name] = request.POST[name].strip()
+                    hours[campaign.pk, day] = posted[name] or None
+            try:
+                written = services.timesheet_save(staff=staff, hours=hours)
+            except InvalidInput as exc:
+                if exc.field and exc.field[0].isdigit():
+                    campaign_id, _, day = exc.field.partition(":")
+                    errors[f"h-{campaign_id}-{day}"] = exc.message
+                messages.error(request, f"Nothing was saved: {exc.message}")
+            else:
+                messages.success(
+                    request, f"Saved the week of {week:%d %B %Y} ({written} change(s))."
+                )
+                url = reverse("admin:campaigns_staffmember_timesheet", args=[staff.pk])
+                return HttpResponseRedirect(f"{url}?week={week.isoformat()}")
+        rows, day_totals = [], dict.fromkeys(days, Decimal("0"))
+        for campaign in campaigns:
+            cells, total = [], Decimal("0")
+            for day in days:
+                name = f"h-{campaign.pk}-{day.isoformat()}"
+                entry = entries.get((campaign.pk, day))
+                value = posted.get(name, entry.hours if entry else None)
+                if entry:
+                    total += entry.hours
+                    day_totals[day] += entry.hours
+                cells.append(
+                    {
+                        "name": name,
+                        "date": day,
+                        "value": value,
+                        "future": day > today,
+                        "error": errors.get(name),
+                    }
+                )
+            rows.append({"campaign": campaign, "cells": cells, "total": total or None})
+        next_week = week + dt.timedelta(days=7)
+        return TemplateResponse(
+            request,
+            "admin/campaigns/staffmember/timesheet.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Timesheet: {staff}",
+                "opts": self.model._meta,
+                "staff": staff,
+                "week": week,
+                "previous_week": week - dt.timedelta(days=7),
+                "next_week": next_week if next_week <= today else None,
+                "days": [{"date": d, "total": day_totals[d] or None} for d in days],
+                "week_total": sum(day_totals.values()) or None,
+                "rows": rows,
+                "rates": list(staff.rates.order_by("effective_from")),
+            },
+            status=400 if errors or (request.method == "POST") else 200,
+        )
+
+
+@admin.register(TimeEntry)
+class TimeEntryAdmin(ServiceAdmin):
+    list_display = ("date", "staff", "campaign", "hours", "cost_amount", "note")
+    list_select_related = ("staff", "campaign", "cost")
+    list_filter = ("staff", "campaign", "date")
+    search_fields = ("staff__name", "campaign__name", "note")
+    autocomplete_fields = ("campaign",)
+    date_hierarchy = "date"
+    fields = ("staff", "campaign", "date", "hours", "note")
+
+    @admin.display(description="Cost", ordering="cost__amount")
+    def cost_amount(self, obj: TimeEntry) -> Decimal:
+        return obj.cost.amount
+
+    def create(self, request: HttpRequest, form) -> TimeEntry:
+        return services.time_entry_save(**form.cleaned_data)
+
+    def update(self, request: HttpRequest, obj: TimeEntry, form) -> TimeEntry:
+        values = {name: form.cleaned_data[name] for name in self.fields}
+        return services.time_entry_save(entry=obj, **values)
+
+    def remove(self, request: HttpRequest, obj: TimeEntry) -> None:
+        services.time_entry_delete(entry=obj)

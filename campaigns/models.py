@@ -295,3 +295,72 @@ class CampaignAlias(models.Model):
     def __str__(self) -> str:
         target = self.campaign.name if self.campaign_id else "(not mapped)"
         return f"{self.get_platform_display()}: {self.name} -> {target}"
+
+
+class StaffMember(models.Model):
+    """Someone whose time goes into campaigns (staff time is most of what organic social costs a
+    small business): paid by the hour, at rates that change on given dates."""
+
+    name = models.CharField(max_length=200, unique=True)
+    active = models.BooleanField(default=True, help_text="Shown on the timesheet.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "staff member"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class HourlyRate(models.Model):
+    """A staff member's hourly rate from a day on, until their next rate's day."""
+
+    staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="rates")
+    effective_from = models.DateField()
+    rate = models.DecimalField(**MONEY, validators=[MinValueValidator(ZERO)])
+
+    class Meta:
+        ordering = ["staff", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["staff", "effective_from"], name="rate_unique_day"),
+            models.CheckConstraint(condition=Q(rate__gte=0), name="rate_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.staff} {self.rate}/h from {self.effective_from}"
+
+
+class TimeEntry(models.Model):
+    """Hours a staff member spent on a campaign on a day: one `staff_time` cost, at the rate of
+    that day (the cost follows the entry and the rates; see `campaigns.services`)."""
+
+    staff = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="time_entries")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="time_entries")
+    date = models.DateField(validators=[not_in_future])
+    hours = models.DecimalField(
+        max_digits=4,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Up to 24 a day.",
+    )
+    note = models.CharField(max_length=300, blank=True)
+    cost = models.OneToOneField(
+        Cost, on_delete=models.CASCADE, related_name="time_entry", editable=False
+    )
+
+    class Meta:
+        ordering = ["-date", "staff"]
+        verbose_name_plural = "time entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["staff", "campaign", "date"], name="time_entry_unique_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(hours__gt=0, hours__lte=24), name="time_entry_hours_in_a_day"
+            ),
+        ]
+        indexes = [models.Index(fields=["staff", "date"])]
+
+    def __str__(self) -> str:
+        return f"{self.staff} {self.hours} h on {self.campaign} {self.date}"

@@ -24,9 +24,13 @@ from campaigns.models import (
     Cost,
     Coupon,
     EngagementStat,
+    HourlyRate,
+    StaffMember,
+    TimeEntry,
     is_future,
     normalize_phone,
 )
+from campaigns.numbers import fixed
 
 ENGAGEMENT_FIELDS = (
     "impressions",
@@ -263,8 +267,16 @@ def cost_create(**fields: Any) -> Cost:
     return cost
 
 
-def cost_update(*, cost: Cost, **fields: Any) -> Cost:
-    """Change a cost: the day it left and the day it moved to both change."""
+def _not_a_time_entrys(cost: Cost) -> None:
+    if TimeEntry.objects.filter(cost_id=cost.pk).exists():
+        raise Conflict("This cost is a time entry's: change or delete the time entry instead.")
+
+
+def cost_update(*, cost: Cost, entry: bool = False, **fields: Any) -> Cost:
+    """Change a cost: the day it left and the day it moved to both change. A time entry's cost
+    changes only with its entry (`entry=True`, from the time entry services)."""
+    if not entry:
+        _not_a_time_entrys(cost)
     with transaction.atomic():
         stored = Cost.objects.select_for_update().get(pk=cost.pk)
         _assign(cost, fields)
@@ -274,11 +286,240 @@ def cost_update(*, cost: Cost, **fields: Any) -> Cost:
     return cost
 
 
-def cost_delete(*, cost: Cost) -> None:
+def cost_delete(*, cost: Cost, entry: bool = False) -> None:
+    if not entry:
+        _not_a_time_entrys(cost)
     with transaction.atomic():
         day = Cost.objects.filter(pk=cost.pk).values_list("incurred_on", flat=True).first()
         cost.delete()
         declare_changed(moments=[day])
+
+
+# --- staff time -------------------------------------------------------------------------------
+
+MAX_HOURS_A_DAY = Decimal("24")
+
+
+def staff_save(*, staff: StaffMember | None = None, **fields: Any) -> StaffMember:
+    """Add or rename a staff member (no cost changes: costs follow entries and rates)."""
+    if staff is None:
+        staff = StaffMember(**fields)
+    else:
+        _assign(staff, fields)
+    with transaction.atomic():
+        staff.save()
+    return staff
+
+
+def staff_delete(*, staff: StaffMember) -> None:
+    _delete(staff, f"{staff} has time entries; mark them inactive instead.")
+
+
+def rate_on(rates: list[HourlyRate], day: dt.date) -> Decimal | None:
+    """The rate of `day` among one staff member's rates sorted by effective_from, newest
+    first: the latest that starts on or before it."""
+    for rate in rates:
+        if rate.effective_from <= day:
+            return rate.rate
+    return None
+
+
+def _rates(staff: StaffMember) -> list[HourlyRate]:
+    return list(HourlyRate.objects.filter(staff=staff).order_by("-effective_from"))
+
+
+def _entry_amount(hours: Decimal, rate: Decimal) -> Decimal:
+    return fixed(Decimal(hours) * rate, 2)
+
+
+def hourly_rate_save(*, hourly_rate: HourlyRate | None = None, **fields: Any) -> HourlyRate:
+    """Set a staff member's rate from a day on. Only the time entries from the earliest day
+    concerned (the rate's old or new day) change: they are repriced at their day's rate, and
+    their days are declared changed."""
+    with transaction.atomic():
+        before = None
+        rate = hourly_rate
+        if rate is None:
+            rate = HourlyRate(**fields)
+        else:
+            before = HourlyRate.objects.select_for_update().get(pk=rate.pk).effective_from
+            _assign(rate, fields)
+        if rate.rate is None or Decimal(rate.rate) < 0:
+            raise InvalidInput("Must not be negative.", field="rate")
+        if not isinstance(rate.effective_from, dt.date):
+            raise InvalidInput("Must be a date.", field="effective_from")
+        clash = HourlyRate.objects.filter(
+            staff_id=rate.staff_id, effective_from=rate.effective_from
+        ).exclude(pk=rate.pk)
+        if clash.exists():
+            raise Conflict(
+                f"{rate.staff} already has a rate from {rate.effective_from}.",
+                field="effective_from",
+            )
+        rate.save()
+        _reprice(rate.staff, since=min(filter(None, [before, rate.effective_from])))
+    return rate
+
+
+def hourly_rate_delete(*, hourly_rate: HourlyRate) -> None:
+    """Drop a rate: its entries take the rate before it; refused when none is there."""
+    with transaction.atomic():
+        hourly_rate.delete()
+        _reprice(hourly_rate.staff, since=hourly_rate.effective_from)
+
+
+def _reprice(staff: StaffMember, *, since: dt.date) -> None:
+    """Every time entry of `staff` from `since` on, at its day's rate: the costs that change
+    are written in one statement and their days declared."""
+    rates = _rates(staff)
+    entries = list(TimeEntry.objects.filter(staff=staff, date__gte=since).select_related("cost"))
+    changed = []
+    for entry in entries:
+        rate = rate_on(rates, entry.date)
+        if rate is None:
+            raise Conflict(
+                f"{staff} would have no hourly rate on {entry.date}, which has time entries.",
+                field="effective_from",
+            )
+        amount = _entry_amount(entry.hours, rate)
+        if entry.cost.amount != amount:
+            entry.cost.amount = amount
+            changed.append(entry.cost)
+    if changed:
+        Cost.objects.bulk_update(changed, ["amount"])
+        declare_changed(moments=[cost.incurred_on for cost in changed])
+
+
+def _entry_checked(staff: StaffMember, day: dt.date, hours: Any) -> tuple[Decimal, Decimal]:
+    not_after_today(day, field="date")
+    try:
+        hours = Decimal(hours)
+    except (TypeError, ArithmeticError):
+        raise InvalidInput("Must be a number of hours.", field="hours") from None
+    if not hours.is_finite() or hours <= 0 or hours > MAX_HOURS_A_DAY:
+        raise InvalidInput("Must be more than 0 and at most 24 hours.", field="hours")
+    if hours != hours.quantize(Decimal("0.01")):
+        raise InvalidInput("At most two decimals (0.25 is a quarter hour).", field="hours")
+    rate = rate_on(_rates(staff), day)
+    if rate is None:
+        raise InvalidInput(f"{staff} has no hourly rate on {day}: add one first.", field="date")
+    return hours, rate
+
+
+def _hours(value: Any) -> Decimal:
+    try:
+        hours = Decimal(str(value).strip())
+    except ArithmeticError:
+        raise InvalidInput("Must be a number of hours.", field="hours") from None
+    if not hours.is_finite():
+        raise InvalidInput("Must be a number of hours.", field="hours")
+    return hours
+
+
+def _entry_note(staff: StaffMember, hours: Decimal, note: str) -> str:
+    return (f"{staff}: {hours} h" + (f", {note}" if note else ""))[:300]
+
+
+def time_entry_save(
+    *,
+    entry: TimeEntry | None = None,
+    staff: StaffMember,
+    campaign: Campaign,
+    date: dt.date,
+    hours: Any,
+    note: str = "",
+) -> TimeEntry:
+    """Record (or change) hours spent on a campaign on a day: its `staff_time` cost is the hours
+    at that day's rate, written through the cost services (which declare the days)."""
+    hours, rate = _entry_checked(staff, date, hours)
+    fields = {
+        "campaign": campaign,
+        "incurred_on": date,
+        "amount": _entry_amount(hours, rate),
+        "category": Cost.Category.STAFF_TIME,
+        "note": _entry_note(staff, hours, note),
+    }
+    with transaction.atomic():
+        same_day = TimeEntry.objects.filter(staff=staff, campaign=campaign, date=date)
+        if same_day.exclude(pk=entry.pk if entry else None).exists():
+            raise Conflict(
+                f"{staff} already has hours on {campaign} on {date}: change those.", field="date"
+            )
+        if entry is None:
+            entry = TimeEntry(
+                staff=staff,
+                campaign=campaign,
+                date=date,
+                hours=hours,
+                note=note,
+                cost=cost_create(**fields),
+            )
+        else:
+            cost_update(cost=entry.cost, entry=True, **fields)
+            entry.staff, entry.campaign, entry.date = staff, campaign, date
+            entry.hours, entry.note = hours, note
+        entry.save()
+    return entry
+
+
+def time_entry_delete(*, entry: TimeEntry) -> None:
+    """Drop hours: their cost goes with them (its day declared changed)."""
+    with transaction.atomic():
+        cost_delete(cost=entry.cost, entry=True)
+
+
+def timesheet_save(
+    *, staff: StaffMember, hours: dict[tuple[int, dt.date], Any], note: str = ""
+) -> int:
+    """A week of a staff member's hours per (campaign id, day): new hours are recorded,
+    changed ones updated, emptied (0 or None) ones deleted, all in one transaction: one bad cell
+    (its key is in the error's field, "campaign id:day") saves nothing. Returns the number of
+    entries written or deleted."""
+    if not hours:
+        return 0
+    days = {day for _, day in hours}
+    campaigns = Campaign.objects.in_bulk({campaign_id for campaign_id, _ in hours})
+    written = 0
+    with transaction.atomic():
+        stored = {
+            (e.campaign_id, e.date): e
+            for e in TimeEntry.objects.filter(staff=staff, date__in=days)
+            .select_related("cost")
+            .select_for_update()
+        }
+        for (campaign_id, day), value in sorted(hours.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            entry = stored.get((campaign_id, day))
+            try:
+                empty = value in (None, "") or _hours(value) == 0
+                if empty:
+                    if entry is not None:
+                        time_entry_delete(entry=entry)
+                        written += 1
+                    continue
+                if campaign_id not in campaigns:
+                    raise InvalidInput("No such campaign.", field="campaign")
+                if entry is not None and entry.hours == _hours(value):
+                    continue
+                time_entry_save(
+                    entry=entry,
+                    staff=staff,
+                    campaign=campaigns[campaign_id],
+                    date=day,
+                    hours=value,
+                    note=entry.note if entry is not None else note,
+                )
+                written += 1
+            except InvalidInput as exc:
+                raise InvalidInput(exc.message, field=f"{campaign_id}:{day.isoformat()}") from None
+        totals: dict[dt.date, Decimal] = {}
+        for entry in TimeEntry.objects.filter(staff=staff, date__in=days):
+            totals[entry.date] = totals.get(entry.date, Decimal("0")) + entry.hours
+        for day, total in sorted(totals.items()):
+            if total > MAX_HOURS_A_DAY:
+                raise InvalidInput(
+                    f"{total} hours on {day}: a day has 24 at most.", field=f"day:{day.isoformat()}"
+                )
+    return written
 
 
 # --- engagement -------------------------------------------------------------------------------

@@ -105,3 +105,9 @@ def reference_data(db):
         importlib.import_module(f"reports.migrations.{migration}").create_schedules(
             state.apps, None
         )
+
+
+# One Chromium per session for every browser test (tests/reports, tests/campaigns): a fixture
+# imported into each module or app's conftest would be a separate "session" fixture each, and
+# Playwright refuses a second instance while the first one's event loop runs.
+from tests.reports.browser import chromium  # noqa: E402, F401  (fixture)

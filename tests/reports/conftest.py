@@ -12,11 +12,6 @@ from leads.models import Via
 from leads.services import contact_create, contact_move_stage, purchase_record
 from tests.factories import CampaignFactory, CouponFactory, channel
 
-# One Chromium per session for every browser test module: a fixture imported into each module
-# would be a separate "session" fixture per module, and Playwright refuses a second instance
-# while the first one's event loop runs.
-from tests.reports.browser import chromium  # noqa: F401  (fixture)
-
 UTC = dt.UTC
 
 
