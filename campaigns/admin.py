@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum
@@ -17,8 +19,9 @@ from django.utils.html import format_html
 
 from campaigns import services
 from campaigns.admin_base import ServiceAdmin, ServiceInline
-from campaigns.errors import InvalidInput
+from campaigns.errors import DomainError, InvalidInput
 from campaigns.models import (
+    AdPlatform,
     Campaign,
     CampaignAlias,
     Channel,
@@ -27,6 +30,7 @@ from campaigns.models import (
     Coupon,
     EngagementStat,
     HourlyRate,
+    ImportJob,
     StaffMember,
     TimeEntry,
 )
@@ -481,3 +485,169 @@ class TimeEntryAdmin(ServiceAdmin):
 
     def remove(self, request: HttpRequest, obj: TimeEntry) -> None:
         services.time_entry_delete(entry=obj)
+
+
+# --- imports ----------------------------------------------------------------------------------
+
+
+class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(label="Import", choices=[])
+    platform = forms.ChoiceField(
+        label="Ad platform",
+        choices=[("", "(not an ad platform's export)"), *AdPlatform.choices],
+        required=False,
+        help_text="For ad platform costs: the platform whose export this is.",
+    )
+    file = forms.FileField(
+        label="CSV file", help_text="UTF-8, comma or semicolon separated, one header line."
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from campaigns.imports import ADMIN_KINDS
+
+        self.fields["kind"].choices = [(k, label) for k, (label, _) in ADMIN_KINDS.items()]
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """CSV imports from the admin: upload a file, map its columns, import it on a worker,
+    watch its progress and download its rejected rows. Every step is a service."""
+
+    list_display = (
+        "file_name",
+        "kind",
+        "status",
+        "rows",
+        "created",
+        "rejected_rows",
+        "user",
+        "created_at",
+    )
+    list_filter = ("status", "kind")
+    list_select_related = ("user",)
+    search_fields = ("file_name",)
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).defer("data")
+
+    @admin.display(description="Rejected")
+    def rejected_rows(self, obj: ImportJob) -> int:
+        return len(obj.rejected)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # a job is started, not edited
+
+    def get_urls(self):
+        own = [
+            path(
+                "<int:pk>/rejected.csv",
+                self.admin_site.admin_view(self.rejected_view),
+                name="campaigns_importjob_rejected",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ImportUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                job = services.import_job_create(
+                    kind=form.cleaned_data["kind"],
+                    platform=form.cleaned_data["platform"],
+                    file_name=upload.name,
+                    data=upload.read(),
+                    user=request.user,
+                )
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                return HttpResponseRedirect(
+                    reverse("admin:campaigns_importjob_change", args=[job.pk])
+                )
+        return TemplateResponse(
+            request,
+            "admin/campaigns/importjob/upload.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Import a CSV file",
+                "opts": self.model._meta,
+                "form": form,
+            },
+            status=400 if form.errors else 200,
+        )
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None
+    ):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        job = ImportJob.objects.filter(pk=object_id).first()
+        if job is None:
+            return HttpResponseRedirect(reverse("admin:campaigns_importjob_changelist"))
+        from campaigns.imports import ADMIN_KINDS, kind_for
+
+        kind = kind_for(job.kind, job.platform)
+        error = None
+        if request.method == "POST":
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            mapping = {name: request.POST.get(f"map-{i}", "") for i, name in enumerate(job.header)}
+            try:
+                services.import_job_start(
+                    job=job, mapping=mapping, dry_run=request.POST.get("dry_run") == "on"
+                )
+            except DomainError as exc:
+                error = exc.message
+            else:
+                return HttpResponseRedirect(request.path)
+        columns = [] if job.kind == "ad_costs" else list(kind.columns)
+        return TemplateResponse(
+            request,
+            "admin/campaigns/importjob/job.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Import of {job.file_name}",
+                "opts": self.model._meta,
+                "job": job,
+                "kind_label": ADMIN_KINDS.get(job.kind, (job.kind,))[0],
+                "error": error,
+                "header": [
+                    {"index": i, "name": name, "mapped": job.mapping.get(name, "")}
+                    for i, name in enumerate(job.header)
+                ],
+                "columns": columns,
+                "required": list(getattr(kind, "required", ())),
+                "preview": services.import_job_preview(job) if job.status == "draft" else [],
+                "share": min(job.line / job.lines, 1.0) * 100 if job.lines else 0,
+                "rejected": job.rejected[:100],
+                "working": job.status in (ImportJob.Status.PENDING, ImportJob.Status.RUNNING),
+            },
+            status=400 if error else 200,
+        )
+
+    def rejected_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        job = ImportJob.objects.filter(pk=pk).defer("data").first()
+        if job is None:
+            return HttpResponseRedirect(reverse("admin:campaigns_importjob_changelist"))
+        from reports.csvexport import write_rows
+
+        out = io.StringIO()
+        write_rows(out, ["line", "column", "reason"], job.rejected)
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-rejected.csv"'
+        return response
+
+    def delete_model(self, request: HttpRequest, obj: ImportJob) -> None:
+        services.import_job_delete(job=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for job in queryset:
+            services.import_job_delete(job=job)

@@ -109,7 +109,7 @@ def row_key(kind: str, cells: dict[str, str]) -> str:
     return f"import:{kind}:{hashlib.sha256(text.encode()).hexdigest()[:40]}"
 
 
-def _check_encoding(path: Path) -> int:
+def check_encoding(path: Path) -> int:
     """Decode the whole file as UTF-8 (streaming); return its number of lines. A byte that is
     not UTF-8 refuses the file, naming its line."""
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -133,7 +133,7 @@ def _check_encoding(path: Path) -> int:
     return lines
 
 
-def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
+def sniff_dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
     # The first lines, not a whole 64 KB block: a quoted cell further down must not sway it.
     lines = "\n".join(sample.split("\n")[:PREAMBLE_LINES])
     try:
@@ -145,6 +145,12 @@ def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
 def _header(names: list[str], kind: Kind) -> list[str]:
     if hasattr(kind, "header"):
         return kind.header(names)
+    return default_header(names, kind)
+
+
+def default_header(names: list[str], kind: Kind) -> list[str]:
+    """A file's column names (any case) checked against the kind's: none unknown or named
+    twice, none required missing; "" names a column to ignore."""
     columns = [name.strip().lower() for name in names]
     unknown = [name for name in columns if name and name not in kind.columns]
     if unknown:
@@ -165,7 +171,7 @@ def read_rows(text: IO[str], kind: Kind, rejected: list[Rejected]) -> Iterator[R
     """The file's rows as `Row`s; a row with the wrong number of cells is rejected here."""
     sample = text.read(SNIFF_BYTES)
     text.seek(0)
-    reader = csv.reader(text, _dialect(sample))
+    reader = csv.reader(text, sniff_dialect(sample))
     try:
         header = next(reader)
     except StopIteration:
@@ -262,7 +268,7 @@ def import_file(
     if getattr(kind, "whole_file", False):
         chunk = sys.maxsize
     csv.field_size_limit(MAX_FIELD)
-    lines = _check_encoding(path)
+    lines = check_encoding(path)
     outcome = Outcome(dry_run=dry_run)
     bar = Progress(progress, lines)
     started = time.monotonic()

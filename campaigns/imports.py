@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from campaigns.csvimport import FileRefused, Rejected, Row, row_key
+from campaigns.csvimport import FileRefused, Rejected, Row, default_header, row_key
 from campaigns.errors import DomainError
 from campaigns.models import AdPlatform, Campaign, CampaignAlias, Cost
 from campaigns.numbers import fixed
@@ -321,3 +321,47 @@ class PlatformCostKind:
 
 def _at(row: Row, problem: Rejected) -> Rejected:
     return Rejected(row.line, problem.column, problem.reason)
+
+
+# Imports started in the admin -------------------------------------------------------------------
+
+# The kinds the admin's import page offers: label and the permission it needs.
+ADMIN_KINDS: dict[str, tuple[str, str]] = {
+    "contacts": ("Contacts", "leads.add_contact"),
+    "touchpoints": ("Touchpoints", "leads.add_touchpoint"),
+    "purchases": ("Purchases", "leads.add_purchase"),
+    "costs": ("Costs", "campaigns.add_cost"),
+    "ad_costs": ("Ad platform costs", "campaigns.add_cost"),
+}
+
+
+def kind_for(name: str, platform: str = "") -> Any:
+    """The import kind of the admin's `name` (an ad platform's for "ad_costs")."""
+    if name == "costs":
+        return COSTS
+    if name == "ad_costs":
+        return PlatformCostKind(platform)
+    from leads.imports import KINDS  # leads builds on campaigns, not the other way
+
+    return KINDS[name]
+
+
+class MappedKind:
+    """A kind read through a column mapping: the file's column names (any case) renamed to
+    ours before the kind checks them; a column mapped to "" is ignored."""
+
+    def __init__(self, kind: Any, mapping: dict[str, str]) -> None:
+        self.kind = kind
+        self.mapping = {k.strip().lower(): v for k, v in mapping.items()}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.kind, name)
+
+    def header(self, names: list[str]) -> list[str]:
+        renamed = [self.mapping.get(n.strip().lower(), n) for n in names]
+        if hasattr(self.kind, "header"):
+            return self.kind.header(renamed)
+        return default_header(renamed, self.kind)
+
+    def apply(self, rows: list[Row], *, user: Any) -> list[tuple[str, list[Rejected]]]:
+        return self.kind.apply(rows, user=user)

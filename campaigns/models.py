@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -364,3 +365,64 @@ class TimeEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.staff} {self.hours} h on {self.campaign} {self.date}"
+
+
+class ImportJob(models.Model):
+    """A CSV file uploaded in the admin to import (contacts, touchpoints, purchases, costs or
+    an ad platform's costs): kept with its column mapping, run on a Celery worker, its
+    progress, counts and rejected rows shown on its page (`campaigns.services` and `tasks`)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Waiting for its columns"
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=20)
+    platform = models.CharField(max_length=20, choices=AdPlatform.choices, blank=True)
+    file_name = models.CharField(max_length=255)
+    data = models.BinaryField(help_text="The uploaded file, as sent.")
+    lines = models.PositiveIntegerField(default=0)
+    header = models.JSONField(default=list, help_text="The file's column names.")
+    mapping = models.JSONField(default=dict, help_text="The file's columns to ours.")
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    line = models.PositiveIntegerField(default=0, help_text="The last line imported so far.")
+    rows = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    rejected = models.JSONField(default=list, help_text="[line, column, reason] per problem.")
+    error = models.TextField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} from {self.file_name}"
+
+
+class ImportMapping(models.Model):
+    """The column mapping last used for a kind of import and a file header: the next file with
+    the same columns opens with it."""
+
+    kind = models.CharField(max_length=40)
+    header_key = models.CharField(max_length=64, help_text="A hash of the file's column names.")
+    mapping = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "header_key"], name="import_mapping_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} mapping {self.header_key[:8]}"

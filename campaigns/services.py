@@ -4,19 +4,26 @@ admin, imports), and declares what it changed (`campaigns.changes`)."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import hashlib
+import io
+import tempfile
 from collections.abc import Iterable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.db.models import Model, ProtectedError
+from django.utils import timezone
 
 from campaigns.changes import declare_changed
-from campaigns.errors import Conflict, InvalidInput
+from campaigns.errors import Conflict, InvalidInput, NotPermitted
 from campaigns.models import (
     DEFAULT_CHANNEL_SLUGS,
+    AdPlatform,
     Campaign,
     CampaignAlias,
     Channel,
@@ -25,6 +32,8 @@ from campaigns.models import (
     Coupon,
     EngagementStat,
     HourlyRate,
+    ImportJob,
+    ImportMapping,
     StaffMember,
     TimeEntry,
     is_future,
@@ -573,3 +582,205 @@ def engagement_delete(*, stat: EngagementStat) -> None:
         day = EngagementStat.objects.filter(pk=stat.pk).values_list("date", flat=True).first()
         stat.delete()
         declare_changed(moments=[day])
+
+
+# --- imports started in the admin --------------------------------------------------------------
+
+PREVIEW_ROWS = 10
+MAX_STORED_REJECTIONS = 10_000
+
+
+def _header_key(header: list[str]) -> str:
+    text = "\x1f".join(name.strip().lower() for name in header)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _read_head(data: bytes, rows: int) -> tuple[list[str], list[list[str]]]:
+    """The first line's names and the next `rows` rows of an uploaded file."""
+    from campaigns.csvimport import SNIFF_BYTES, sniff_dialect
+
+    text = data[: SNIFF_BYTES * 4].decode("utf-8-sig", errors="replace")
+    reader = csv.reader(io.StringIO(text), sniff_dialect(text[:SNIFF_BYTES]))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return [], []
+    body = []
+    for row in reader:
+        if len(body) >= rows:
+            break
+        body.append(row)
+    return header, body
+
+
+def import_job_create(
+    *, kind: str, file_name: str, data: bytes, user: Any, platform: str = ""
+) -> ImportJob:
+    """Keep an uploaded file as an import job waiting for its column mapping: refused at once
+    (nothing kept) when the user may not import that kind or the file cannot be imported at all
+    (not UTF-8, empty)."""
+    from campaigns.csvimport import FileRefused, check_encoding
+    from campaigns.imports import ADMIN_KINDS, kind_for
+
+    if kind not in ADMIN_KINDS:
+        raise InvalidInput(f"Choose one of: {', '.join(ADMIN_KINDS)}.", field="kind")
+    if not user.has_perm(ADMIN_KINDS[kind][1]):
+        raise NotPermitted(f"You may not import {ADMIN_KINDS[kind][0].lower()}.", field="kind")
+    if kind == "ad_costs" and platform not in AdPlatform.values:
+        raise InvalidInput("Choose the ad platform the file comes from.", field="platform")
+    if not data:
+        raise InvalidInput("The file is empty.", field="file")
+    with tempfile.NamedTemporaryFile(suffix=".csv") as handle:
+        handle.write(data)
+        handle.flush()
+        try:
+            lines = check_encoding(Path(handle.name))
+        except FileRefused as exc:
+            raise InvalidInput(str(exc), field="file") from None
+    header, _ = _read_head(data, 0)
+    if not any(name.strip() for name in header):
+        raise InvalidInput("The file is empty: its first line must name the columns.", field="file")
+    columns = kind_for(kind, platform).columns if kind != "ad_costs" else ()
+    remembered = ImportMapping.objects.filter(kind=kind, header_key=_header_key(header)).first()
+    if remembered is not None:
+        mapping = remembered.mapping
+    else:
+        mapping = {
+            name: name.strip().lower() if name.strip().lower() in columns else "" for name in header
+        }
+    with transaction.atomic():
+        return ImportJob.objects.create(
+            kind=kind,
+            platform=platform if kind == "ad_costs" else "",
+            file_name=file_name[:255],
+            data=data,
+            lines=lines,
+            header=header,
+            mapping=mapping,
+            user=user if getattr(user, "pk", None) else None,
+        )
+
+
+def import_job_preview(job: ImportJob) -> list[list[str]]:
+    """The first rows of the job's file, as read for the mapping page."""
+    return _read_head(bytes(job.data), PREVIEW_ROWS)[1]
+
+
+def import_job_start(
+    *, job: ImportJob, mapping: dict[str, str], dry_run: bool = False
+) -> ImportJob:
+    """Check the column mapping (each of our columns from one file column at most, the required
+    ones present), remember it for the next file with these columns, and queue the job."""
+    from campaigns.imports import kind_for
+
+    if job.status != ImportJob.Status.DRAFT:
+        raise Conflict("This import has started already.")
+    kind = kind_for(job.kind, job.platform)
+    if job.kind != "ad_costs":
+        unknown = mapping.keys() - set(job.header)
+        if unknown:
+            raise InvalidInput(f"Not a column of the file: {', '.join(sorted(unknown))}.")
+        targets = [target for target in mapping.values() if target]
+        for target in targets:
+            if target not in kind.columns:
+                raise InvalidInput(f"{target!r} is not a column of {kind.name}.", field=target)
+            if targets.count(target) > 1:
+                raise InvalidInput(f"Two columns of the file are mapped to {target}.", field=target)
+        for required in kind.required:
+            if required not in targets:
+                raise InvalidInput(f"Map a column of the file to {required}.", field=required)
+    with transaction.atomic():
+        ImportMapping.objects.update_or_create(
+            kind=job.kind, header_key=_header_key(job.header), defaults={"mapping": mapping}
+        )
+        updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.DRAFT).update(
+            status=ImportJob.Status.PENDING, mapping=mapping, dry_run=dry_run
+        )
+        if not updated:
+            raise Conflict("This import has started already.")
+        _enqueue_import(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def _enqueue_import(job_id: int) -> None:
+    from campaigns.tasks import run_import
+
+    def send() -> None:
+        try:
+            run_import.delay(job_id)
+        except Exception as exc:  # the broker is away: say so on the job, do not fail the request
+            ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
+                status=ImportJob.Status.FAILED,
+                error=f"The job queue is unavailable ({exc}); upload the file again later.",
+                finished_at=timezone.now(),
+            )
+
+    transaction.on_commit(send, robust=True)
+
+
+def import_job_run(*, job_id: int) -> ImportJob | None:
+    """Run a queued import job (a no-op when another worker has it or it is gone): the file
+    through the import engine with the job's mapping, by the user who started it; progress
+    written after every chunk, then the counts and the rejected rows."""
+    from campaigns.csvimport import FileRefused, import_file
+    from campaigns.imports import MappedKind, kind_for
+
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
+        status=ImportJob.Status.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    job = ImportJob.objects.get(pk=job_id)
+    if job.user is None or not job.user.is_active:
+        return _job_failed(job, "The user who started this import is gone.")
+    kind = kind_for(job.kind, job.platform)
+    if job.kind != "ad_costs":
+        kind = MappedKind(kind, job.mapping)
+
+    def progress(outcome, line: int) -> None:
+        ImportJob.objects.filter(pk=job_id).update(
+            line=line,
+            rows=outcome.rows,
+            created=outcome.created,
+            unchanged=outcome.unchanged,
+            skipped=outcome.skipped,
+        )
+
+    with tempfile.NamedTemporaryFile(suffix=".csv") as handle:
+        handle.write(bytes(job.data))
+        handle.flush()
+        try:
+            outcome = import_file(
+                Path(handle.name), kind, user=job.user, dry_run=job.dry_run, on_chunk=progress
+            )
+        except FileRefused as exc:
+            return _job_failed(job, str(exc))
+    ImportJob.objects.filter(pk=job_id).update(
+        status=ImportJob.Status.DONE,
+        line=job.lines,
+        rows=outcome.rows,
+        created=outcome.created,
+        unchanged=outcome.unchanged,
+        skipped=outcome.skipped,
+        rejected=[[r.line, r.column, r.reason] for r in outcome.rejected[:MAX_STORED_REJECTIONS]],
+        finished_at=timezone.now(),
+    )
+    job.refresh_from_db()
+    return job
+
+
+def _job_failed(job: ImportJob, error: str) -> ImportJob:
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.FAILED, error=error, finished_at=timezone.now()
+    )
+    job.refresh_from_db()
+    return job
+
+
+def import_job_delete(*, job: ImportJob) -> None:
+    """Forget an import job and its file (what it imported stays)."""
+    if job.status == ImportJob.Status.RUNNING:
+        raise Conflict("This import is running; delete it once it is done.")
+    with transaction.atomic():
+        job.delete()
