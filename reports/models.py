@@ -127,7 +127,21 @@ class ReportSubscription(models.Model):
         return f"{self.email} {self.granularity}"
 
 
-class AttributedDay(models.Model):
+class DayCache(models.Model):
+    """One closed local day of a reports cache (its rows as JSON): valid while no data of its
+    day changed after it was computed (see DayChange); `reports.daycache` reads and fills it."""
+
+    # Days are local days: rows made under another TIME_ZONE are other days.
+    time_zone = models.CharField(max_length=64, default="UTC")
+    day = models.DateField()
+    rows = models.JSONField(default=list)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class AttributedDay(DayCache):
     """One closed day's attribution sums for one model and lookback (the rows of
     `reports.attribution.report_sql` for that day's purchases): a cache in the database, so a
     report over a long period sums days instead of re-ranking every purchase's touches. A row
@@ -135,11 +149,6 @@ class AttributedDay(models.Model):
 
     model = models.CharField(max_length=20, choices=Attribution.choices)
     lookback_days = models.PositiveSmallIntegerField()
-    # Days are local days: rows made under another TIME_ZONE are other days.
-    time_zone = models.CharField(max_length=64, default="UTC")
-    day = models.DateField()
-    rows = models.JSONField(default=list)
-    computed_at = models.DateTimeField()
 
     class Meta:
         constraints = [
@@ -164,15 +173,10 @@ class DayChange(models.Model):
         return f"{self.day} changed at {self.changed_at:%Y-%m-%d %H:%M}"
 
 
-class ContactDay(models.Model):
+class ContactDay(DayCache):
     """One closed day's contact counts per source (channel, campaign): contacts entered, and
     of them how many reached lead and customer so far; contacts stamped lead, qualified and
     customer that day. A cache like AttributedDay, voided by the same day stamps."""
-
-    time_zone = models.CharField(max_length=64, default="UTC")
-    day = models.DateField()
-    rows = models.JSONField(default=list)
-    computed_at = models.DateTimeField()
 
     class Meta:
         constraints = [
@@ -183,16 +187,12 @@ class ContactDay(models.Model):
         return f"contacts on {self.day}"
 
 
-class PathDay(models.Model):
+class PathDay(DayCache):
     """One closed day's conversion paths for one lookback (`reports.paths`): per path, the
     first purchases of that day, their cents and touches and each one's days to convert. A
     cache like AttributedDay, voided by the same day stamps."""
 
     lookback_days = models.PositiveSmallIntegerField()
-    time_zone = models.CharField(max_length=64, default="UTC")
-    day = models.DateField()
-    rows = models.JSONField(default=list)
-    computed_at = models.DateTimeField()
 
     class Meta:
         constraints = [
@@ -206,10 +206,10 @@ class PathDay(models.Model):
 
 
 class MonthRollup(models.Model):
-    """One closed month of a day cache (`AttributedDay`, `ContactDay`, `PathDay`) added up:
-    the rows of its days combined into one list, so a report over a year reads 12 rows, not
-    365 (`reports.daycache.span_rows`). Valid while no day of the month changed after it was
-    computed (see DayChange), and deleted with the month's days when late data arrives."""
+    """One closed month of a day cache (`AttributedDay`, `ContactDay`, `DurationDay`, `PathDay`)
+    added up: the rows of its days combined into one list, so a report over a year reads 12
+    rows, not 365 (`reports.daycache.span_rows`). Valid while no day of the month changed after
+    it was computed (see DayChange), and deleted with the month's days when late data arrives."""
 
     # The day cache it sums (its model name) and that cache's keys ("model=linear:...").
     cache = models.CharField(max_length=40)
@@ -230,16 +230,11 @@ class MonthRollup(models.Model):
         return f"{self.cache} {self.keys} in {self.month:%Y-%m}"
 
 
-class DurationDay(models.Model):
+class DurationDay(DayCache):
     """One closed day's cohort durations per source (channel, campaign): of the contacts that
     entered that day, the whole microseconds from entry to their lead stamp and to their
     customer stamp, each list sorted, so the median of any period is exact. A cache like
     ContactDay, voided by the same day stamps (a stage move marks its contact's entry day)."""
-
-    time_zone = models.CharField(max_length=64, default="UTC")
-    day = models.DateField()
-    rows = models.JSONField(default=list)
-    computed_at = models.DateTimeField()
 
     class Meta:
         constraints = [
