@@ -30,6 +30,12 @@ EXPECTED = {
     "campaigns.view_channel": (True, True, True),
     "reports.view_dashboard": (False, True, False),
     "reports.add_report": (False, True, False),
+    "campaigns.add_importjob": (True, True, False),
+    "campaigns.delete_importjob": (False, True, False),
+    "campaigns.change_timeentry": (False, True, False),
+    "campaigns.change_hourlyrate": (False, True, False),
+    "campaigns.change_campaignalias": (False, True, False),
+    "campaigns.view_campaignalias": (True, True, True),
 }
 
 
