@@ -194,3 +194,16 @@ def test_the_admin_keeps_rates_and_entries_through_the_services(mia, pins, clien
     assert response.status_code == 302
     assert costs() == [(dt.date(2026, 3, 10), Decimal("80.00"))]
     assert StaffMember.objects.get().name == "Mia"
+
+
+def test_the_api_refuses_to_change_an_entrys_cost(mia, pins, marketing_user):
+    from tests.api.conftest import token_client
+
+    entry = time_entry_save(staff=mia, campaign=pins, date=dt.date(2026, 3, 10), hours="1")
+    api = token_client(marketing_user)
+    url = f"/api/v1/costs/{entry.cost.pk}/"
+    changed = api.patch(url, {"amount": "1.00"}, format="json")
+    assert changed.status_code == 409
+    assert "time entry" in changed.json()["non_field_errors"][0]
+    assert api.delete(url).status_code == 409
+    assert Cost.objects.get(pk=entry.cost.pk).amount == Decimal("40.00")
