@@ -19,6 +19,7 @@ from django.utils.html import format_html
 
 from campaigns import services
 from campaigns.admin_base import ServiceAdmin, ServiceInline
+from campaigns.csvcells import write_rows
 from campaigns.errors import DomainError, InvalidInput
 from campaigns.models import (
     AdPlatform,
@@ -510,7 +511,7 @@ class ImportUploadForm(forms.Form):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(ServiceAdmin):
     """CSV imports from the admin: upload a file, map its columns, import it on a worker,
     watch its progress and download its rejected rows. Every step is a service."""
 
@@ -555,15 +556,8 @@ class ImportJobAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = ImportUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
             try:
-                job = services.import_job_create(
-                    kind=form.cleaned_data["kind"],
-                    platform=form.cleaned_data["platform"],
-                    file_name=upload.name,
-                    data=upload.read(),
-                    user=request.user,
-                )
+                job = self.create(request, form)
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
@@ -637,17 +631,24 @@ class ImportJobAdmin(admin.ModelAdmin):
         job = ImportJob.objects.filter(pk=pk).defer("data").first()
         if job is None:
             return HttpResponseRedirect(reverse("admin:campaigns_importjob_changelist"))
-        from reports.csvexport import write_rows
-
         out = io.StringIO()
         write_rows(out, ["line", "column", "reason"], job.rejected)
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-rejected.csv"'
         return response
 
-    def delete_model(self, request: HttpRequest, obj: ImportJob) -> None:
-        services.import_job_delete(job=obj)
+    def create(self, request: HttpRequest, form) -> ImportJob:
+        upload = form.cleaned_data["file"]
+        return services.import_job_create(
+            kind=form.cleaned_data["kind"],
+            platform=form.cleaned_data.get("platform", ""),
+            file_name=upload.name,
+            data=upload.read(),
+            user=request.user,
+        )
 
-    def delete_queryset(self, request: HttpRequest, queryset) -> None:
-        for job in queryset:
-            services.import_job_delete(job=job)
+    def update(self, request: HttpRequest, obj: ImportJob, form) -> ImportJob:
+        raise PermissionDenied  # a job is started from its page, never edited
+
+    def remove(self, request: HttpRequest, obj: ImportJob) -> None:
+        services.import_job_delete(job=obj)

@@ -38,6 +38,7 @@ from accounts.services import (
     saved_view_query,
     saved_view_save,
 )
+from campaigns.csvcells import cell
 from campaigns.errors import DomainError
 from campaigns.inputs import MoneyFormField
 
@@ -169,8 +170,6 @@ class SavedViewsMixin:
     def export_csv_view(self, request: HttpRequest) -> HttpResponse:
         """The list as filtered, searched and sorted on the page (its query string), every row
         (not one page), its columns as shown, streamed as CSV."""
-        from reports.csvexport import cell  # the reports' formula-safe cells
-
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         try:

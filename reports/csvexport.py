@@ -1,20 +1,16 @@
-"""The one CSV writer of every export: the pages' tables and the emailed reports.
+"""The CSV of every report export: the pages' tables and the emailed reports.
 
-Values are written as the API gives them (no reformatting). A text cell that a spreadsheet
-would run as a formula (one beginning with = + - @, a tab or a carriage return: a campaign named
-`=HYPERLINK(...)`, say) is prefixed with an apostrophe, so it shows as text; numbers, negative
-ones included (an ROI of -0.3600), stay numbers.
+Values are written as the API gives them (no reformatting), each cell formula-safe
+(`campaigns.csvcells`: a text a spreadsheet would run as a formula gets an apostrophe; numbers,
+negative ones included, stay numbers).
 """
 
 from __future__ import annotations
 
-import csv
-import re
-from collections.abc import Iterable
-from decimal import Decimal
 from typing import IO
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from campaigns.csvcells import FORMULA_STARTS, cell, write_rows  # noqa: F401 (the reports' names)
+
 # The API's order of the figures (ROI, then the funnel's own): a saved report's data comes back
 # from PostgreSQL's jsonb with its keys in another order.
 COLUMNS = (
@@ -43,29 +39,6 @@ COLUMNS = (
     "median_days_to_lead",
     "median_days_to_customer",
 )
-NUMBER = re.compile(r"-?\d+(\.\d+)?")
-
-
-def cell(value: object) -> str:
-    """One cell's text, neutralised when it could run as a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int | Decimal | float):
-        return str(value)
-    text = str(value)
-    if text.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(text):
-        return "'" + text
-    return text
-
-
-def write_rows(out: IO[str], header: list[str], rows: Iterable[list[object]]) -> None:
-    """A header and rows, every cell through `cell`."""
-    writer = csv.writer(out)
-    writer.writerow([cell(name) for name in header])
-    for row in rows:
-        writer.writerow([cell(value) for value in row])
 
 
 def write_report(out: IO[str], report: dict) -> None:

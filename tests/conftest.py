@@ -105,6 +105,14 @@ def reference_data(db):
         importlib.import_module(f"reports.migrations.{migration}").create_schedules(
             state.apps, None
         )
+    # The permissions later migrations granted to the role groups.
+    for migration in (
+        "reports.migrations.0012_marketing_may_delete_reports",
+        "campaigns.migrations.0006_marketing_maps_campaign_names",
+        "campaigns.migrations.0008_marketing_keeps_staff_time",
+        "campaigns.migrations.0010_import_job_permissions",
+    ):
+        importlib.import_module(migration).grant(state.apps, None)
 
 
 # One Chromium per session for every browser test (tests/reports, tests/campaigns): a fixture
