@@ -21,6 +21,8 @@ from tests.factories import CampaignFactory, CouponFactory, channel
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # The channels and groups back when an earlier transactional test's flush took them.
+    pytest.mark.usefixtures("reference_data"),
 ]
 
 UTC = dt.UTC
