@@ -331,18 +331,20 @@ def _check_rollups(
     if since:
         rollups = rollups.filter(month__gte=since.replace(day=1))
     latest = _month_stamps()
-    valid = [
-        (cache, keys, month, rows, computed_at)
-        for cache, keys, month, rows, computed_at in rollups.values_list(
-            "cache", "keys", "month", "rows", "computed_at"
+    # Which roll-ups would be served, without their rows; then the rows of the sampled months.
+    valid = {
+        pk: month
+        for pk, cache, month, computed_at in rollups.values_list(
+            "pk", "cache", "month", "computed_at"
         )
         if cache in ROLLUPS and (month not in latest or computed_at > latest[month])
-    ]
-    checked = set(_sample(sorted({month for _, _, month, _, _ in valid}), sample, rng))
+    }
+    checked = set(_sample(sorted(set(valid.values())), sample, rng))
     by_cache: dict[tuple[str, str], list] = defaultdict(list)
-    for cache, keys, month, rows, computed_at in valid:
-        if month in checked:
-            by_cache[cache, keys].append((month, rows, computed_at))
+    for cache, keys, month, rows, computed_at in MonthRollup.objects.filter(
+        pk__in=[pk for pk, month in valid.items() if month in checked]
+    ).values_list("cache", "keys", "month", "rows", "computed_at"):
+        by_cache[cache, keys].append((month, rows, computed_at))
     found: list[tuple[Mismatch, dt.date, dt.datetime]] = []
     for (cache, keys), months in sorted(by_cache.items()):
         days_of, combine, decimal_column = ROLLUPS[cache]
