@@ -13,10 +13,12 @@ instead of doubling them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from campaigns.csvimport import Rejected, Row, row_key
+from leads.copyimport import import_rows
 from leads.events import apply_batch
 from leads.models import Via
 
@@ -31,6 +33,8 @@ class EventKind:
     type: str  # the event's type: "contact"
     columns: tuple[str, ...]
     required: tuple[str, ...] = ()
+    # Its bulk path on PostgreSQL, when it has one (`campaigns.csvimport.import_file`).
+    copy: Callable[..., None] | None = field(default=None, compare=False)
 
     def key(self, cells: dict[str, str]) -> str:
         if cells.get("external_id"):
@@ -91,6 +95,7 @@ CONTACTS = EventKind(
         "referred_by",
         "external_id",
     ),
+    copy=import_rows,
 )
 TOUCHPOINTS = EventKind(
     name="touchpoints",

@@ -374,7 +374,13 @@ def source_of(
     return campaign.channel
 
 
-def new_contact(
+def new_contact(*, refs: Refs, **given: Any) -> Contact:
+    """A new contact (unsaved) entering the funnel at its stage, stamped up to it: the row of
+    `contact_values`."""
+    return Contact(**contact_values(refs=refs, **given))
+
+
+def contact_values(
     *,
     refs: Refs,
     email: str = "",
@@ -393,12 +399,15 @@ def new_contact(
     owner: Any = None,
     referred_by: Contact | None = None,
     external_id: str | None = None,
-) -> Contact:
-    """A new contact (unsaved) entering the funnel at `stage`, stamped up to it.
+) -> dict[str, Any]:
+    """The fields of a new contact entering the funnel at `stage`, stamped up to it (every
+    stage up to its own at `entered_at`), by name; references are rows, left out when None.
 
     Its source is the coupon's campaign, else the campaign, else the channel, else `source`
     resolved through the channel aliases; with none of them it is unknown (NULL): the contact
     counts in the `unattributed` row, like the revenue it brings, and gets no first touch.
+    Every door builds its contacts from these values: `new_contact` as a model, the COPY path
+    of imports (`leads.copyimport`) as a staged row.
     """
     try:
         stage = Stage(stage)
@@ -423,22 +432,24 @@ def new_contact(
         "owner": owner,
         "referred_by": referred_by,
     }
-    contact = Contact(
-        email=(email or "").strip(),
-        phone=phone or "",
-        phone_e164=phone_e164(phone),
-        handle=handle or "",
-        first_name=first_name or "",
-        last_name=last_name or "",
-        company=company or "",
-        notes=notes or "",
-        external_id=external_id_or_none(external_id),
-        stage=stage,
-        entered_at=entered_at,
+    values = {
+        "email": (email or "").strip(),
+        "phone": phone or "",
+        "phone_e164": phone_e164(phone),
+        "handle": handle or "",
+        "first_name": first_name or "",
+        "last_name": last_name or "",
+        "company": company or "",
+        "notes": notes or "",
+        "external_id": external_id_or_none(external_id),
+        "stage": stage,
+        "entered_at": entered_at,
         **{name: value for name, value in references.items() if value is not None},
-    )
-    stamp_up_to(contact, stage, entered_at)
-    return contact
+    }
+    # A new contact has no stamp yet: each stage up to its own is reached at entry.
+    for reached in STAGE_ORDER[: stage.rank + 1]:
+        values[reached.stamp_field] = entered_at
+    return values
 
 
 IDENTITY = ("email", "phone", "handle", "first_name", "last_name")
@@ -468,10 +479,15 @@ def first_touch(contact: Contact, *, kind: str | None, source: str = "") -> Touc
         contact=contact,
         channel_id=contact.source_channel_id,
         campaign_id=contact.source_campaign_id,
-        kind=kind or Touchpoint.Kind.FOLLOW,
         occurred_at=contact.entered_at,
-        source=(source or "")[:200],
+        **first_touch_values(kind=kind, source=source),
     )
+
+
+def first_touch_values(*, kind: str | None, source: str = "") -> dict[str, str]:
+    """What a first touch keeps of its event beside the contact's source and entry time: its
+    kind (follow unless given) and the verbatim source, cut to the column."""
+    return {"kind": kind or Touchpoint.Kind.FOLLOW, "source": (source or "")[:200]}
 
 
 CONTACT_IDENTITY = ("email", "phone", "handle", "first_name", "last_name", "company")
