@@ -227,11 +227,11 @@ class Progress:
             0.0,
         )
 
-    def update(self, rows: int, line: int) -> None:
+    def update(self, rows: int, line: int, *, force: bool = False) -> None:
         if self.out is None:
             return
         now = time.monotonic()
-        if now - self.shown < 0.2:
+        if now - self.shown < 0.2 and not force:
             return
         self.shown = now
         elapsed = now - self.started
@@ -243,6 +243,12 @@ class Progress:
             f"\r[{bar:<30}] {share:6.1%} {rows:>10,} rows {rate:>9,.0f} rows/s  ETA {left:5.0f} s"
         )
         self.out.flush()
+
+    def say(self, text: str) -> None:
+        """A line under the bar: what a long step after the reading is doing."""
+        if self.out is not None:
+            self.out.write(f"\n{text}")
+            self.out.flush()
 
     def done(self) -> None:
         if self.out is not None:
@@ -423,7 +429,7 @@ def run_command(command, kind: Kind, options: dict) -> None:
             command.stdout.write(f"  line {item.line}, {item.column or 'row'}: {item.reason}")
     if outcome.interrupted_at is not None:
         raise CommandError(
-            f"Stopped before line {outcome.interrupted_at}; nothing of that chunk was written. "
+            f"Stopped before line {outcome.interrupted_at}; nothing from that line on was written. "
             "Run the same command again: rows already imported are skipped.",
             returncode=130,
         )

@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -302,6 +303,8 @@ def _import(rows, kind, user, outcome: Outcome, bar: Progress, on_chunk, reread)
         cursor.execute(f"CREATE TEMP TABLE import_staging ({columns})")
         try:
             _stage(rows, kind, cursor, outcome, bar, on_chunk, first)
+            bar.update(outcome.rows, sys.maxsize, force=True)
+            bar.say(f"Writing {outcome.rows:,} rows in one transaction...")
             with transaction.atomic():
                 _write(cursor, kind, user, outcome, reread)
         except KeyboardInterrupt:
