@@ -282,3 +282,18 @@ def test_an_email_stored_in_another_case_is_refused_like_the_batch_door(tmp_path
     assert [(r.line, r.column, r.reason) for r in outcome.rejected] == [
         (2, "email", "A contact with the email 'ADA@example.com' already exists.")
     ]
+
+
+def test_a_user_who_may_not_add_contacts_gets_the_same_refusals(tmp_path, importer):
+    # A Marketing member reads contacts but may not add them (SPEC §8): every row refused
+    # as the batch door refuses it, both ways.
+    from django.contrib.auth.models import Group
+
+    marketer = UserFactory(username="marketer")
+    marketer.groups.add(Group.objects.get(name="Marketing"))
+    path = contacts_file(tmp_path, 3)
+    bulk, bulk_rows = imported(path, marketer, bulk=True)
+    chunked, _ = imported(path, marketer, bulk=False)
+    assert bulk == chunked
+    assert bulk[1] == 0 and [r[2] for r in bulk[3]] == ["You may not send contact events."] * 3
+    assert bulk_rows["contacts"] == []
