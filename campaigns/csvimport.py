@@ -294,22 +294,27 @@ def import_file(
                 with path.open(encoding="utf-8-sig", newline="") as again:
                     yield read_rows(again, kind, [])
 
-            copy(
-                rows,
-                kind,
-                user=user,
-                outcome=outcome,
-                bar=bar,
-                dry_run=dry_run,
-                reread=reread,
-                on_chunk=on_chunk,
-            )
-        elif dry_run:
-            with transaction.atomic():
+            def run() -> None:
+                copy(
+                    rows,
+                    kind,
+                    user=user,
+                    outcome=outcome,
+                    bar=bar,
+                    reread=reread,
+                    on_chunk=on_chunk,
+                )
+        else:
+
+            def run() -> None:
                 _run(rows, kind, user, chunk, outcome, bar, on_chunk)
+
+        if dry_run:
+            with transaction.atomic():
+                run()
                 transaction.set_rollback(True)
         else:
-            _run(rows, kind, user, chunk, outcome, bar, on_chunk)
+            run()
     bar.done()
     outcome.seconds = time.monotonic() - started
     outcome.rejected.sort(key=lambda r: r.line)
@@ -322,13 +327,15 @@ def _run(rows, kind: Kind, user, chunk: int, outcome: Outcome, bar: Progress, on
         for row in rows:
             batch.append(row)
             if len(batch) >= chunk:
-                _apply(batch, kind, user, outcome)
+                apply_chunk(batch, kind, user, outcome)
+                outcome.rows += len(batch)
                 bar.update(outcome.rows, batch[-1].line)
                 if on_chunk:
                     on_chunk(outcome, batch[-1].line)
                 batch = []
         if batch:
-            _apply(batch, kind, user, outcome)
+            apply_chunk(batch, kind, user, outcome)
+            outcome.rows += len(batch)
             if on_chunk:
                 on_chunk(outcome, batch[-1].line)
     except KeyboardInterrupt:
@@ -337,11 +344,11 @@ def _run(rows, kind: Kind, user, chunk: int, outcome: Outcome, bar: Progress, on
         outcome.interrupted_at = batch[0].line if batch else None
 
 
-def _apply(batch: list[Row], kind: Kind, user, outcome: Outcome) -> None:
+def apply_chunk(batch: list[Row], kind: Kind, user, outcome: Outcome) -> None:
+    """Apply a chunk of rows in one transaction and count what became of each."""
     with transaction.atomic():
         results = kind.apply(batch, user=user)
     for row, (status, rejections) in zip(batch, results, strict=True):
-        outcome.rows += 1
         if status == "created":
             outcome.created += 1
         elif status == "unchanged":

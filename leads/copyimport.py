@@ -47,7 +47,7 @@ from psycopg.pq import TransactionStatus
 from rest_framework import serializers
 
 from campaigns.changes import declare_changed
-from campaigns.csvimport import CHUNK, Outcome, Progress, Rejected, Row
+from campaigns.csvimport import CHUNK, Outcome, Progress, Rejected, Row, apply_chunk
 from campaigns.errors import DomainError
 from campaigns.inputs import moment_refused
 from leads import rules
@@ -283,19 +283,12 @@ def import_rows(
     user: Any,
     outcome: Outcome,
     bar: Progress,
-    dry_run: bool,
     reread: Callable[[], AbstractContextManager[Iterator[Row]]],
     on_chunk: Callable[[Outcome, int], None] | None = None,
 ) -> None:
     """Import contacts rows by the bulk path (see the module); `reread` opens the file's rows
-    again, for the slow ones. With `dry_run` everything runs in one transaction that is rolled
-    back."""
-    if dry_run:
-        with transaction.atomic():
-            _import(rows, kind, user, outcome, bar, on_chunk, reread)
-            transaction.set_rollback(True)
-    else:
-        _import(rows, kind, user, outcome, bar, on_chunk, reread)
+    again, for the slow ones. A dry run calls it inside a transaction it rolls back."""
+    _import(rows, kind, user, outcome, bar, on_chunk, reread)
 
 
 def _import(rows, kind, user, outcome: Outcome, bar: Progress, on_chunk, reread) -> None:
@@ -503,7 +496,7 @@ def _slow(cursor, kind, user, outcome: Outcome, reread) -> None:
             if not lines:
                 return
             after = lines[-1]
-            _apply(_pick(rows, lines), kind, user, outcome)
+            apply_chunk(_pick(rows, lines), kind, user, outcome)
 
 
 def _pick(rows: Iterator[Row], lines: list[int]) -> list[Row]:
@@ -515,13 +508,3 @@ def _pick(rows: Iterator[Row], lines: list[int]) -> list[Row]:
                 picked.append(row)
                 break
     return picked
-
-
-def _apply(batch: list[Row], kind, user, outcome: Outcome) -> None:
-    for row, (status, rejections) in zip(batch, kind.apply(batch, user=user), strict=True):
-        if status == "created":
-            outcome.created += 1
-        elif status == "unchanged":
-            outcome.unchanged += 1
-        else:
-            outcome.rejected += rejections or [Rejected(row.line, "", "Rejected.")]
