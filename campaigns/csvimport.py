@@ -436,8 +436,8 @@ def run_command(command, kind: Kind, options: dict) -> None:
             command.stdout.write(f"  line {item.line}, {item.column or 'row'}: {item.reason}")
     if outcome.interrupted_at is not None:
         raise CommandError(
-            f"Stopped before line {outcome.interrupted_at}; nothing from that line on was written. "
-            "Run the same command again: rows already imported are skipped.",
+            f"Stopped at line {outcome.interrupted_at}, before it was written; rows after it may not"
+            " be written either. Run the same command again: rows already imported are skipped.",
             returncode=130,
         )
     if outcome.rejected:

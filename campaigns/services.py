@@ -756,6 +756,14 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
             )
         except FileRefused as exc:
             return _job_failed(job, str(exc))
+        except Exception as exc:
+            # Not left "running" for ever: the job says it stopped, and the worker logs why.
+            _job_failed(
+                job,
+                f"The import stopped with an error ({type(exc).__name__}). Rows already"
+                " imported stay; upload the file again to import the rest.",
+            )
+            raise
     ImportJob.objects.filter(pk=job_id).update(
         status=ImportJob.Status.DONE,
         line=job.lines,

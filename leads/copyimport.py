@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from psycopg.pq import TransactionStatus
@@ -81,6 +81,12 @@ IDENTITY = rules.CONTACT_IDENTITY  # compared on a replay
 STAMPS = rules.STAMP_NAMES
 SLOW = object()
 INERROR = TransactionStatus.INERROR
+DEADLOCK = "40P01"
+REFERENCED = (
+    ("campaigns_channel", "source_channel_id"),
+    ("campaigns_campaign", "source_campaign_id"),
+    ("campaigns_coupon", "coupon_id"),
+)
 
 
 class Lookup(Exception):
@@ -150,7 +156,8 @@ class Stager:
         self.refs.channel("direct")  # loads them, before any COPY holds the connection
         self.fields = ContactInput(context={"refs": self.refs}).fields
         self.memo: dict[str, dict[str, Any]] = {name: {} for name in REFERENCES}
-        self.last: tuple[str, str, Any] | None = None  # a look-up the full memo could not keep
+        # The look-ups of the row being staged that a full memo could not keep.
+        self.pending: dict[tuple[str, str], Any] = {}
         self.zone = self.fields["entered_at"].default_timezone()
 
     def row(self, row: Row) -> tuple:
@@ -158,6 +165,7 @@ class Stager:
         key = self.kind.key(cells)
         email_key = rules.email_key(cells.get("email"))
         given = self._given(cells) if self.permitted else SLOW
+        self.pending.clear()  # every look-up of this row was answered
         too_long = len(key) > TEXTS["external_id"]
         decided = SLOW if given is SLOW or too_long else self._decide(given, key)
         if decided is SLOW:
@@ -227,7 +235,10 @@ class Stager:
         if parsed is None:
             return SLOW
         if parsed.tzinfo is not None:
-            moment = parsed.astimezone(self.zone)  # the field's own step for an aware time
+            try:
+                moment = parsed.astimezone(self.zone)  # the field's own step for an aware time
+            except OverflowError:
+                return SLOW
         else:
             try:
                 moment = self.fields["entered_at"].enforce_timezone(parsed)
@@ -239,20 +250,22 @@ class Stager:
         memo = self.memo[name]
         if value in memo:
             return memo[value]
-        if self.last is not None and self.last[:2] == (name, value):
-            return self.last[2]
+        if (name, value) in self.pending:
+            return self.pending[name, value]
         raise Lookup(name, value)
 
     def look_up(self, name: str, value: str) -> None:
         """Read a reference value through its field (its row, or SLOW when the field refuses
-        it) and remember it: at most `MEMO_LIMIT` values per column, then the last one only."""
+        it) and remember it: at most `MEMO_LIMIT` values per column, beyond them until the row
+        that needed it is staged."""
         try:
             found = self.fields[name].run_validation(value)
         except serializers.ValidationError:
             found = SLOW
         if len(self.memo[name]) < MEMO_LIMIT:
             self.memo[name][value] = found
-        self.last = (name, value, found)
+        else:
+            self.pending[name, value] = found
 
     def _decide(self, given: dict[str, Any], key: str) -> tuple[dict, dict | None] | object:
         """The contact's values and its first touch's, as `contacts_create_bulk` decides them
@@ -297,16 +310,24 @@ def _import(rows, kind, user, outcome: Outcome, bar: Progress, on_chunk, reread)
         cursor.execute("DROP TABLE IF EXISTS import_staging")
         columns = ", ".join(f"{name} {type_}" for name, type_ in STAGING)
         cursor.execute(f"CREATE TEMP TABLE import_staging ({columns})")
+        landed = False  # the bulk rows are committed
+        slow_line: list[int] = []  # the first line of the slow chunk being written
         try:
             _stage(rows, kind, user, cursor, outcome, bar, on_chunk, first)
             bar.update(outcome.rows, sys.maxsize, force=True)
             bar.say(f"Writing {outcome.rows:,} rows in one transaction...")
-            with transaction.atomic():
-                _write(cursor, kind, user, outcome, reread)
+            created, unchanged, in_use = _write_retrying(cursor, user)
+            landed = True
+            outcome.created, outcome.unchanged = created, unchanged
+            outcome.rejected += in_use
+            _slow(cursor, kind, user, outcome, reread, slow_line)
         except KeyboardInterrupt:
-            # Nothing of the file was written: the next run does it all.
-            outcome.interrupted_at = first[0] if first else None
-            outcome.created = outcome.unchanged = 0
+            # Before the bulk rows landed nothing of the file was written: the next run does it
+            # all. After, the slow chunk being written (and those after it) waits for it.
+            if landed and slow_line:
+                outcome.interrupted_at = slow_line[0]
+            else:
+                outcome.interrupted_at = first[0] if first else None
         finally:
             if connection.connection.info.transaction_status != INERROR:
                 cursor.execute("DROP TABLE IF EXISTS import_staging")
@@ -349,12 +370,28 @@ def _stage(rows, kind, user, cursor, outcome: Outcome, bar: Progress, on_chunk, 
             on_chunk(outcome, line)
 
 
-def _write(cursor, kind, user, outcome: Outcome, reread) -> None:
-    """Route, insert, settle the skipped rows, then the slow ones; declare the days."""
+def _write_retrying(cursor, user) -> tuple[int, int, list[Rejected]]:
+    """`_write` in one transaction, tried again (up to three times in all) when PostgreSQL
+    breaks a deadlock with a concurrent writer by rolling it back: the staging table is as
+    it was, so the next try starts clean."""
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _write(cursor, user)
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != DEADLOCK or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _write(cursor, user) -> tuple[int, int, list[Rejected]]:
+    """Route, insert, settle the skipped rows, declare the days: (created, already there,
+    rejected as an email in use)."""
     cursor.execute("ANALYZE import_staging")
     # A merge must not add a secondary email that this file inserts as a primary one: the
     # secondary emails are read once, below, and stay as read until the end.
     cursor.execute("LOCK TABLE leads_contactemail IN SHARE MODE")
+    _keep_references(cursor)
     _route(cursor)
     zone = timezone.get_current_timezone_name()
     contact_columns = ", ".join(CONTACT_COLUMNS)
@@ -395,15 +432,29 @@ def _write(cursor, kind, user, outcome: Outcome, reread) -> None:
     cursor.execute("SELECT count(*) FROM import_created")
     created = cursor.fetchone()[0]
     cursor.execute("SELECT count(*) FROM import_staging WHERE NOT slow")
+    unchanged, in_use = 0, []
     if cursor.fetchone()[0] > created:
         unchanged, in_use = _settle_skipped(cursor)
-        outcome.unchanged += unchanged
-        outcome.rejected += in_use
-    outcome.created += created
     cursor.execute(" UNION ".join(f"SELECT DISTINCT {name} FROM import_created" for name in STAMPS))
     declare_changed(moments=[day for (day,) in cursor.fetchall() if day is not None])
     cursor.execute("DROP TABLE IF EXISTS import_created, import_skipped")
-    _slow(cursor, kind, user, outcome, reread)
+    return created, unchanged, in_use
+
+
+def _keep_references(cursor) -> None:
+    """Lock the channels, campaigns and coupons the staged rows name against deletion until
+    the file is written; a row whose reference was deleted since it was staged goes the
+    per-row way (and is refused as naming an unknown one)."""
+    for table, column in REFERENCED:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id IN (SELECT DISTINCT {column} FROM import_staging"
+            f" WHERE NOT slow) ORDER BY id FOR KEY SHARE"
+        )
+    gone = " OR ".join(
+        f"({column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.id = {column}))"
+        for table, column in REFERENCED
+    )
+    cursor.execute(f"UPDATE import_staging SET slow = true WHERE NOT slow AND ({gone})")
 
 
 def _route(cursor) -> None:
@@ -481,10 +532,12 @@ def _settle_skipped(cursor) -> tuple[int, list[Rejected]]:
     return unchanged, rejected
 
 
-def _slow(cursor, kind, user, outcome: Outcome, reread) -> None:
-    """The slow rows through the per-row door (`kind.apply`), in file order, `CHUNK` at a
-    time: their lines read from the staging table, their cells from the file again (read
-    alongside, so memory holds one chunk)."""
+def _slow(cursor, kind, user, outcome: Outcome, reread, slow_line: list[int]) -> None:
+    """The slow rows through the per-row door (`kind.apply`), in file order, after the bulk
+    rows are committed, `CHUNK` at a time, each chunk in its own transaction as on the chunked
+    path (so its email locks and savepoints do not pile up): their lines read from the
+    staging table, their cells from the file again (read alongside: memory holds one chunk).
+    `slow_line` names the first line of the chunk being written."""
     with reread() as rows:
         after = 0
         while True:
@@ -496,6 +549,7 @@ def _slow(cursor, kind, user, outcome: Outcome, reread) -> None:
             if not lines:
                 return
             after = lines[-1]
+            slow_line[:] = [lines[0]]
             apply_chunk(_pick(rows, lines), kind, user, outcome)
 
 

@@ -91,6 +91,7 @@ CELLS = {
             iso(NOW + dt.timedelta(hours=1)),  # the future
             "2026-01-32T00:00:00Z",
             "1899-12-31T00:00:00Z",
+            "0001-01-01T00:00:00+01:00",  # out of range once in the current time zone
         ],
     ),
     "touch_kind": mostly(["", "", "form"], ["teleport"]),
@@ -99,12 +100,17 @@ CELLS = {
 rows = st.lists(st.fixed_dictionaries(CELLS), min_size=1, max_size=14)
 
 
-def write(tmp_path: Path, rows: list[dict[str, str]], name: str = "contacts.csv") -> Path:
+def write(
+    tmp_path: Path,
+    rows: list[dict[str, str]],
+    name: str = "contacts.csv",
+    columns: tuple[str, ...] = COLUMNS,
+) -> Path:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(COLUMNS)
+    writer.writerow(columns)
     for row in rows:
-        writer.writerow([row.get(column, "") for column in COLUMNS])
+        writer.writerow([row.get(column, "") for column in columns])
     path = tmp_path / name
     path.write_text(out.getvalue(), encoding="utf-8")
     return path
@@ -297,3 +303,93 @@ def test_a_user_who_may_not_add_contacts_gets_the_same_refusals(tmp_path, import
     assert bulk == chunked
     assert bulk[1] == 0 and [r[2] for r in bulk[3]] == ["You may not send contact events."] * 3
     assert bulk_rows["contacts"] == []
+
+
+def test_an_interrupt_among_the_per_row_rows_keeps_the_bulk_rows(tmp_path, importer, monkeypatch):
+    # Rows 2-4 take the bulk path; rows 5 and 6 name an owner (the per-row door's), written
+    # after the bulk rows are committed, a chunk per transaction: Ctrl-C in that chunk keeps
+    # the bulk rows and names the chunk's first line.
+    path = write(
+        tmp_path,
+        [{"email": f"b{i}@example.com"} for i in range(3)]
+        + [{"email": f"o{i}@example.com", "owner": str(importer.pk)} for i in range(2)],
+        columns=("email", "owner"),
+    )
+
+    def interrupted(self, batch, *, user):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(type(CONTACTS), "apply", interrupted)
+    outcome = import_file(path, CONTACTS, user=importer)
+    assert (outcome.interrupted_at, outcome.created) == (5, 3)
+    assert sorted(Contact.objects.values_list("email", flat=True)) == [
+        "b0@example.com",
+        "b1@example.com",
+        "b2@example.com",
+    ]
+    monkeypatch.undo()
+    again = import_file(path, CONTACTS, user=importer)
+    assert (again.created, again.unchanged) == (2, 3)
+    assert Contact.objects.get(email="o1@example.com").owner == importer
+
+
+def test_references_beyond_the_memo_are_kept_for_their_row(tmp_path, importer, monkeypatch):
+    # No value is remembered: each row's two references are looked up for it and kept until
+    # it is staged (keeping only the last one would look them up in turn for ever).
+    monkeypatch.setattr(copyimport, "MEMO_LIMIT", 0)
+    path = write(
+        tmp_path,
+        [
+            {"email": "m1@example.com", "source_channel": "facebook", "stage": "lead"},
+            {"email": "m2@example.com", "source_channel": "pinterest", "stage": "customer"},
+        ],
+    )
+    assert import_file(path, CONTACTS, user=importer).created == 2
+    assert Contact.objects.get(email="m2@example.com").source_channel == channel("pinterest")
+
+
+def test_a_deadlock_is_tried_again(tmp_path, importer, monkeypatch):
+    import psycopg
+    from django.db import OperationalError
+
+    real, calls = copyimport._write, []
+
+    def deadlocked_once(cursor, user):
+        calls.append(1)
+        result = real(cursor, user)
+        if len(calls) == 1:
+            # PostgreSQL picked this transaction to break a deadlock: all of it rolls back.
+            error = OperationalError("deadlock detected")
+            error.__cause__ = psycopg.errors.DeadlockDetected()
+            raise error
+        return result
+
+    monkeypatch.setattr(copyimport, "_write", deadlocked_once)
+    outcome = import_file(contacts_file(tmp_path, 5), CONTACTS, user=importer)
+    assert (len(calls), outcome.created) == (2, 5)
+    assert Contact.objects.count() == 5 and StageChange.objects.count() == 5
+
+
+def test_a_campaign_deleted_after_staging_refuses_its_rows_only(tmp_path, importer, monkeypatch):
+    from campaigns.models import Campaign
+    from tests.factories import CampaignFactory
+
+    gone = CampaignFactory(name="Gone", channel=channel("facebook"))
+    path = write(
+        tmp_path,
+        [
+            {"email": "g@example.com", "source_campaign": str(gone.pk)},
+            {"email": "k@example.com", "source_channel": "facebook"},
+        ],
+    )
+    real = copyimport._keep_references
+
+    def deleted_meanwhile(cursor):
+        Campaign.objects.filter(pk=gone.pk).delete()
+        real(cursor)
+
+    monkeypatch.setattr(copyimport, "_keep_references", deleted_meanwhile)
+    outcome = import_file(path, CONTACTS, user=importer)
+    assert outcome.created == 1
+    assert [(r.line, r.column) for r in outcome.rejected] == [(2, "source_campaign")]
+    assert "Unknown campaign" in outcome.rejected[0].reason
