@@ -393,3 +393,27 @@ def test_a_campaign_deleted_after_staging_refuses_its_rows_only(tmp_path, import
     assert outcome.created == 1
     assert [(r.line, r.column) for r in outcome.rejected] == [(2, "source_campaign")]
     assert "Unknown campaign" in outcome.rejected[0].reason
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_outside_a_test_transaction_it_commits_and_leaves_no_table(tmp_path, importer):
+    # As the command and the worker run it: COPY statements in autocommit, the bulk rows in
+    # their own transaction, the per-row rows in theirs, the staging table dropped at the end
+    # (connections are reused).
+    from django.db import connection
+
+    path = write(
+        tmp_path,
+        [{"email": f"t{i}@example.com"} for i in range(4)]
+        + [{"email": "owned@example.com", "owner": str(importer.pk)}],
+        columns=("email", "owner"),
+    )
+    outcome = import_file(path, CONTACTS, user=importer)
+    assert (outcome.created, outcome.rejected) == (5, [])
+    assert not connection.in_atomic_block
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT to_regclass('pg_temp.import_staging'), to_regclass('pg_temp.import_created')"
+        )
+        assert cursor.fetchone() == (None, None)
+    assert Contact.objects.count() == 5 and StageChange.objects.count() == 5
