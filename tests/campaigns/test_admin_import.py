@@ -121,3 +121,37 @@ def test_a_dry_run_keeps_nothing(sally, django_capture_on_commit_callbacks):
     job.refresh_from_db()
     assert (job.status, job.created, job.dry_run) == ("done", 2, True)
     assert not Contact.objects.exists()
+
+
+def test_a_job_whose_rows_are_all_read_says_they_are_being_written(sally):
+    # A contacts file on PostgreSQL is read (staged) first, then written in one go: the page
+    # must not look stuck at 100 % meanwhile.
+    upload(sally)
+    job = ImportJob.objects.get()
+    ImportJob.objects.filter(pk=job.pk).update(status="running", line=job.lines, rows=3)
+    page = sally.get(reverse("admin:campaigns_importjob_change", args=[job.pk])).content.decode()
+    assert "Every row is read; they are being written now." in page
+    ImportJob.objects.filter(pk=job.pk).update(line=2)
+    page = sally.get(reverse("admin:campaigns_importjob_change", args=[job.pk])).content.decode()
+    assert "being written now" not in page
+
+
+def test_a_job_that_breaks_says_so_instead_of_running_for_ever(sally, monkeypatch):
+    from campaigns.services import import_job_run, import_job_start
+    from leads.imports import CONTACTS
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk is full")
+
+    upload(sally)
+    job = ImportJob.objects.get()
+    monkeypatch.setattr("campaigns.services._enqueue_import", lambda job_id: None)
+    mapping = {"E-mail": "email", "Name": "first_name", "Where from": "", "Notes column": ""}
+    import_job_start(job=job, mapping=mapping)
+    # Rows through the per-row door break (on PostgreSQL the file's bad email takes it).
+    monkeypatch.setattr(type(CONTACTS), "apply", broken)
+    with pytest.raises(RuntimeError):
+        import_job_run(job_id=job.pk)  # the worker logs it
+    job.refresh_from_db()
+    assert job.status == "failed" and "RuntimeError" in job.error
+    assert job.finished_at is not None
