@@ -65,16 +65,16 @@ EMAIL = re.compile(
     r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
     r"[A-Za-z]{2,63}"
 )
-TEXTS = {
-    "phone": 32,
-    "handle": 100,
-    "first_name": 100,
-    "last_name": 100,
-    "company": 200,
-    "notes": 5000,
-    "utm_source": 200,
-    "external_id": 200,
-}
+TEXTS = (
+    "phone",
+    "handle",
+    "first_name",
+    "last_name",
+    "company",
+    "notes",
+    "utm_source",
+    "external_id",
+)
 REFERENCES = ("source_channel", "source_campaign", "coupon", "stage", "touch_kind")
 FAST = frozenset(TEXTS) | frozenset(REFERENCES) | {"email", "entered_at"}
 IDENTITY = rules.CONTACT_IDENTITY  # compared on a replay
@@ -155,6 +155,8 @@ class Stager:
         self.refs = BatchRefs([])  # channels and aliases once; the rest one query per value
         self.refs.channel("direct")  # loads them, before any COPY holds the connection
         self.fields = ContactInput(context={"refs": self.refs}).fields
+        # The fields' own limits: a longer text, or email, goes the per-row way.
+        self.longest = {name: self.fields[name].max_length for name in (*TEXTS, "email")}
         self.memo: dict[str, dict[str, Any]] = {name: {} for name in REFERENCES}
         # The look-ups of the row being staged that a full memo could not keep.
         self.pending: dict[tuple[str, str], Any] = {}
@@ -166,7 +168,7 @@ class Stager:
         email_key = rules.email_key(cells.get("email"))
         given = self._given(cells) if self.permitted else SLOW
         self.pending.clear()  # every look-up of this row was answered
-        too_long = len(key) > TEXTS["external_id"]
+        too_long = len(key) > self.longest["external_id"]
         decided = SLOW if given is SLOW or too_long else self._decide(given, key)
         if decided is SLOW:
             blank = (None,) * (len(COLUMNS) - 4)
@@ -206,11 +208,11 @@ class Stager:
         given: dict[str, Any] = {}
         for name, value in cells.items():
             if name in TEXTS:
-                if len(value) > TEXTS[name] or "\x00" in value:
+                if len(value) > self.longest[name] or "\x00" in value:
                     return SLOW
                 given[name] = value
             elif name == "email":
-                if len(value) > 254 or not EMAIL.fullmatch(value):
+                if len(value) > self.longest["email"] or not EMAIL.fullmatch(value):
                     return SLOW
                 given[name] = value
             elif name == "entered_at":

@@ -137,8 +137,8 @@ EXPLORE = int(os.environ.get("EQUIVALENCE_EXAMPLES", "0"))
 @given(rows=rows)
 def test_the_bulk_path_writes_and_answers_what_the_chunked_path_does(
     tmp_path,
+    importer,  # first: its reference data (channels) back after a flush, for the world
     world,  # noqa: F811 - the batch equivalence test's fixture
-    importer,
     rows,
 ):
     user = importer
