@@ -1,6 +1,6 @@
 """The /api/v1/ routes."""
 
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from campaigns.apis import (
@@ -28,6 +28,7 @@ router.register("reports", ReportViewSet, basename="report")
 
 urlpatterns = [
     path("events/", EventBatchView.as_view(), name="events"),
+    path("", include("connectors.urls")),
     path("reports/roi/", RoiView.as_view(), name="report-roi"),
     path("reports/funnel/", FunnelView.as_view(), name="report-funnel"),
     path("reports/paths/", PathsView.as_view(), name="report-paths"),

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "campaigns",
     "leads",
     "reports",
+    "connectors",
 ]
 
 MIDDLEWARE = [

@@ -60,6 +60,7 @@ class Via(models.TextChoices):
     IMPORT = "import", "Import"
     PURCHASE = "purchase", "Purchase"
     SYSTEM = "system", "System"
+    CONNECTOR = "connector", "Connector"
 
 
 def _stamp_matches_stage(stage: Stage) -> Q:
@@ -376,6 +377,9 @@ class Purchase(models.Model):
     # NULL when unset, so that the unique constraint binds real ids only.
     external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     note = models.CharField(max_length=300, blank=True, default="")
+    # A discount code a shop reported that names no coupon here, kept until it is mapped to one
+    # (`leads.services.purchases_apply_coupon`), then cleared.
+    unmatched_code = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -391,6 +395,11 @@ class Purchase(models.Model):
             models.Index(fields=["occurred_at", "id"], name="purchase_time_idx"),
             models.Index(fields=["contact", "occurred_at"], name="purchase_contact_time_idx"),
             models.Index(fields=["coupon", "occurred_at"], name="purchase_coupon_time_idx"),
+            models.Index(
+                Lower("unmatched_code"),
+                condition=~Q(unmatched_code=""),
+                name="purchase_unmatched_code_idx",
+            ),
         ]
 
     def __str__(self) -> str:

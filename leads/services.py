@@ -492,6 +492,7 @@ def purchase_record(
     external_id: str | None = None,
     note: str = "",
     contact_fields: dict[str, str] | None = None,
+    unmatched_code: str = "",
     by: Actor | None = None,
     via: Via | str,
 ) -> tuple[Purchase, bool]:
@@ -503,6 +504,8 @@ def purchase_record(
     customer at the purchase time unless an earlier purchase already made it one
     (`leads.rules.after_purchase`). Replaying an `external_id` with the same content changes
     nothing; with other content it is refused (a replay without a time keeps the stored time).
+    A shop's discount code that names no coupon is kept as `unmatched_code`, for mapping later
+    (`purchases_apply_coupon`).
     """
     if isinstance(coupon, str):
         code = coupon
@@ -519,6 +522,9 @@ def purchase_record(
         external_id=external_id,
         note=note,
     )
+    if coupon is None:
+        # Kept as reported (a NUL cannot be stored; longer than any coupon code is cut).
+        purchase.unmatched_code = (unmatched_code or "").replace("\x00", "").strip()[:100]
     external_id = purchase.external_id
 
     def replay(existing: Purchase) -> Purchase:
@@ -592,6 +598,139 @@ def _after_purchase(
         declare_changed(moments=[*before, *stamps(locked)])
     contact.coupon_id = locked.coupon_id
     _copy_stage_fields(locked, contact)
+
+
+def purchases_apply_coupon(
+    *, code: str, coupon: Coupon, by: Actor | None = None, via: Via | str
+) -> list[Purchase]:
+    """Give the purchases kept with the unmatched discount `code` its coupon, now that someone
+    mapped it: each records its coupon touch and tags its buyer as if the coupon had been known
+    on arrival, and a buyer whose source was unknown (a walk-in) is sourced from the coupon's
+    campaign. The shop accepted the code already: its window and cap are not checked again,
+    but each purchase counts as a redemption. Returns the purchases changed."""
+    key = rules.code_key(code)
+    if not key:
+        raise InvalidInput("Give the discount code to map.", field="code")
+    with transaction.atomic():
+        purchases = list(
+            Purchase.objects.select_for_update()
+            .select_related("contact")
+            .annotate(code=Lower("unmatched_code"))
+            .filter(code=key, coupon__isnull=True)
+            .order_by("occurred_at", "pk")
+        )
+        for purchase in purchases:
+            purchase.coupon, purchase.unmatched_code = coupon, ""
+            purchase.save(update_fields=["coupon", "unmatched_code"])
+            Coupon.objects.filter(pk=coupon.pk).update(redemptions=F("redemptions") + 1)
+            rules.coupon_touch(purchase).save()
+            buyer = purchase.contact
+            if buyer.source_channel_id is None:
+                contact_change_source(
+                    contact=buyer, source_channel=None, source_campaign=coupon.campaign
+                )
+            _after_purchase(contact=buyer, purchase=purchase, by=by, via=via)
+            # The coupon touch joins this and the buyer's later purchases.
+            purchases_affected([buyer.pk], purchase.occurred_at, purchase.occurred_at)
+    return purchases
+
+
+def contact_touched(
+    *,
+    email: str = "",
+    phone: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    company: str = "",
+    stage: Stage | str = Stage.LEAD,
+    move: bool = True,
+    touch: dict[str, Any],
+    by: Actor | None = None,
+    via: Via | str,
+) -> tuple[Contact, Touchpoint, bool]:
+    """A person made themselves known through a touch (a form fill, a call, a shop visit):
+    record it and return (contact, touch, contact created).
+
+    The person is the contact with this email, else with this phone (compared in E.164), else a
+    new contact entering at `stage` at the touch's time, sourced from the touch's channel and
+    campaign; the touch is its first. A known contact below `stage` moves up to it at the
+    touch's time (a follower who fills a form becomes a lead) when `move` is set; one at or
+    beyond keeps its stage.
+    `touch` holds `touchpoint_record`'s arguments (kind, occurred_at, source, utm_campaign,
+    channel, campaign, tracking_phone, external_id, metadata)."""
+    target = Stage(stage)
+    with transaction.atomic():
+        contact = contact_by_email(email) if email_key(email) else None
+        if contact is None and phone_e164(phone):
+            contact = contact_by_phone(phone)
+        created = contact is None
+        if contact is None:
+            at = rules.moment(touch.get("occurred_at"), field="occurred_at")
+            channel, campaign = rules.touch_target(
+                channel=touch.get("channel"),
+                campaign=touch.get("campaign")
+                or (
+                    REFS.campaign_by_phone(touch["tracking_phone"])
+                    if touch.get("tracking_phone")
+                    else None
+                ),
+                utm_campaign=touch.get("utm_campaign", ""),
+                source=touch.get("source", ""),
+                refs=REFS,
+            )
+            contact = _walk_in_or_winner(
+                email=email,
+                phone=phone,
+                first_name=first_name,
+                last_name=last_name,
+                company=company,
+                source_channel=channel,
+                source_campaign=campaign,
+                stage=target,
+                entered_at=at,
+                by=by,
+                via=via,
+            )
+            touch = {**touch, "occurred_at": at}
+        touchpoint, _ = touchpoint_record(contact=contact, **touch)
+        if move and not created and contact.stage_enum.rank < target.rank:
+            contact_move_stage(
+                contact=contact,
+                stage=target,
+                at=max(touchpoint.occurred_at, contact.entered_at),
+                by=by,
+                via=via,
+            )
+    return contact, touchpoint, created
+
+
+def _walk_in_or_winner(*, email: str, by: Actor | None, via: Via | str, **fields: Any) -> Contact:
+    """A new contact without its first touch (the caller records it, with its event's details);
+    two deliveries for one new email at once: one insert wins, the other reads its row."""
+    try:
+        with transaction.atomic():
+            return contact_create(email=email, record_first_touch=False, by=by, via=via, **fields)
+    except IdempotencyConflict:
+        existing = contact_by_email(email)
+        if existing is None:
+            raise
+        return existing
+
+
+def contact_by_phone(phone: str) -> Contact | None:
+    """The contact with this phone (its own or a secondary one), compared in E.164; the
+    earliest when several share it."""
+    e164 = phone_e164(phone)
+    if not e164:
+        return None
+    return (
+        Contact.objects.filter(
+            Q(phone_e164=e164)
+            | Q(pk__in=ContactPhone.objects.filter(phone_e164=e164).values("contact_id"))
+        )
+        .order_by("pk")
+        .first()
+    )
 
 
 # --- merge and erase --------------------------------------------------------------------------

@@ -92,9 +92,10 @@ def reference_data(db):
     if Channel.objects.exists() and Group.objects.exists() and PeriodicTask.objects.exists():
         return
     state = MigrationLoader(connection).project_state()
-    importlib.import_module("campaigns.migrations.0002_default_channels").create_channels(
-        state.apps, None
-    )
+    for migration in ("0002_default_channels", "0011_search_channels"):
+        importlib.import_module(f"campaigns.migrations.{migration}").create_channels(
+            state.apps, None
+        )
     importlib.import_module("leads.migrations.0002_role_groups").create_groups(state.apps, None)
     for migration in (
         "0002_beat_schedules",
@@ -105,6 +106,9 @@ def reference_data(db):
         importlib.import_module(f"reports.migrations.{migration}").create_schedules(
             state.apps, None
         )
+    importlib.import_module("connectors.migrations.0002_schedules_and_group").forward(
+        state.apps, None
+    )
     # The permissions later migrations granted to the role groups.
     for migration in (
         "reports.migrations.0012_marketing_may_delete_reports",
