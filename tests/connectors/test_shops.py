@@ -217,7 +217,7 @@ def test_woocommerce_order_with_its_attribution(
 
 
 def test_woocommerce_ping_and_bad_signature(client, woocommerce):
-    connector, secret = woocommerce
+    connector, _ = woocommerce
     from tests.connectors.conftest import url
 
     ping = client.post(
