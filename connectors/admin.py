@@ -31,7 +31,7 @@ RECENT = 20
 
 
 class ConnectorForm(forms.ModelForm):
-    secret = forms.CharField(
+    signing_secret = forms.CharField(
         required=False,
         strip=True,
         max_length=500,
@@ -97,15 +97,15 @@ class ConnectorAdmin(ManagedAdmin):
 
     def get_fields(self, request: HttpRequest, obj=None):
         if obj is None:
-            return ("kind", "name", "account", "allowed_origins", "secret")
+            return ("kind", "name", "account", "allowed_origins", "signing_secret")
         return (
             "kind",
             "name",
             "account",
             "allowed_origins",
             "active",
-            "secret",
-            "secret_hint",
+            "signing_secret",
+            "secret_state",
             "address",
             "last_delivery_at",
             "errors",
@@ -115,10 +115,10 @@ class ConnectorAdmin(ManagedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         if obj is None:
             return ()
-        return ("kind", "secret_hint", "address", "last_delivery_at", "errors", "recent_deliveries")
+        return ("kind", "secret_state", "address", "last_delivery_at", "errors", "recent_deliveries")
 
     @admin.display(description="Secret")
-    def secret_hint(self, obj: Connector) -> str:
+    def secret_state(self, obj: Connector) -> str:
         if obj.kind == Connector.Kind.SITE:
             return "None: a site's key is public."
         return f"Stored encrypted, ends in {obj.secret_hint}" if obj.secret else "Not set"
@@ -195,7 +195,7 @@ class ConnectorAdmin(ManagedAdmin):
             name=data["name"],
             account=data.get("account", ""),
             allowed_origins=data.get("allowed_origins", ""),
-            secret=data.get("secret", ""),
+            secret=data.get("signing_secret", ""),
             by=request.user,
         )
         if shown:
@@ -211,7 +211,7 @@ class ConnectorAdmin(ManagedAdmin):
             name: form.cleaned_data[name] for name in form.changed_data if name in services.EDITABLE
         }
         return services.connector_update(
-            connector=obj, secret=form.cleaned_data.get("secret", ""), **changed
+            connector=obj, secret=form.cleaned_data.get("signing_secret", ""), **changed
         )
 
     def remove(self, request: HttpRequest, obj: Connector) -> None:
