@@ -94,7 +94,7 @@ def test_test_event_is_verified_processed_and_records_nothing(
         response = connector_admin.post(
             f"/admin/connectors/connector/{shopify.pk}/test/", follow=True
         )
-    assert "signed and verified" in str(list(response.context["messages"])[0])
+    assert "signed and verified" in str(next(iter(response.context["messages"])))
     delivery = Delivery.objects.get()
     assert (delivery.test, delivery.status) == (True, "processed")
     assert delivery.result["test"] is True

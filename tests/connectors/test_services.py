@@ -46,7 +46,7 @@ def test_a_delivery_is_processed_once(shopify):
 
 
 def test_sweep_queues_lost_deliveries_again(shopify, django_capture_on_commit_callbacks):
-    fresh = _receive(shopify, "fresh")
+    _receive(shopify, "fresh")
     lost = _receive(shopify, "lost")
     stuck = _receive(shopify, "stuck")
     old = timezone.now() - dt.timedelta(minutes=30)
