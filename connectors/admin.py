@@ -115,7 +115,14 @@ class ConnectorAdmin(ManagedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         if obj is None:
             return ()
-        return ("kind", "secret_state", "address", "last_delivery_at", "errors", "recent_deliveries")
+        return (
+            "kind",
+            "secret_state",
+            "address",
+            "last_delivery_at",
+            "errors",
+            "recent_deliveries",
+        )
 
     @admin.display(description="Secret")
     def secret_state(self, obj: Connector) -> str:
