@@ -237,3 +237,35 @@ def test_unknown_connector_key_is_404(client, reference_data):
         "/api/v1/hooks/shopify/nope/", data=b"{}", content_type="application/json"
     )
     assert response.status_code == 404
+
+
+def test_recording_a_delivery_costs_a_handful_of_queries(
+    client, shopify, django_assert_max_num_queries
+):
+    """The answer the shop waits for: look the connector up, insert the delivery, stamp the
+    connector (in a savepoint), nothing that grows with the data."""
+    body = fixture("shopify_orders_create.json")
+    with django_assert_max_num_queries(6):
+        response = post_shopify(client, shopify, body)
+    assert response.status_code == 200
+
+
+def test_processing_an_order_is_a_fixed_number_of_queries(
+    client, shopify, spring, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    """A new buyer with its landing touch and purchase: a fixed set of statements, whatever the
+    size of the tables (no query per row). About a third are savepoints; each of the three
+    writes (buyer, touch, purchase) voids its day's caches through the change path."""
+    from connectors.services import delivery_process
+
+    post_shopify(client, shopify, fixture("shopify_orders_create.json"))
+    delivery = Delivery.objects.get()
+    with django_assert_max_num_queries(75) as captured:
+        delivery_process(delivery_id=delivery.pk)
+    assert Delivery.objects.get().status == "processed"
+    second = {**fixture("shopify_orders_create.json"), "id": 77, "email": "zoe@example.com"}
+    second["customer"] = {**second["customer"], "email": "zoe@example.com"}
+    post_shopify(client, shopify, second, webhook_id="second")
+    delivery = Delivery.objects.get(delivery_id="second")
+    with django_assert_max_num_queries(len(captured)):
+        delivery_process(delivery_id=delivery.pk)
