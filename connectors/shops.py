@@ -166,16 +166,23 @@ def record_order(order: Order, *, delivery: Delivery) -> dict[str, Any]:
             via=Via.CONNECTOR,
         )
         written["touch"] = touch.pk
-    elif not order.email:
+    else:
+        # The buyer by email, else by phone in E.164 (a caller who then orders online), else
+        # a walk-in made by the purchase itself (an email) or here (a phone only).
+        from leads.rules import contact_by_email
         from leads.services import contact_by_phone, contact_create
 
-        contact = contact_by_phone(order.phone) or contact_create(
-            phone=order.phone,
-            **person,
-            stage=Stage.CUSTOMER,
-            entered_at=order.at,
-            via=Via.CONNECTOR,
+        contact = (contact_by_email(order.email) if order.email else None) or (
+            contact_by_phone(order.phone) if order.phone else None
         )
+        if contact is None and not order.email:
+            contact = contact_create(
+                phone=order.phone,
+                **person,
+                stage=Stage.CUSTOMER,
+                entered_at=order.at,
+                via=Via.CONNECTOR,
+            )
     coupon, unmatched = _coupon_for(order.codes)
     arguments = {
         "amount": order.amount,

@@ -269,3 +269,23 @@ def test_processing_an_order_is_a_fixed_number_of_queries(
     delivery = Delivery.objects.get(delivery_id="second")
     with django_assert_max_num_queries(75):
         delivery_process(delivery_id=delivery.pk)
+
+
+def test_a_buyer_known_only_by_phone_is_matched_in_e164(
+    client, shopify, django_capture_on_commit_callbacks
+):
+    caller = ContactFactory(
+        email="",
+        phone="(512) 555-0142",
+        phone_e164="+15125550142",  # as every door stores it beside the raw text
+        stage=Stage.LEAD,
+        became_lead_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+        entered_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+    )
+    order = fixture("shopify_orders_create.json")
+    order.update(landing_site="/", referring_site="", email="new@example.com", phone="+15125550142")
+    order["customer"] = {**order["customer"], "email": "new@example.com"}
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, shopify, order)
+    assert Purchase.objects.get().contact == caller
+    assert Contact.objects.count() == 1
