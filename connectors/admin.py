@@ -27,6 +27,15 @@ from connectors.providers import provider_for
 from leads.models import Purchase
 
 MANAGE = "connectors.manage_connectors"
+# Where each provider shows the secret to paste (docs/connectors.md has the click paths).
+SECRET_HELP = {
+    Connector.Kind.SHOPIFY: "The key Shopify shows under Settings > Notifications > Webhooks "
+    '("Your webhooks will be signed with ..."), or your custom app\'s client secret.',
+    Connector.Kind.WOOCOMMERCE: "Made here and shown once; use Make a new secret to replace it.",
+    Connector.Kind.TWILIO: "The Auth Token of the Twilio account (Console > Account info).",
+    Connector.Kind.CALLRAIL: "The webhook signing key CallRail shows for the company.",
+    Connector.Kind.SITE: "",
+}
 RECENT = 20
 
 
@@ -98,13 +107,14 @@ class ConnectorAdmin(ManagedAdmin):
     def get_fields(self, request: HttpRequest, obj=None):
         if obj is None:
             return ("kind", "name", "account", "allowed_origins", "signing_secret")
+        # A site has origins and no secret; the others a secret and no origins.
+        own = ("allowed_origins",) if obj.kind == Connector.Kind.SITE else ("signing_secret",)
         return (
             "kind",
             "name",
             "account",
-            "allowed_origins",
+            *own,
             "active",
-            "signing_secret",
             "secret_state",
             "address",
             "last_delivery_at",
@@ -137,7 +147,7 @@ class ConnectorAdmin(ManagedAdmin):
 
             return format_html(
                 "Publishable key <code>{}</code><br>Paste before &lt;/body&gt;: "
-                '<code>&lt;script src="{}" data-key="{}" data-endpoint="{}" defer&gt;'
+                '<code class="code-wrap">&lt;script src="{}" data-key="{}" data-endpoint="{}" defer&gt;'
                 "&lt;/script&gt;</code>",
                 obj.key,
                 self.request.build_absolute_uri(static("connectors/capture.js")),
@@ -145,7 +155,7 @@ class ConnectorAdmin(ManagedAdmin):
                 self.request.build_absolute_uri(reverse("connector-capture")),
             )
         return format_html(
-            "<code>{}</code>",
+            '<code class="code-wrap">{}</code>',
             self.request.build_absolute_uri(
                 reverse("connector-webhook", kwargs={"kind": obj.kind, "key": obj.key})
             ),
@@ -172,9 +182,10 @@ class ConnectorAdmin(ManagedAdmin):
             ),
         )
         return format_html(
-            '<table class="deliveries"><thead><tr><th scope="col">Received</th>'
+            '<div class="deliveries-scroll"><table class="deliveries"><thead><tr>'
+            '<th scope="col">Received</th>'
             '<th scope="col">Topic</th><th scope="col">Status</th><th scope="col">Error</th>'
-            '</tr></thead><tbody>{}</tbody></table><p><a href="{}?connector__id__exact={}">'
+            '</tr></thead><tbody>{}</tbody></table></div><p><a href="{}?connector__id__exact={}">'
             "Every delivery of this connector</a></p>",
             body,
             link,
@@ -183,7 +194,11 @@ class ConnectorAdmin(ManagedAdmin):
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
         self.request = request  # the address needs the host it is seen from
-        return super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None and "signing_secret" in form.base_fields:
+            field = form.base_fields["signing_secret"]
+            field.help_text = f"{SECRET_HELP[obj.kind]} Leave blank to keep the current one."
+        return form
 
     def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
         self.request = request
