@@ -46,8 +46,8 @@ CLOCK_SKEW = dt.timedelta(minutes=10)
 def _json(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
-    except ValueError:
-        raise BadDelivery("The body is not JSON.") from None
+    except (ValueError, RecursionError):
+        raise BadDelivery("The body is not JSON (or is nested too deep).") from None
     if not isinstance(data, dict):
         raise BadDelivery("The body is not a JSON object.")
     return data
@@ -56,15 +56,18 @@ def _json(body: bytes) -> dict[str, Any]:
 def _money(value: Any, name: str) -> Decimal:
     try:
         amount = Decimal(str(value if value not in (None, "") else "0"))
+        if not amount.is_finite():
+            raise InvalidOperation
+        return amount.quantize(CENT)
     except InvalidOperation:
-        raise InvalidInput(f"{value!r} is not an amount.", field=name) from None
-    if not amount.is_finite():
-        raise InvalidInput(f"{value!r} is not an amount.", field=name)
-    return amount.quantize(CENT)
+        raise InvalidInput(f"{str(value)[:40]!r} is not an amount.", field=name) from None
 
 
 def _time(value: Any, name: str) -> dt.datetime:
-    parsed = parse_datetime(str(value or "")) if value else None
+    try:
+        parsed = parse_datetime(str(value or "")) if value else None
+    except ValueError:  # well formed, but no such day or hour
+        parsed = None
     if parsed is None:
         raise InvalidInput(f"{value!r} is not a time.", field=name)
     if timezone.is_naive(parsed):

@@ -32,7 +32,7 @@ def shop(reference_data):
         kind=Connector.Kind.SHOPIFY,
         name="Demo shop",
         account="demo-shop.myshopify.com",
-        secret="shpss_0123456789abcdef0123456789abcdef",  # noqa: S106 (a test's secret)
+        secret="shpss_0123456789abcdef0123456789abcdef",
     )
     for n, (status, error) in enumerate(
         [

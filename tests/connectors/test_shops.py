@@ -289,3 +289,31 @@ def test_a_buyer_known_only_by_phone_is_matched_in_e164(
         post_shopify(client, shopify, order)
     assert Purchase.objects.get().contact == caller
     assert Contact.objects.count() == 1
+
+
+def test_signed_bodies_that_cannot_be_read(client, shopify, django_capture_on_commit_callbacks):
+    assert post_shopify(client, shopify, b"not json").status_code == 400
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert post_shopify(client, shopify, deep, webhook_id="deep").status_code == 400
+    bad = {
+        **fixture("shopify_orders_create.json"),
+        "subtotal_price": "1e400",
+        "processed_at": "2026-02-30T10:00:00Z",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_shopify(client, shopify, bad, webhook_id="bad").status_code == 200
+    delivery = Delivery.objects.get()
+    assert delivery.status == "failed"
+    assert delivery.error in {
+        "subtotal_price: '1e400' is not an amount.",
+        "created_at: '2026-02-30T10:00:00Z' is not a time.",
+    }
+    future = {
+        **fixture("shopify_orders_create.json"),
+        "id": 9,
+        "processed_at": "9999-12-31T00:00:00Z",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, shopify, future, webhook_id="future")
+    assert Delivery.objects.get(delivery_id="future").status == "failed"
+    assert not Purchase.objects.exists() and not Contact.objects.exists()
