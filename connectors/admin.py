@@ -9,6 +9,7 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Lower
@@ -176,6 +177,10 @@ class ConnectorAdmin(ManagedAdmin):
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
         self.request = request  # the address needs the host it is seen from
+        # `secret` is the form's own field: the model's is not editable (stored encrypted), and
+        # a model form refuses a non-editable model field named in its fields.
+        given = kwargs.get("fields") or flatten_fieldsets(self.get_fieldsets(request, obj))
+        kwargs["fields"] = [name for name in given if name != "secret"]
         return super().get_form(request, obj, change, **kwargs)
 
     def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
