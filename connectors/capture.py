@@ -31,11 +31,12 @@ from django.core.cache import cache as default_cache
 from django.core.cache.backends.locmem import LocMemCache
 from rest_framework import serializers
 
+from campaigns.errors import InvalidInput
 from campaigns.inputs import StrictInput
 from connectors import services
 from connectors.landing import CLICK_IDS, LIMIT, UTM, params, touch_from
 from connectors.models import Connector, Delivery
-from connectors.providers import Incoming, Provider, register
+from connectors.providers import Incoming, Provider, Sample, register
 from leads.models import Touchpoint, Via
 from leads.serializers import EmailAddress, text
 from leads.services import contact_touched, touchpoint_record
@@ -286,6 +287,12 @@ class Site(Provider):
 
     kind = Connector.Kind.SITE
     signing_label = "None (a site's key is public)"
+
+    def sample(self, connector: Connector, secret: str) -> Sample:
+        raise InvalidInput(
+            "A website has no test delivery: submit a form marked data-social-roi on the site "
+            "and see it in the connector's deliveries."
+        )
 
     def process(self, delivery: Delivery) -> dict[str, Any]:
         """The lead and its touches. A fill with no source at all (typed in, a bookmark) is a

@@ -633,3 +633,30 @@ def test_a_site_is_set_up_in_the_admin(client, reference_data):
     made = Connector.objects.get(name="Shop front")
     assert made.origins() == ["https://www.example.com", "https://example.com"]
     assert made.secret == ""
+
+
+def test_a_site_has_no_test_delivery(client, site):
+    client.force_login(UserFactory(username="root", is_superuser=True))
+    response = client.post(reverse("admin:connectors_connector_test", args=[site.pk]), follow=True)
+    assert response.status_code == 200
+    assert "A website has no test delivery" in response.content.decode()
+    assert not Delivery.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "key"),
+    [
+        ("https://WWW.Example.com", "https://www.example.com"),
+        ("https://www.example.com:443/", "https://www.example.com"),
+        ("http://localhost:8000", "http://localhost:8000"),
+        ("http://[::1]:80", "http://[::1]"),
+        ("null", ""),
+        ("https://www.example.com/contact", ""),
+        ("https://user@www.example.com", ""),
+        ("ftp://www.example.com", ""),
+        ("https://www.example.com:99999", ""),
+        ("", ""),
+    ],
+)
+def test_origins_compare_by_scheme_host_and_port(given, key):
+    assert capture.origin_key(given) == key
