@@ -46,3 +46,22 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate written like DRF's throttle rates ("20/min", "600/hour") as (requests, seconds)."""
+    value = os.environ.get(name)
+    text = (default if value is None or value.strip() == "" else value).strip().lower()
+    count, _, period = text.partition("/")
+    try:
+        requests, seconds = int(count), _PERIODS[period.strip()]
+    except (ValueError, KeyError):
+        raise ImproperlyConfigured(
+            f"{name} must be a rate like 20/min or 600/hour (s, min, hour, day), got {text!r}"
+        ) from None
+    if requests < 1:
+        raise ImproperlyConfigured(f"{name} must allow at least one request, got {text!r}")
+    return requests, seconds

@@ -11,7 +11,7 @@ import phonenumbers
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data")))
@@ -324,6 +324,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["config.api.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+
+# Website capture (connectors.capture): the public form-fill endpoint's limits. Counted in the
+# cache per site key, and per client address (hashed) and key; a form fill is a few hundred
+# bytes, so a body over the cap is refused before it is read.
+CAPTURE_RATE_PER_ADDRESS = env_rate("CAPTURE_RATE_PER_ADDRESS", "20/min")
+CAPTURE_RATE_PER_KEY = env_rate("CAPTURE_RATE_PER_KEY", "600/hour")
+CAPTURE_MAX_BODY_BYTES = env_int("CAPTURE_MAX_BODY_BYTES", 16 * 1024)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Social ROI lead tracker API",
