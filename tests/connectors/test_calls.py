@@ -624,3 +624,30 @@ def test_the_admin_stores_a_tracking_number_in_e164_and_refuses_one_already_owne
     )
     assert added.status_code == 302
     assert Campaign.objects.get(name="Radio").tracking_phone == "+15125550177"
+
+
+def test_recording_a_callback_costs_a_handful_of_queries(
+    client, twilio, django_assert_max_num_queries
+):
+    """What Twilio waits for: the connector, the delivery's insert, the connector's stamp."""
+    with django_assert_max_num_queries(6):
+        response = post_twilio(client, twilio, fixture("twilio_status_completed.json"))
+    assert response.status_code == 200
+
+
+def test_processing_a_call_is_a_fixed_number_of_queries(
+    client, twilio, ads, django_assert_max_num_queries
+):
+    """A new caller (a lead with its history and first touch) and a known one: a fixed set of
+    statements whatever the size of the tables, about a third of them savepoints."""
+    from connectors.services import delivery_process
+
+    completed = fixture("twilio_status_completed.json")
+    post_twilio(client, twilio, completed)
+    with django_assert_max_num_queries(45):
+        delivery_process(delivery_id=Delivery.objects.get().pk)
+    post_twilio(client, twilio, {**completed, "CallSid": "CA" + "4" * 32})
+    with django_assert_max_num_queries(45):
+        delivery_process(delivery_id=Delivery.objects.latest("pk").pk)
+    assert Touchpoint.objects.count() == 2
+    assert Contact.objects.count() == 1
