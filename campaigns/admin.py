@@ -35,6 +35,7 @@ from campaigns.models import (
     StaffMember,
     TimeEntry,
 )
+from campaigns.phones import normalize_phone
 from leads.models import Purchase
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -128,8 +129,31 @@ class CouponInline(ServiceInline):
         services.coupon_delete(coupon=obj)
 
 
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = (
+            "name",
+            "channel",
+            "objective",
+            "starts_on",
+            "ends_on",
+            "budget",
+            "utm_campaign",
+            "tracking_phone",
+            "target_leads",
+            "target_cost_per_lead",
+        )
+
+    def clean_tracking_phone(self) -> str | None:
+        """The number as it is stored (E.164), so the form's uniqueness check compares what the
+        database will: "512-555-0100" is the line "+15125550100" another campaign owns."""
+        return normalize_phone(self.cleaned_data.get("tracking_phone")) or None
+
+
 @admin.register(Campaign)
 class CampaignAdmin(ServiceAdmin):
+    form = CampaignForm
     list_display = (
         "name",
         "channel",

@@ -13,6 +13,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from campaigns.phones import normalize_phone
+
 MONEY = {"max_digits": 14, "decimal_places": 2}
 ZERO = Decimal("0.00")
 
@@ -143,15 +145,6 @@ class Campaign(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.tracking_phone = normalize_phone(self.tracking_phone) or None
         super().save(*args, **kwargs)
-
-
-def normalize_phone(value: str | None) -> str:
-    """Keep digits and a leading +, so "+1 (555) 010-0100" and "+15550100100" are one line."""
-    if not value:
-        return ""
-    value = value.strip()
-    digits = "".join(ch for ch in value if ch.isdigit())
-    return ("+" + digits) if value.startswith("+") else digits
 
 
 class Cost(models.Model):

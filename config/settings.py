@@ -161,7 +161,7 @@ if len(DEFAULT_CURRENCY) != 3 or not DEFAULT_CURRENCY.isalpha():
     )
 
 # The region a phone number without a country code is read in (contacts' phones are stored
-# beside their E.164 form, leads.rules.phone_e164).
+# beside their E.164 form, campaigns.phones.phone_e164).
 PHONE_REGION = (env_str("PHONE_REGION", "US") or "US").upper()
 if PHONE_REGION not in phonenumbers.SUPPORTED_REGIONS:
     raise ImproperlyConfigured(

@@ -88,6 +88,6 @@ def register(provider: Provider) -> Provider:
 
 
 def provider_for(kind: str) -> Provider | None:
-    from connectors import capture, shops  # noqa: F401  (each module registers its providers)
+    from connectors import calls, capture, shops  # noqa: F401  (each module registers its providers)
 
     return PROVIDERS.get(kind)

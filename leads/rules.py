@@ -17,8 +17,6 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-import phonenumbers
-from django.conf import settings
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -26,6 +24,7 @@ from django.utils import timezone
 from campaigns.errors import CouponRefused, IdempotencyConflict, InvalidInput
 from campaigns.inputs import plain_decimal
 from campaigns.models import Campaign, Channel, ChannelAlias, Coupon, is_future
+from campaigns.phones import phone_e164
 from campaigns.services import campaign_by_tracking_phone, normalize_source
 from leads.models import (
     STAGE_ORDER,
@@ -108,23 +107,6 @@ def email_key(email: str | None) -> str:
         return email_address(email).lower() if email else ""
     except InvalidInput:
         return email
-
-
-def phone_e164(phone: str | None) -> str:
-    """A phone's normalised form, E.164 (+15550000010), stored beside the raw text at every door
-    and compared by the search and the duplicates view. A number without a country code is read
-    in PHONE_REGION (default US). Text that is not a possible number (too short, letters) has
-    none: "" (the raw text is still kept and searched)."""
-    phone = (phone or "").strip()
-    if not phone:
-        return ""
-    try:
-        number = phonenumbers.parse(phone, settings.PHONE_REGION)
-    except phonenumbers.NumberParseException:
-        return ""
-    if not phonenumbers.is_possible_number(number):
-        return ""
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def code_key(code: str | None) -> str:

@@ -51,6 +51,52 @@ def test_tracking_phone_lookup_ignores_formatting():
         campaign_by_tracking_phone("")
 
 
+def test_tracking_phone_is_stored_in_e164_and_found_however_written():
+    """A number typed without its country code is read in PHONE_REGION (US): the call a
+    provider reports as +15125550100 finds it, as does any way of writing it."""
+    campaign = CampaignFactory(tracking_phone="(512) 555-0100")
+    assert campaign.tracking_phone == "+15125550100"
+    for written in ("+15125550100", "512.555.0100", "1 512 555 0100", "+1 (512) 555-0100"):
+        assert campaign_by_tracking_phone(written) == campaign
+    # One line however it is written: a second campaign cannot take it.
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CampaignFactory(tracking_phone="512-555-0100")
+    # Text too short for a number keeps its digits (and a leading +): still one line.
+    short = CampaignFactory(tracking_phone="+1 999")
+    assert short.tracking_phone == "+1999"
+    assert campaign_by_tracking_phone("+1-999") == short
+
+
+def test_migration_stores_tracking_phones_in_e164():
+    """Numbers stored by the old rule (digits only) move to E.164; of two that were one line
+    written two ways, the one stored in E.164 already keeps it, the other is left as it was."""
+    import importlib
+
+    from django.apps import apps
+
+    from campaigns.models import Campaign
+
+    migration = importlib.import_module("campaigns.migrations.0012_tracking_phone_e164")
+    first, second, third, fourth = (CampaignFactory() for _ in range(4))
+    for campaign, stored in (
+        (first, "5125550100"),
+        (second, "+15125550100"),  # the same line as the first, written with its country code
+        (third, "15125550177"),
+        (fourth, "+442079460958"),
+    ):
+        Campaign.objects.filter(pk=campaign.pk).update(tracking_phone=stored)
+    migration.tracking_phones_e164(apps, None)
+    stored = dict(Campaign.objects.values_list("pk", "tracking_phone"))
+    assert stored == {
+        first.pk: "5125550100",  # its line is the second's already: left for someone to fix
+        second.pk: "+15125550100",
+        third.pk: "+15125550177",
+        fourth.pk: "+442079460958",
+    }
+
+
 def test_utm_campaign_prefers_the_campaign_on_the_touch_channel():
     on_facebook = CampaignFactory(utm_campaign="spring", channel=channel("facebook"))
     on_linkedin = CampaignFactory(utm_campaign="spring", channel=channel("linkedin"))
