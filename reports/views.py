@@ -48,7 +48,8 @@ ROI_COLUMNS = [
 # entrants by tracked source) the same entrants by what they say (`metrics.with_self_reported`).
 CHANNEL_COLUMNS = [
     *ROI_COLUMNS[:5],
-    ("self_reported", "Self-reported", "count"),
+    # A non-breaking hyphen: a header wraps between its words, never inside one.
+    ("self_reported", "Self\u2011reported", "count"),
     *ROI_COLUMNS[5:],
 ]
 FUNNEL_COLUMNS = [
