@@ -415,13 +415,15 @@ def _figures(
 def self_reported_counts(start: dt.date, end: dt.date) -> dict[str, tuple[str, int]]:
     """Per channel slug, its name and the number of contacts that entered the funnel in the
     period (at any stage) and say they heard about us through that channel
-    (`Contact.heard_channel`), whatever their tracked source: one grouped query over the
-    period's entrants (found by their entry time's index)."""
+    (`Contact.heard_channel`), whatever their tracked source: one grouped query, answered from
+    the partial index `contact_heard_entered_idx` on PostgreSQL."""
     lo, hi = period_bounds(start, end)
     rows = (
         Contact.objects.filter(entered_at__gte=lo, entered_at__lt=hi, heard_channel__isnull=False)
         .values_list("heard_channel__slug", "heard_channel__name")
-        .annotate(n=Count("id"))
+        # COUNT(*), not of a column: the partial (entered_at) INCLUDE (heard_channel) index
+        # answers it without reading the rows.
+        .annotate(n=Count("*"))
         .order_by()
     )
     return {slug: (name, n) for slug, name, n in rows}
