@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import inspect
 import json
 import time
 from typing import Any
@@ -52,11 +51,6 @@ MAX_NESTING = 3
 # Browsers cap a preflight's cache anyway (Chromium at two hours).
 PREFLIGHT_MAX_AGE = 7200
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-# "How did you hear about us" (SPEC §10 self-reported source): the script sends a form's
-# `heard_about` field and the delivery keeps it. It reaches the contact once `contact_touched`
-# takes a `heard_about` argument (added on another branch); until then it stays in the delivery.
-CONTACT_TAKES_HEARD_ABOUT = "heard_about" in inspect.signature(contact_touched).parameters
 
 
 # --- origins ------------------------------------------------------------------------------------
@@ -318,7 +312,7 @@ class Site(Provider):
             "last_name": fill.get("last_name", ""),
             "company": fill.get("company", ""),
         }
-        if CONTACT_TAKES_HEARD_ABOUT and fill.get("heard_about"):
+        if fill.get("heard_about"):
             person["heard_about"] = fill["heard_about"]
         key = f"capture:{connector.pk}:{fill['submission_id']}"
         contact, touch, created = contact_touched(

@@ -27,7 +27,7 @@ from django.utils.html import format_html, format_html_join
 from campaigns.admin_base import SavedViewsMixin, ServiceAdmin
 from campaigns.errors import DomainError
 from campaigns.inputs import MoneyFormField
-from campaigns.models import Coupon
+from campaigns.models import Channel, Coupon
 from campaigns.numbers import fixed
 from leads.admin_utils import CappedCountPaginator
 from leads.models import (
@@ -41,7 +41,7 @@ from leads.models import (
     Touchpoint,
     Via,
 )
-from leads.rules import MAX_ID
+from leads.rules import MAX_ID, UNSET
 from leads.selectors import (
     DUPLICATE_KINDS,
     contact_timeline,
@@ -51,6 +51,7 @@ from leads.selectors import (
 )
 from leads.services import (
     EDITABLE_FIELDS,
+    HEARD_FIELDS,
     contact_assign_owner,
     contact_change_source,
     contact_create,
@@ -67,6 +68,10 @@ from leads.services import (
 )
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
+HEARD_CHANNEL_HELP = (
+    "Empty: the channel the words name, if any (a channel's name or alias, such as "
+    '"Insta" or "instagram.com").'
+)
 SHOWN_PER_GROUP = 20  # contacts shown per group of possible duplicates
 
 
@@ -93,11 +98,14 @@ class ContactAddForm(forms.ModelForm):
             "source_channel",
             "source_campaign",
             "coupon",
+            "heard_about",
+            "heard_channel",
             "owner",
             "referred_by",
             "external_id",
             "notes",
         )
+        help_texts = {"heard_channel": HEARD_CHANNEL_HELP}
 
 
 class MoveStageForm(forms.Form):
@@ -171,6 +179,34 @@ class RecordPurchaseForm(forms.Form):
         time.attrs["aria-label"] = "Purchase time"
 
 
+class HeardFilter(admin.SimpleListFilter):
+    """Contacts by the channel they say they heard about us through; or those whose words
+    name no channel (to map them: a new channel alias), or who said nothing."""
+
+    title = "heard via"
+    parameter_name = "heard"
+    UNNAMED, UNSAID = "unnamed", "unsaid"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        channels = [(c.slug, c.name) for c in Channel.objects.order_by("name")]
+        return [
+            *channels,
+            (self.UNNAMED, "Words naming no channel"),
+            (self.UNSAID, "Nothing said"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == self.UNNAMED:
+            return queryset.filter(heard_channel__isnull=True).exclude(heard_about="")
+        if value == self.UNSAID:
+            return queryset.filter(heard_channel__isnull=True, heard_about="")
+        # NOT NULL in so many words: the (heard_channel, -id) index is partial on it.
+        return queryset.filter(heard_channel__isnull=False, heard_channel__slug=value)
+
+
 def _service_error(request: HttpRequest, exc: DomainError) -> None:
     messages.error(request, exc.message)
 
@@ -184,14 +220,17 @@ class ContactAdmin(ServiceAdmin):
         "source_channel",
         "source_campaign",
         "coupon",
+        "heard_channel",
+        "heard_about",
         "owner",
         "lifetime_revenue",
         "entered_at",
     )
-    list_select_related = ("source_channel", "source_campaign", "coupon", "owner")
+    list_select_related = ("source_channel", "source_campaign", "coupon", "heard_channel", "owner")
     list_filter = (
         "stage",
         "source_channel",
+        HeardFilter,
         "source_campaign",
         "coupon",
         "owner",
@@ -210,7 +249,14 @@ class ContactAdmin(ServiceAdmin):
     show_full_result_count = False
     # The possible duplicates' link, on the saved views' list template.
     change_list_template = "admin/leads/contact/change_list.html"
-    autocomplete_fields = ("source_channel", "source_campaign", "coupon", "owner", "referred_by")
+    autocomplete_fields = (
+        "source_channel",
+        "source_campaign",
+        "coupon",
+        "heard_channel",
+        "owner",
+        "referred_by",
+    )
     actions = (
         "move_to_lead",
         "move_to_qualified",
@@ -244,6 +290,13 @@ class ContactAdmin(ServiceAdmin):
         ),
         ("Funnel", {"fields": (*stage_fields, "stage_tools")}),
         ("Source", {"fields": ("source_channel", "source_campaign", "coupon", "referred_by")}),
+        (
+            "How they heard about us",
+            {
+                "fields": ("heard_about", "heard_channel"),
+                "description": "What the person says, beside the tracked source above.",
+            },
+        ),
         ("Sales", {"fields": ("owner", "notes", "external_id")}),
         ("Record", {"fields": ("erased_at", "created_at", "updated_at")}),
     )
@@ -300,6 +353,7 @@ class ContactAdmin(ServiceAdmin):
                     "Source",
                     {"fields": ("source_channel", "source_campaign", "coupon", "referred_by")},
                 ),
+                ("How they heard about us", {"fields": ("heard_about", "heard_channel")}),
                 ("Sales", {"fields": ("owner", "notes", "external_id")}),
             )
         return self.fieldsets
@@ -385,6 +439,9 @@ class ContactAdmin(ServiceAdmin):
             owner=data.get("owner"),
             referred_by=data.get("referred_by"),
             external_id=data.get("external_id") or None,
+            heard_about=data.get("heard_about") or "",
+            # Left empty, the channel is the one the words name.
+            heard_channel=data.get("heard_channel") or UNSET,
             touch_kind=data.get("touch_kind") or Touchpoint.Kind.FOLLOW,
             by=request.user,
             via=Via.ADMIN,
@@ -393,6 +450,8 @@ class ContactAdmin(ServiceAdmin):
     def update(self, request: HttpRequest, obj: Contact, form) -> Contact:
         changed = set(form.changed_data)
         plain = {name: form.cleaned_data[name] for name in changed if name in EDITABLE_FIELDS}
+        # New words name their channel again, unless the channel was changed too.
+        plain.update({name: form.cleaned_data[name] for name in changed if name in HEARD_FIELDS})
         if plain:
             contact_update(contact=obj, **plain)
         if {"source_channel", "source_campaign"} & changed:

@@ -136,9 +136,9 @@ class ContactViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    queryset = Contact.objects.select_related("source_channel", "coupon").prefetch_related(
-        "other_emails", "other_phones"
-    )
+    queryset = Contact.objects.select_related(
+        "source_channel", "coupon", "heard_channel"
+    ).prefetch_related("other_emails", "other_phones")
     serializer_class = ContactOutput
     filterset_class = ContactFilter
     pagination_class = NewestFirstCursor

@@ -187,6 +187,12 @@ class BatchRefs(rules.Refs):
         self._load_channels()
         return self._aliases.get(key)
 
+    def channels_named(self, keys: Iterable[str]) -> dict[str, Channel]:
+        channels, keys = self._load_channels(), list(keys)
+        named = {key: self._aliases[key] for key in keys if key in self._aliases}
+        named.update({key: channels[key] for key in keys if key in channels})
+        return named
+
     def campaign(self, pk: int) -> Campaign | None:
         return self._campaigns[pk] if pk in self._campaigns else super().campaign(pk)
 

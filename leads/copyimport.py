@@ -73,9 +73,17 @@ TEXTS = (
     "company",
     "notes",
     "utm_source",
+    "heard_about",
     "external_id",
 )
-REFERENCES = ("source_channel", "source_campaign", "coupon", "stage", "touch_kind")
+REFERENCES = (
+    "source_channel",
+    "source_campaign",
+    "coupon",
+    "stage",
+    "touch_kind",
+    "heard_channel",
+)
 FAST = frozenset(TEXTS) | frozenset(REFERENCES) | {"email", "entered_at"}
 IDENTITY = rules.CONTACT_IDENTITY  # compared on a replay
 STAMPS = rules.STAMP_NAMES
@@ -86,6 +94,7 @@ REFERENCED = (
     ("campaigns_channel", "source_channel_id"),
     ("campaigns_campaign", "source_campaign_id"),
     ("campaigns_coupon", "coupon_id"),
+    ("campaigns_channel", "heard_channel_id"),
 )
 
 
@@ -115,12 +124,14 @@ STAGING = (
     ("last_name", "text"),
     ("company", "text"),
     ("notes", "text"),
+    ("heard_about", "text"),
     ("stage", "text"),
     ("entered_at", "timestamptz"),
     *((name, "timestamptz") for name in STAMPS[1:]),
     ("source_channel_id", "bigint"),
     ("source_campaign_id", "bigint"),
     ("coupon_id", "bigint"),
+    ("heard_channel_id", "bigint"),
     ("touch_kind", "text"),
     ("touch_source", "text"),
 )
@@ -134,6 +145,7 @@ CONTACT_COLUMNS = (
     "last_name",
     "company",
     "notes",
+    "heard_about",
     "stage",
     "external_id",
     "entered_at",
@@ -141,6 +153,7 @@ CONTACT_COLUMNS = (
     "source_channel_id",
     "source_campaign_id",
     "coupon_id",
+    "heard_channel_id",
 )
 
 
@@ -191,12 +204,14 @@ class Stager:
             values["last_name"],
             values["company"],
             values["notes"],
+            values["heard_about"],
             values["stage"].value,
             values["entered_at"],
             *(values.get(name) for name in STAMPS[1:]),
             _pk(values.get("source_channel")),
             _pk(values.get("source_campaign")),
             _pk(values.get("coupon")),
+            _pk(values.get("heard_channel")),
             touch["kind"] if touch else None,
             touch["source"] if touch else None,
         )

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from campaigns.changes import declare_changed
 from campaigns.models import Campaign, Channel, Cost, Coupon, EngagementStat
+from leads.bulk import BatchRefs
 from leads.models import (
     STAGE_ORDER,
     Contact,
@@ -34,7 +35,7 @@ from leads.models import (
     Touchpoint,
     Via,
 )
-from leads.rules import phone_e164
+from leads.rules import heard_channel_for, phone_e164
 
 CENT = Decimal("0.01")
 DAY = 86_400
@@ -206,6 +207,10 @@ class World:
     coupon_pct: dict[int, int] = field(default_factory=dict)  # by coupon id
     redemptions: dict[int, int] = field(default_factory=dict)
     by_channel: dict[str, list[Campaign]] = field(default_factory=dict)
+    # "How did you hear about us": drawn from a generator of their own, so the rest of the
+    # data set is what it was before people were asked.
+    heard_rng: random.Random = field(default_factory=random.Random)
+    heard_refs: BatchRefs = field(default_factory=lambda: BatchRefs([]))
 
 
 def _month_start(day: dt.date, offset: int) -> dt.date:
@@ -242,7 +247,11 @@ def seed(
         timezone.now().replace(microsecond=0) - dt.timedelta(seconds=1),
     )
     world = World(
-        rng=rng, start=year_start, end=year_end, channels={c.slug: c for c in Channel.objects.all()}
+        rng=rng,
+        start=year_start,
+        end=year_end,
+        channels={c.slug: c for c in Channel.objects.all()},
+        heard_rng=random.Random(f"heard-{seed_value}"),
     )
     counts = {
         "campaigns": 0,
@@ -451,6 +460,34 @@ def _campaign_at(world: World, slug: str, at: dt.datetime) -> Campaign | None:
     return running[0] if running else None
 
 
+# What people answer to "how did you hear about us", per channel they name: mostly the channel
+# that brought them (their first touch), sometimes another, or words that name none.
+HEARD = {
+    "facebook": ["Facebook", "saw an ad on facebook", "FB group"],
+    "instagram": ["Instagram", "insta", "saw you on IG", "an Instagram reel"],
+    "linkedin": ["LinkedIn", "a LinkedIn post"],
+    "pinterest": ["Pinterest", "a pin"],
+    "tiktok": ["TikTok", "a TikTok video"],
+    "youtube": ["YouTube", "a YouTube review"],
+    "email": ["your newsletter", "an email"],
+}
+HEARD_NONE = ["a friend", "word of mouth", "Google", "walked past the shop", "a podcast"]
+
+
+def _heard(world: World, slug: str) -> str:
+    """A contact's answer: two in five say nothing; of the rest, three in five name the channel
+    they came from, the others another channel or words that name none."""
+    rng = world.heard_rng
+    roll = rng.random()
+    if roll < 0.4:
+        return ""
+    if roll < 0.76 and slug in HEARD:
+        return rng.choice(HEARD[slug])
+    if roll < 0.88:
+        return rng.choice(HEARD[rng.choice(list(HEARD))])
+    return rng.choice(HEARD_NONE)
+
+
 def _contacts_batch(world: World, offset: int, size: int, counts: dict[str, int]) -> None:
     rng = world.rng
     contacts: list[Contact] = []
@@ -487,6 +524,7 @@ def _contacts_batch(world: World, offset: int, size: int, counts: dict[str, int]
                     break
                 stage, stamps[target] = target, at
         b2b = slug == "linkedin"
+        heard = _heard(world, slug)
         phone = f"+1555{i:07d}" if rng.random() < 0.3 else ""
         contacts.append(
             Contact(
@@ -507,6 +545,8 @@ def _contacts_batch(world: World, offset: int, size: int, counts: dict[str, int]
                 became_lead_at=stamps.get(Stage.LEAD),
                 became_qualified_at=stamps.get(Stage.QUALIFIED),
                 became_customer_at=stamps.get(Stage.CUSTOMER),
+                heard_about=heard,
+                heard_channel=heard_channel_for(heard, world.heard_refs),
             )
         )
         plans.append((slug, campaign, walk_in, stamps))

@@ -91,6 +91,8 @@ CONTACTS = EventKind(
         "stage",
         "entered_at",
         "touch_kind",
+        "heard_about",
+        "heard_channel",
         "owner",
         "referred_by",
         "external_id",

@@ -13,6 +13,7 @@ look-up, or `leads.bulk.BatchRefs`, which answers from rows preloaded once per b
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -22,11 +23,12 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from campaigns.errors import CouponRefused, IdempotencyConflict, InvalidInput
-from campaigns.inputs import plain_decimal
+from campaigns.inputs import plain_decimal, unstorable
 from campaigns.models import Campaign, Channel, ChannelAlias, Coupon, is_future
 from campaigns.phones import phone_e164
 from campaigns.services import campaign_by_tracking_phone, normalize_source
 from leads.models import (
+    HEARD_ABOUT_MAX_LENGTH,
     STAGE_ORDER,
     Contact,
     ContactEmail,
@@ -125,6 +127,17 @@ class Refs:
     def alias(self, key: str) -> Channel | None:
         alias = ChannelAlias.objects.select_related("channel").filter(alias=key).first()
         return alias.channel if alias else None
+
+    def channels_named(self, keys: Iterable[str]) -> dict[str, Channel]:
+        """The channels these lower-case keys name, by slug or alias (a slug wins): two
+        queries, whatever the number of keys."""
+        keys = list(keys)
+        named = {
+            a.alias: a.channel
+            for a in ChannelAlias.objects.select_related("channel").filter(alias__in=keys)
+        }
+        named.update({c.slug: c for c in Channel.objects.filter(slug__in=keys)})
+        return named
 
     def campaign(self, pk: int) -> Campaign | None:
         if not 0 < pk <= MAX_ID:
@@ -338,6 +351,74 @@ def channel_for_source(source: str | None, refs: Refs) -> Channel:
     return refs.channel(key) or refs.alias(key) or refs.channel("referral")
 
 
+# What splits "how did you hear about us" into words: anything but letters, digits and the
+# marks inside a host name or an alias ("instagram.com", "e-mail", "(direct)" stay whole).
+HEARD_SPLIT = re.compile(r"[^\w.()-]+")
+HEARD_EDGES = ".()-"
+HEARD_MAX_WORDS = 3  # the longest run of words compared with the aliases ("word of mouth")
+NOT_HEARD = "direct"
+UNSET: Any = object()  # an argument not given (None means "no channel")
+
+
+def heard_channel_for(words: str | None, refs: Refs) -> Channel | None:
+    """The channel a person's "how did you hear about us" names, or None.
+
+    The whole answer is read first ("Instagram", "IG", "instagram.com", and a pasted address
+    by its host: "https://www.instagram.com/shop" name instagram); else each run of one to
+    three of its words, any case, so "saw you on Insta!" names instagram too. A channel is named by its slug or one of
+    its aliases (`ChannelAlias`), `direct` aside; an answer whose words name two channels
+    ("Facebook, then Instagram") names none, rather than a guess. Unlike a tracked source, words that name no
+    channel fall nowhere (no `referral`, no `direct`): the words are kept, the channel is None.
+    """
+    text = (words or "").strip().lower()
+    if not text:
+        return None
+    whole = normalize_source(text) if "://" in text else text  # a pasted address: its host
+    tokens = [t.strip(HEARD_EDGES) for t in HEARD_SPLIT.split(text)]
+    tokens = [t for t in tokens if t]
+    runs = {
+        " ".join(tokens[i : i + n])
+        for n in range(1, HEARD_MAX_WORDS + 1)
+        for i in range(len(tokens) - n + 1)
+    }
+    keys = ({whole, text} | runs) - {""}
+    # `direct` is the absence of a referrer, which nobody hears through: its aliases ("none",
+    # "typein") answer the question with nothing, not with a channel.
+    named = {k: c for k, c in refs.channels_named(keys).items() if c.slug != NOT_HEARD}
+    for key in (text, whole):
+        if key in named:
+            return named[key]
+    found = {channel.pk: channel for key, channel in named.items()}
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+def heard_words(words: str | None) -> str:
+    """The person's words as stored: trimmed, at most `HEARD_ABOUT_MAX_LENGTH` characters,
+    storable (no NUL, no lone surrogate), or refused."""
+    words = (words or "").strip()
+    problem = unstorable(words)
+    if problem:
+        raise InvalidInput(problem, field="heard_about")
+    if len(words) > HEARD_ABOUT_MAX_LENGTH:
+        raise InvalidInput(
+            f"Ensure this field has no more than {HEARD_ABOUT_MAX_LENGTH} characters.",
+            field="heard_about",
+        )
+    return words
+
+
+def heard_values(
+    *, heard_about: str | None, heard_channel: Channel | None = UNSET, refs: Refs
+) -> dict[str, Any]:
+    """A contact's self-reported source, as every door stores it: the words (`heard_words`)
+    and the channel given with them (a form's list, an API's slug), else the one the words
+    name (`heard_channel_for`). The words never change a channel given beside them."""
+    words = heard_words(heard_about)
+    if heard_channel is UNSET:
+        heard_channel = heard_channel_for(words, refs)
+    return {"heard_about": words, "heard_channel": heard_channel}
+
+
 def _other_channel(campaign: Campaign, channel: Channel, *, field: str) -> InvalidInput:
     return InvalidInput(
         f"Campaign {campaign.name!r} runs on {campaign.channel.slug}, not {channel.slug}.",
@@ -381,6 +462,8 @@ def contact_values(
     owner: Any = None,
     referred_by: Contact | None = None,
     external_id: str | None = None,
+    heard_about: str = "",
+    heard_channel: Channel | None = UNSET,
 ) -> dict[str, Any]:
     """The fields of a new contact entering the funnel at `stage`, stamped up to it (every
     stage up to its own at `entered_at`), by name; references are rows, left out when None.
@@ -388,6 +471,7 @@ def contact_values(
     Its source is the coupon's campaign, else the campaign, else the channel, else `source`
     resolved through the channel aliases; with none of them it is unknown (NULL): the contact
     counts in the `unattributed` row, like the revenue it brings, and gets no first touch.
+    What the person says of how they heard about us is kept beside it (`heard_values`).
     Every door builds its contacts from these values: `new_contact` as a model, the COPY path
     of imports (`leads.copyimport`) as a staged row.
     """
@@ -405,6 +489,7 @@ def contact_values(
     source_channel = source_of(channel=source_channel, campaign=source_campaign)
     if source_channel is None and (source or "").strip():
         source_channel = channel_for_source(source, refs)
+    heard = heard_values(heard_about=heard_about, heard_channel=heard_channel, refs=refs)
     # References that are None are left out: Django sets each given one through its
     # descriptor, which costs a batch of a thousand contacts more than the rest of the row.
     references = {
@@ -413,6 +498,7 @@ def contact_values(
         "coupon": coupon,
         "owner": owner,
         "referred_by": referred_by,
+        "heard_channel": heard["heard_channel"],
     }
     values = {
         "email": (email or "").strip(),
@@ -423,6 +509,7 @@ def contact_values(
         "last_name": last_name or "",
         "company": company or "",
         "notes": notes or "",
+        "heard_about": heard["heard_about"],
         "external_id": external_id_or_none(external_id),
         "stage": stage,
         "entered_at": entered_at,
@@ -502,7 +589,7 @@ PERSONAL_FIELDS = ("email", "phone", "handle", "first_name", "last_name", "compa
 def merge_into(keep: Contact, gone: Contact) -> Stage:
     """What merging `gone` into `keep` makes of `keep`'s fields (on the instance, unsaved), and
     the stage it ends at: blank personal fields are filled from the other (a phone with its
-    E.164 form); notes are joined; the source is the one of whoever entered first (a known source is never blanked); coupon, owner
+    E.164 form), and so is a blank "how did you hear about us"; notes are joined; the source is the one of whoever entered first (a known source is never blanked); coupon, owner
     and external id are kept, else taken; the earliest stage stamps win and the furthest stage
     is kept. `leads.services.contact_merge` applies it to the locked rows, the admin's merge
     preview to copies, so the preview shows what the merge will do. The other's emails and
@@ -513,6 +600,10 @@ def merge_into(keep: Contact, gone: Contact) -> Stage:
             setattr(keep, name, getattr(gone, name))
     if keep.phone == gone.phone:
         keep.phone_e164 = gone.phone_e164
+    # How the person says they heard about us: the survivor's answer, else the other's, its
+    # words and channel together.
+    if not keep.heard_about and keep.heard_channel_id is None:
+        keep.heard_about, keep.heard_channel_id = gone.heard_about, gone.heard_channel_id
     if gone.notes and keep.notes and gone.notes not in keep.notes:
         keep.notes = f"{keep.notes}\n\n{gone.notes}"
     # The source is the first touch: the earlier record's, unless it has none (a record entered

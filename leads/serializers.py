@@ -21,7 +21,14 @@ from campaigns.inputs import MomentField, MoneyField, StrictInput
 from campaigns.models import Campaign, Channel
 from campaigns.serializers import NoNulCharField
 from leads import rules
-from leads.models import Contact, Purchase, Stage, StageChange, Touchpoint
+from leads.models import (
+    HEARD_ABOUT_MAX_LENGTH,
+    Contact,
+    Purchase,
+    Stage,
+    StageChange,
+    Touchpoint,
+)
 
 MAX_METADATA_BYTES = 8 * 1024
 ID = re.compile(r"-?[0-9]{1,20}")
@@ -123,6 +130,18 @@ class ContactOutput(serializers.ModelSerializer):
         help_text="Null when the source is unknown (counted in the unattributed row).",
     )
     coupon = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    heard_about = serializers.CharField(
+        read_only=True,
+        help_text='"How did you hear about us", in the person\'s words; empty when not asked.',
+    )
+    heard_channel = serializers.SlugRelatedField(
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="The channel the person says they heard about us through (resolved from "
+        "`heard_about` through the channel aliases, or given); null when they named none. "
+        "Beside the tracked `source_channel`, never instead of it.",
+    )
     phone_e164 = serializers.CharField(
         read_only=True, help_text="The phone in E.164 form; empty when it does not read as one."
     )
@@ -156,6 +175,8 @@ class ContactOutput(serializers.ModelSerializer):
             "source_channel",
             "source_campaign",
             "coupon",
+            "heard_about",
+            "heard_channel",
             "owner",
             "referred_by",
             "notes",
@@ -199,6 +220,18 @@ class ContactInput(StrictInput):
     source_campaign = CampaignId(required=False, allow_null=True)
     coupon = CouponCode()
     utm_source = text(200)
+    heard_about = text(
+        HEARD_ABOUT_MAX_LENGTH,
+        help_text='"How did you hear about us", as the person gave it. The channel it names '
+        '(a slug or an alias, alone or among other words: "saw you on Insta") is stored as '
+        "`heard_channel`; words that name none are kept with no channel.",
+    )
+    heard_channel = ChannelSlug(
+        required=False,
+        allow_null=True,
+        help_text="The channel the person chose (a slug), when the form offered a list; it "
+        "wins over what `heard_about` names.",
+    )
     stage = serializers.ChoiceField(choices=Stage.choices, required=False)
     entered_at = MomentField(required=False)
     touch_kind = serializers.ChoiceField(choices=Touchpoint.Kind.choices, required=False)
@@ -232,6 +265,14 @@ class ContactUpdate(StrictInput, serializers.ModelSerializer):
     last_name = text(100)
     company = text(200)
     notes = text(5000)
+    heard_about = text(
+        HEARD_ABOUT_MAX_LENGTH,
+        help_text='"How did you hear about us": other words name their channel again (unless '
+        "`heard_channel` is given beside them); blank words clear it.",
+    )
+    heard_channel = ChannelSlug(
+        required=False, allow_null=True, help_text="A slug, or null for none."
+    )
 
     class Meta:
         model = Contact
@@ -243,6 +284,8 @@ class ContactUpdate(StrictInput, serializers.ModelSerializer):
             "last_name",
             "company",
             "notes",
+            "heard_about",
+            "heard_channel",
             "owner",
             "referred_by",
         )

@@ -233,6 +233,8 @@ def contact_create(
     owner: Actor | None = None,
     referred_by: Contact | None = None,
     external_id: str | None = None,
+    heard_about: str = "",
+    heard_channel: Channel | None = rules.UNSET,
     touch_kind: str = Touchpoint.Kind.FOLLOW,
     record_first_touch: bool = True,
     by: Actor | None = None,
@@ -245,6 +247,10 @@ def contact_create(
     them the source is unknown (NULL): the contact gets no touchpoint and counts in the
     `unattributed` row of every figure, like the revenue it brings. An email already in use, in
     any case, is refused. An owner must be eligible (`check_owner`).
+
+    `heard_about` is "how did you hear about us" in the person's words (every door that asks
+    the person passes it: forms, website capture, imports); the channel it names is resolved
+    through the aliases (`rules.heard_values`) unless `heard_channel` is given.
     """
     check_owner(owner)
     contact = rules.new_contact(
@@ -265,6 +271,8 @@ def contact_create(
         owner=owner,
         referred_by=referred_by,
         external_id=external_id,
+        heard_about=heard_about,
+        heard_channel=heard_channel,
     )
     with transaction.atomic():
         lock_emails([contact.email])
@@ -303,13 +311,26 @@ EDITABLE_FIELDS = (
 )
 
 
+# "How did you hear about us": the words, and the channel they name.
+HEARD_FIELDS = ("heard_about", "heard_channel")
+
+
 def contact_update(*, contact: Contact, **fields: Any) -> Contact:
-    """Change a contact's plain fields (no reported figure depends on them). The stage and its
-    stamps are not among them: they move only through `contact_move_stage`, so the history
-    records every move; the source moves through `contact_change_source`."""
-    unknown = set(fields) - set(EDITABLE_FIELDS)
+    """Change a contact's plain fields (no reported figure depends on them), and what the
+    person says of how they heard about us. The stage and its stamps are not among them: they
+    move only through `contact_move_stage`, so the history records every move; the source
+    moves through `contact_change_source`.
+
+    Other words (`heard_about`) name their channel again (`rules.heard_values`), unless
+    `heard_channel` is given beside them (blank words with no channel clear it); the same
+    words keep the channel as it was set. The dashboard's self-reported column counts a
+    contact on the day it entered: a change of its channel declares that day changed."""
+    unknown = set(fields) - set(EDITABLE_FIELDS) - set(HEARD_FIELDS)
     if unknown:
         raise InvalidInput(f"Not editable here: {', '.join(sorted(unknown))}.")
+    heard = "heard_about" in fields or "heard_channel" in fields
+    if "heard_about" in fields:
+        fields["heard_about"] = rules.heard_words(fields["heard_about"])
     email = (fields.get("email") or "").strip() if "email" in fields else None
     if email:
         email = email_address(email)
@@ -336,6 +357,8 @@ def contact_update(*, contact: Contact, **fields: Any) -> Contact:
                     raise IdempotencyConflict(
                         "Another contact has this email (emails ignore case).", field="email"
                     )
+            if heard:
+                before = _heard(contact, fields)
             for name, value in fields.items():
                 setattr(contact, name, value)
             if email is not None:
@@ -344,11 +367,36 @@ def contact_update(*, contact: Contact, **fields: Any) -> Contact:
                 # One of its own secondary emails made primary: it is listed once.
                 _drop_other_email(contact, email)
             contact.save(update_fields=[*fields, "updated_at"])
+            if heard and contact.heard_channel_id != before["heard_channel_id"]:
+                # Counted in the self-reported column on the day it entered.
+                declare_changed(moments=[before["entered_at"]])
     except IntegrityError:
         raise IdempotencyConflict(
             "Another contact has this email or external_id.", field="external_id"
         ) from None
     return contact
+
+
+def _heard(contact: Contact, fields: dict[str, Any]) -> dict[str, Any]:
+    """Complete `fields` with the channel of "how did you hear about us", from the stored row
+    (locked; the admin's instance already holds the form's values): other words name theirs
+    again unless a channel is given beside them; the same words keep the channel as it was
+    set. Returns the stored values."""
+    stored = (
+        Contact.objects.select_for_update()
+        .values("heard_about", "heard_channel_id", "entered_at")
+        .get(pk=contact.pk)
+    )
+    words = fields.get("heard_about", stored["heard_about"])
+    if "heard_channel" in fields or words != stored["heard_about"]:
+        fields.update(
+            rules.heard_values(
+                heard_about=words,
+                heard_channel=fields.get("heard_channel", rules.UNSET),
+                refs=REFS,
+            )
+        )
+    return stored
 
 
 def contact_change_source(
@@ -642,6 +690,7 @@ def contact_touched(
     first_name: str = "",
     last_name: str = "",
     company: str = "",
+    heard_about: str = "",
     stage: Stage | str = Stage.LEAD,
     move: bool = True,
     touch: dict[str, Any],
@@ -656,7 +705,8 @@ def contact_touched(
     campaign; the touch is its first. A known contact below `stage` moves up to it at the
     touch's time (a follower who fills a form becomes a lead) when `move` is set; one at or
     beyond keeps its stage.
-    `touch` holds `touchpoint_record`'s arguments (kind, occurred_at, source, utm_campaign,
+    `heard_about` is what the person says brought them (kept on a new contact, or on a known
+    one that had not said). `touch` holds `touchpoint_record`'s arguments (kind, occurred_at, source, utm_campaign,
     channel, campaign, tracking_phone, external_id, metadata)."""
     target = Stage(stage)
     with transaction.atomic():
@@ -684,6 +734,7 @@ def contact_touched(
                 first_name=first_name,
                 last_name=last_name,
                 company=company,
+                heard_about=heard_about,
                 source_channel=channel,
                 source_campaign=campaign,
                 stage=target,
@@ -693,6 +744,10 @@ def contact_touched(
             )
             touch = {**touch, "occurred_at": at}
         touchpoint, _ = touchpoint_record(contact=contact, **touch)
+        if heard_about and not created and not contact.heard_about:
+            # What a known person says the first time they are asked is kept; a later answer
+            # does not overwrite it.
+            contact = contact_update(contact=contact, heard_about=heard_about)
         if move and not created and contact.stage_enum.rank < target.rank:
             contact_move_stage(
                 contact=contact,
@@ -767,6 +822,8 @@ def contact_merge(
             name: getattr(gone, name)
             for name in (
                 *PERSONAL_FIELDS,
+                "heard_about",
+                "heard_channel_id",
                 "stage",
                 "external_id",
                 "source_channel_id",
@@ -873,7 +930,9 @@ def contact_erase(*, contact: Contact, by: Actor | None, via: Via | str) -> Cont
     """
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
-        for name in (*PERSONAL_FIELDS, "phone_e164", "other_contact_points"):
+        # The words of "how did you hear about us" may name people ("my friend Jo Bloggs");
+        # the channel they named stays, like the touches: a figure, not personal data.
+        for name in (*PERSONAL_FIELDS, "phone_e164", "other_contact_points", "heard_about"):
             setattr(locked, name, "")
         ContactEmail.objects.filter(contact=locked).delete()
         ContactPhone.objects.filter(contact=locked).delete()

@@ -19,6 +19,7 @@ COLUMNS = (
     "roi",
     "roas",
     "followers",
+    "self_reported",  # the dashboard's channel table only
     "leads",
     "qualified",
     "customers",

@@ -26,7 +26,14 @@ from leads.models import Purchase, Touchpoint
 from reports.attribution import credit_spans
 from reports.counts import contact_counts, count_spans
 from reports.daycache import is_bypassed
-from reports.metrics import UNATTRIBUTED, funnel_report, roi_matrix, roi_report, roi_reports
+from reports.metrics import (
+    UNATTRIBUTED,
+    funnel_report,
+    roi_matrix,
+    roi_report,
+    roi_reports,
+    with_self_reported,
+)
 from reports.models import Attribution, DayChange, GroupBy
 from reports.periods import period_bounds, period_name, quarter_start, shift_months
 from reports.templatetags.report_format import fmt
@@ -173,8 +180,8 @@ CATALOGUE_KEY = "reports:catalogue"
 # The shape of the cached page figures: a release that changes it (new cards, labels) bumps it,
 # so pages never read entries an older release left behind. 2: issue 11 (cost per lead card,
 # ROI change in points, "<Channel> (no campaign)" labels); 3: the attribution page's figures per
-# model (customers, ROI and CAC beside revenue).
-FIGURES_SHAPE = 3
+# model (customers, ROI and CAC beside revenue); 4: the channel table's self-reported column.
+FIGURES_SHAPE = 4
 
 
 def period_cached(
@@ -224,7 +231,10 @@ def dashboard_data(*, period: Period, attribution: str) -> dict:
 
 def _dashboard_data(*, period: Period, attribution: str) -> dict:
     reports = roi_reports(start=period.start, end=period.end, attribution=attribution)
-    by_channel, by_campaign = reports[GroupBy.CHANNEL], reports[GroupBy.CAMPAIGN]
+    by_channel, by_campaign = (
+        with_self_reported(reports[GroupBy.CHANNEL]),
+        reports[GroupBy.CAMPAIGN],
+    )
     funnel = funnel_report(
         start=period.start, end=period.end, group_by=GroupBy.CHANNEL, attribution=attribution
     )

@@ -117,6 +117,15 @@ TERMS: dict[str, Term] = {
         "What the group's coupons gave away on the period's purchases. Shown beside cost, not "
         "added to it: revenue is already net of discounts.",
     ),
+    "self_reported": Term(
+        "Self-reported",
+        "Contacts that entered the funnel in the period (at any stage) and say they heard "
+        'about us through the channel ("how did you hear about us"), whatever source was '
+        "tracked for them: the same people as Followers, counted by their own words instead of "
+        "their first touch. Only answers that name a channel count, so the rows add up to the "
+        "answers, not to the entrants; not shown for the unattributed row. Beside the tracked "
+        "figures, never in ROI or any attribution.",
+    ),
     "target_leads": Term("Leads target", "The campaign's target number of leads, if it has one."),
     "target_cost_per_lead": Term(
         "Cost per lead target", "The campaign's target cost per lead, if it has one."

@@ -20,7 +20,7 @@ from reports import dashboard
 from reports.csvexport import write_comparison, write_report
 from reports.forms import period_form, preset_choices, reference_form
 from reports.glossary import ASSISTED_NOTE, CHANNEL_NOTE, FUNNEL_CAPTION, FUNNEL_NOTE, terms
-from reports.metrics import funnel_report, roi_report
+from reports.metrics import funnel_report, roi_report, with_self_reported
 from reports.models import Attribution, Granularity, GroupBy, Report, ReportSubscription
 
 PERMISSION = "reports.view_dashboard"
@@ -44,6 +44,14 @@ ROI_COLUMNS = [
     ("engagement_rate", "Engagement rate", "percent"),
     ("followers_gained", "Followers gained", "count"),
 ]
+# The dashboard's channel table: the tracked figures, and beside the followers (the period's
+# entrants by tracked source) the same entrants by what they say (`metrics.with_self_reported`).
+CHANNEL_COLUMNS = [
+    *ROI_COLUMNS[:5],
+    # A non-breaking hyphen: a header wraps between its words, never inside one.
+    ("self_reported", "Self\u2011reported", "count"),
+    *ROI_COLUMNS[5:],
+]
 FUNNEL_COLUMNS = [
     ("followers", "Followers", "count"),
     ("leads", "Leads", "count"),
@@ -58,8 +66,8 @@ FUNNEL_COLUMNS = [
 
 
 def glossary(*tables: str) -> list[tuple[str, list]]:
-    """The "What the figures mean" sections of a page: ("roi", "funnel", "rows", "attribution",
-    "comparison")."""
+    """The "What the figures mean" sections of a page: ("roi", "self_reported", "funnel",
+    "rows", "attribution", "comparison")."""
     roi = [key for key, _, _ in ROI_COLUMNS]
     sections = {
         "roi": ("The ROI tables", terms(roi)),
@@ -67,6 +75,7 @@ def glossary(*tables: str) -> list[tuple[str, list]]:
             "The funnel table (counted by the day each stage was reached)",
             terms([key for key, _, _ in FUNNEL_COLUMNS], "funnel"),
         ),
+        "self_reported": ("The channel table, beside the tracked source", terms(["self_reported"])),
         "rows": ("Rows", terms(["unattributed", "no_campaign"])),
         "attribution": (
             "This page",
@@ -123,8 +132,9 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "attribution": attribution,
             "attribution_label": Attribution(attribution).label,
             "columns": ROI_COLUMNS,
+            "channel_columns": CHANNEL_COLUMNS,
             "funnel_columns": FUNNEL_COLUMNS,
-            "glossary": glossary("roi", "funnel", "rows"),
+            "glossary": glossary("roi", "self_reported", "funnel", "rows"),
             "channel_note": CHANNEL_NOTE,
             "assisted_note": ASSISTED_NOTE,
             "funnel_caption": FUNNEL_CAPTION,
@@ -304,10 +314,9 @@ def export_csv(request: HttpRequest, table: str) -> HttpResponse:
             lambda: (
                 funnel_report(group_by=GroupBy.CHANNEL, **params)
                 if table == "funnel"
-                else roi_report(
-                    group_by=GroupBy.CHANNEL if table == "channels" else GroupBy.CAMPAIGN,
-                    **params,
-                )
+                else with_self_reported(roi_report(group_by=GroupBy.CHANNEL, **params))
+                if table == "channels"
+                else roi_report(group_by=GroupBy.CAMPAIGN, **params)
             ),
         )
     elif table == "attribution":
@@ -359,8 +368,9 @@ def saved_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "roi": roi,
             "funnel": funnel,
             "columns": ROI_COLUMNS,
+            "channel_columns": CHANNEL_COLUMNS,
             "funnel_columns": FUNNEL_COLUMNS,
-            "glossary": glossary("roi", "funnel", "rows"),
+            "glossary": glossary("roi", "self_reported", "funnel", "rows"),
             "channel_note": CHANNEL_NOTE,
             "funnel_caption": FUNNEL_CAPTION,
             "funnel_note": FUNNEL_NOTE,

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0011_search_channels'),
-        ('leads', '0012_cohort_median_indexes'),
+        ('leads', '0014_heard_about'),
     ]
 
     operations = [

@@ -134,6 +134,8 @@ contact_fields = st.fixed_dictionaries(
         "stage": mostly(["follower", "lead", "qualified", "customer"], ["vip"]),
         "entered_at": TIMES,
         "touch_kind": st.sampled_from(["follow", "form"]),
+        "heard_about": mostly(["saw you on Insta", "a friend", "IG", ""], ["nul\x00"]),
+        "heard_channel": mostly(["tiktok", None], ["myspace"]),
     },
 )
 contact_events = merged(contact_fields, REFERRAL)
@@ -272,13 +274,17 @@ def snapshot() -> tuple[dict, dict]:
                 c.source_channel.slug if c.source_channel else "",
                 c.source_campaign.name if c.source_campaign else "",
                 c.coupon.code if c.coupon else "",
+                c.heard_about,
+                c.heard_channel.slug if c.heard_channel else "",
                 _contact_key(c.referred_by_id, contacts),
                 _t(c.entered_at),
                 _t(c.became_lead_at),
                 _t(c.became_qualified_at),
                 _t(c.became_customer_at),
             )
-            for c in Contact.objects.select_related("source_channel", "source_campaign", "coupon")
+            for c in Contact.objects.select_related(
+                "source_channel", "source_campaign", "coupon", "heard_channel"
+            )
         ),
         "touches": sorted(
             (

@@ -45,6 +45,8 @@ def test_contacts_as_filtered_and_searched_every_page(client, superuser, referen
         "Source channel",
         "Source campaign",
         "Coupon",
+        "Heard via",
+        "Heard about us",
         "Owner",
         "Lifetime revenue",
         "Entered at",

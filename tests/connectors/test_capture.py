@@ -277,11 +277,14 @@ def test_consent_is_recorded_as_sent(client, site, django_capture_on_commit_call
     assert json.loads(Delivery.objects.get().body)["consent"] is False
 
 
-def test_heard_about_is_kept_in_the_delivery(client, site, django_capture_on_commit_callbacks):
+def test_heard_about_reaches_the_lead(client, site, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        post(client, fill(site, heard_about="A friend at the market"))
+        post(client, fill(site, heard_about="saw you on Insta"))
     body = json.loads(Delivery.objects.get().body)
-    assert body["heard_about"] == "A friend at the market"
+    assert body["heard_about"] == "saw you on Insta"
+    lead = Contact.objects.get()
+    # The person's words, and the channel they name through the aliases (insta: Instagram).
+    assert (lead.heard_about, lead.heard_channel.slug) == ("saw you on Insta", "instagram")
     # Neither the key nor the honeypot is kept: only the validated fill.
     assert "key" not in body
     assert "hp" not in body

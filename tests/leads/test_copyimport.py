@@ -48,6 +48,8 @@ COLUMNS = (
     "stage",
     "entered_at",
     "touch_kind",
+    "heard_about",
+    "heard_channel",
     "referred_by",
 )
 
@@ -95,6 +97,8 @@ CELLS = {
         ],
     ),
     "touch_kind": mostly(["", "", "form"], ["teleport"]),
+    "heard_about": mostly(["", "", "saw you on Insta", "a friend", "IG, then TikTok"], ["x" * 201]),
+    "heard_channel": mostly(["", "", "", "TikTok"], ["myspace"]),
     "referred_by": mostly(["", "", "", "", ""], ["@s1", "999999"]),
 }
 rows = st.lists(st.fixed_dictionaries(CELLS), min_size=1, max_size=14)
