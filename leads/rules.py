@@ -780,6 +780,7 @@ def new_refund(
 def check_refundable(purchase: Purchase, *, refunded: Decimal, amount: Decimal) -> None:
     """The refunds of a purchase never add up to more than what was paid. `refunded` is what
     its stored refunds already come to (read under the purchase's row lock)."""
+    refunded = Decimal(refunded).quantize(CENT)  # SQLite sums decimals as floats
     left = purchase.amount - refunded
     if amount > left:
         if left <= 0:
