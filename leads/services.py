@@ -887,6 +887,12 @@ def refund_record(
             locked = Purchase.objects.select_for_update().filter(pk=purchase.pk).first()
             if locked is None:
                 raise InvalidInput(rules.unknown_purchase(purchase.pk), field="purchase")
+            if external_id is not None:
+                # The same refund sent twice at once waited here for the other copy: that one
+                # is stored now, and this is its replay (not a refund of what is left).
+                existing = Refund.objects.filter(external_id=external_id).first()
+                if existing is not None:
+                    return rules.refund_replay(existing, refund, time_given=time_given), False
             refunded = Refund.objects.filter(purchase=locked).aggregate(total=Sum("amount"))
             rules.check_refundable(
                 locked, refunded=refunded["total"] or Decimal(0), amount=refund.amount

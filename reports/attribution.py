@@ -89,10 +89,11 @@ PURCHASES = """
         WHERE pu.occurred_at >= %(lo)s AND pu.occurred_at < %(hi)s
     )"""
 # Each purchase's refunds in cents, grouped once per statement (a hash join, not a look-up per
-# purchase). A refund is never before its purchase (`leads.rules.new_refund`), so only the
+# purchase); a BIGINT, so the shares below stay integer arithmetic (PostgreSQL sums integers as
+# NUMERIC). A refund is never before its purchase (`leads.rules.new_refund`), so only the
 # refunds made since the period began can belong to its purchases: read from their time index.
 REFUNDED = """(
-        SELECT r.purchase_id, SUM(CAST(ROUND(r.amount * 100) AS BIGINT)) AS cents
+        SELECT r.purchase_id, CAST(SUM(ROUND(r.amount * 100)) AS BIGINT) AS cents
         FROM leads_refund r
         WHERE r.occurred_at >= %(lo)s
         GROUP BY r.purchase_id
