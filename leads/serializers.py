@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from campaigns.inputs import MomentField, MoneyField, StrictInput
@@ -440,6 +442,7 @@ class PurchaseOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class PurchaseRef(serializers.Field):
     """A purchase by id (a number or digits); unknown ones get the rules' message."""
 

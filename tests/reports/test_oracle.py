@@ -135,7 +135,7 @@ def refunds_of(draw, cents: int) -> list[tuple[int, dt.timedelta]]:
     elif shape == "full" or cents == 1:
         parts = [cents]
     else:
-        parts = [cents // 3, cents - cents // 3]
+        parts = [max(cents // 3, 1), cents - max(cents // 3, 1)]
     return [(part, draw(REFUND_AFTER)) for part in parts]
 
 
