@@ -14,6 +14,7 @@ from django.utils import timezone
 from campaigns.changes import data_changed
 from campaigns.errors import IdempotencyConflict, InvalidInput
 from leads.models import Purchase, Refund, Stage, Via
+from leads.selectors import contact_timeline
 from leads.services import (
     contact_erase,
     contact_merge,
@@ -238,3 +239,21 @@ def test_an_erasure_blanks_the_refunds_notes_and_keeps_their_amounts(purchase):
 def test_the_database_refuses_a_refund_of_nothing(purchase):
     with pytest.raises(IntegrityError), transaction.atomic():
         Refund.objects.create(purchase=purchase, amount=Decimal("0.00"), occurred_at=PAID)
+
+
+def test_the_contacts_timeline_shows_the_refund(purchase, sales_user):
+    refund_record(
+        purchase=purchase,
+        amount="30.00",
+        occurred_at=PAID + dt.timedelta(days=2),
+        external_id="r-1",
+        note="one item back",
+        by=sales_user,
+        via=Via.ADMIN,
+    )
+    entries = contact_timeline(purchase.contact).entries
+    assert (entries[0].kind, entries[0].text, entries[0].detail) == (
+        "refund",
+        "Refund 30.00 USD of the purchase of 80.00 USD on 2026-03-10",
+        "by sally, through the admin; refund r-1; note: one item back",
+    )
