@@ -2,11 +2,11 @@
 
 For each model: roi_report() (every figure family: credited revenue and customers with exact
 cent rounding, assists, costs, contacts, engagement, discounts, totals) against one hand-written
-PostgreSQL statement that computes only the model's revenue per campaign (no rounding, no other
-figure), best of three runs each, in the same process. roi_report is timed cold (the model's
-attribution day cache and the contact counts cache emptied before each run: every day computed
-and stored) and cached (every
-closed day read from the cache). Writes only to the cache table.
+PostgreSQL statement that computes only the model's revenue per campaign, net of refunds (no
+rounding, no other figure), best of three runs each, in the same process. roi_report is timed
+cold (the model's attribution day cache and the contact counts cache emptied before each run:
+every day computed and stored) and cached (every closed day read from the cache). Writes only
+to the cache table.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/roi_bench DJANGO_DEBUG=1 \\
         .venv/bin/python bench/report.py --end 2026-11-22
@@ -45,10 +45,15 @@ WEIGHTS = {
 HAND_WRITTEN = """
 SELECT campaign_id, SUM(amount * weight) FROM (
     SELECT pid, amount, campaign_id, {weight} AS weight FROM (
-        SELECT p.id AS pid, p.amount, t.campaign_id, t.age,
+        SELECT p.id AS pid, p.amount - COALESCE(r.refunded, 0) AS amount, t.campaign_id, t.age,
                COUNT(*) OVER (PARTITION BY p.id) AS n,
                ROW_NUMBER() OVER (PARTITION BY p.id ORDER BY t.occurred_at, t.is_coupon, t.id) AS pos
         FROM leads_purchase p
+        -- Revenue is net of refunds: the same work the report does.
+        LEFT JOIN (
+            SELECT purchase_id, SUM(amount) AS refunded FROM leads_refund
+            WHERE occurred_at >= %(lo)s GROUP BY purchase_id
+        ) r ON r.purchase_id = p.id
         CROSS JOIN LATERAL (
             SELECT x.* FROM (
                 SELECT t.id, t.occurred_at, t.campaign_id, (t.kind = 'coupon')::int AS is_coupon,

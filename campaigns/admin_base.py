@@ -50,7 +50,11 @@ def form_values(obj: models.Model, names: list[str] | tuple[str, ...]) -> dict[s
 
 class ServiceInline(admin.TabularInline):
     """An inline whose rows are created, changed and deleted by services. `create(parent,
-    values)`, `update(obj, values)` and `remove(obj)` are given as plain functions."""
+    values)`, `update(obj, values)` and `remove(obj)` are given as plain functions; `request`
+    is the request being saved (set by `ServiceAdmin.save_formset`), for a service that records
+    who made the change."""
+
+    request: HttpRequest | None = None
 
     def create(self, parent: models.Model, values: dict[str, Any]) -> models.Model:
         raise NotImplementedError
@@ -337,6 +341,7 @@ class ServiceAdmin(SavedViewsMixin, admin.ModelAdmin):
         )
         if not isinstance(inline, ServiceInline):
             raise TypeError(f"{formset.model.__name__} rows must be written by a ServiceInline")
+        inline.request = request
         with transaction.atomic():
             for obj in formset.deleted_objects:
                 inline.remove(obj)

@@ -10,7 +10,7 @@ from campaigns.apis import (
     CouponViewSet,
     EngagementViewSet,
 )
-from leads.apis import ContactViewSet, PurchaseViewSet, TouchpointViewSet
+from leads.apis import ContactViewSet, PurchaseViewSet, RefundViewSet, TouchpointViewSet
 from leads.events import EventBatchView
 from reports.apis import FunnelView, PathsView, ReportViewSet, RoiView
 
@@ -24,6 +24,7 @@ router.register("engagement", EngagementViewSet, basename="engagement")
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("touchpoints", TouchpointViewSet, basename="touchpoint")
 router.register("purchases", PurchaseViewSet, basename="purchase")
+router.register("refunds", RefundViewSet, basename="refund")
 router.register("reports", ReportViewSet, basename="report")
 
 urlpatterns = [

@@ -24,7 +24,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from campaigns.admin_base import SavedViewsMixin, ServiceAdmin
+from campaigns.admin_base import SavedViewsMixin, ServiceAdmin, ServiceInline
 from campaigns.errors import DomainError
 from campaigns.inputs import MoneyFormField
 from campaigns.models import Channel, Coupon
@@ -36,6 +36,7 @@ from leads.models import (
     ContactMerge,
     ContactPhone,
     Purchase,
+    Refund,
     Stage,
     StageChange,
     Touchpoint,
@@ -63,6 +64,8 @@ from leads.services import (
     contacts_move_stage,
     purchase_delete,
     purchase_record,
+    refund_delete,
+    refund_record,
     touchpoint_delete,
     touchpoint_record,
 )
@@ -311,12 +314,23 @@ class ContactAdmin(ServiceAdmin):
             .annotate(total=Sum("amount"))
             .values("total")
         )
+        # Net of refunds, like every revenue figure.
+        refunded = (
+            Refund.objects.filter(purchase__contact=OuterRef("pk"))
+            .order_by()
+            .values("purchase__contact")
+            .annotate(total=Sum("amount"))
+            .values("total")
+        )
         return (
             super()
             .get_queryset(request)
             .annotate(
                 lifetime_revenue_value=Coalesce(
                     Subquery(revenue, output_field=MONEY), Decimal("0.00"), output_field=MONEY
+                )
+                - Coalesce(
+                    Subquery(refunded, output_field=MONEY), Decimal("0.00"), output_field=MONEY
                 )
             )
         )
@@ -788,15 +802,94 @@ class TouchpointAdmin(ServiceWrittenAdmin):
         touchpoint_delete(touch=obj)
 
 
+def refunded_subquery() -> Subquery:
+    """What each purchase's refunds come to (NULL without any), for the page's rows only."""
+    return Subquery(
+        Refund.objects.filter(purchase=OuterRef("pk"))
+        .order_by()
+        .values("purchase")
+        .annotate(total=Sum("amount"))
+        .values("total"),
+        output_field=MONEY,
+    )
+
+
+def _money_or_dash(value: Decimal | None) -> str:
+    return "—" if not value else f"{fixed(value, 2):,.2f}"
+
+
+class RefundInline(ServiceInline):
+    """A purchase's refunds, added through `refund_record` (Sales may); never edited, deleted
+    by superusers only (`refund_delete`)."""
+
+    model = Refund
+    extra = 0
+    fields = ("amount", "occurred_at", "external_id", "note", "via", "recorded_by")
+    readonly_fields = ("via", "recorded_by")
+    ordering = ("occurred_at", "id")
+    formfield_overrides = {DecimalField: {"form_class": MoneyFormField}}
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("recorded_by")
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def create(self, parent: Purchase, values: dict) -> Refund:
+        refund, _ = refund_record(
+            purchase=parent,
+            amount=values["amount"],
+            occurred_at=values["occurred_at"],
+            external_id=values.get("external_id") or None,
+            note=values.get("note") or "",
+            by=self.request.user if self.request is not None else None,
+            via=Via.ADMIN,
+        )
+        return refund
+
+    def remove(self, obj: Refund) -> None:
+        refund_delete(refund=obj)
+
+
 @admin.register(Purchase)
 class PurchaseAdmin(ServiceWrittenAdmin):
-    list_display = ("occurred_at", "contact", "amount", "discount", "coupon", "external_id")
+    list_display = (
+        "occurred_at",
+        "contact",
+        "amount",
+        "refunded",
+        "discount",
+        "coupon",
+        "external_id",
+    )
     list_select_related = ("contact", "coupon")
     list_filter = ("coupon", "occurred_at")
     search_fields = ("=external_id",)
     raw_id_fields = ("contact",)
     autocomplete_fields = ("coupon",)
     fields = ("contact", "amount", "discount", "occurred_at", "coupon", "external_id", "note")
+    inlines = (RefundInline,)
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).annotate(refunded_value=refunded_subquery())
+
+    @admin.display(description="Refunded", ordering="refunded_value")
+    def refunded(self, obj: Purchase) -> str:
+        return _money_or_dash(getattr(obj, "refunded_value", None))
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Nothing of a recorded purchase changes (every field is read-only on its page); its
+        # page is where its refunds are added, by whoever may add them.
+        return request.user.has_perm("leads.add_refund")
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return self.fields if obj is not None else ()
+
+    def update(self, request: HttpRequest, obj: Purchase, form) -> Purchase:
+        return obj  # every field is read-only: only the refunds inline writes
 
     def create(self, request: HttpRequest, form) -> Purchase:
         data = form.cleaned_data
@@ -815,6 +908,40 @@ class PurchaseAdmin(ServiceWrittenAdmin):
 
     def remove(self, request: HttpRequest, obj: Purchase) -> None:
         purchase_delete(purchase=obj)
+
+
+@admin.register(Refund)
+class RefundAdmin(ServiceWrittenAdmin):
+    """Every refund, newest first; added through `refund_record`, never edited, deleted by
+    superusers only (`refund_delete`)."""
+
+    list_display = ("occurred_at", "amount", "purchase", "contact", "external_id", "via")
+    list_select_related = ("purchase__contact",)
+    # The refund's time is indexed; so are the purchase (raw id) and the external id.
+    list_filter = ("occurred_at",)
+    search_fields = ("=external_id",)
+    raw_id_fields = ("purchase",)
+    fields = ("purchase", "amount", "occurred_at", "external_id", "note")
+
+    @admin.display(description="Contact")
+    def contact(self, obj: Refund) -> Contact:
+        return obj.purchase.contact
+
+    def create(self, request: HttpRequest, form) -> Refund:
+        data = form.cleaned_data
+        created, _ = refund_record(
+            purchase=data["purchase"],
+            amount=data["amount"],
+            occurred_at=data["occurred_at"],
+            external_id=data.get("external_id") or None,
+            note=data.get("note") or "",
+            by=request.user,
+            via=Via.ADMIN,
+        )
+        return created
+
+    def remove(self, request: HttpRequest, obj: Refund) -> None:
+        refund_delete(refund=obj)
 
 
 @admin.register(StageChange)

@@ -1,4 +1,4 @@
-"""Contacts, stage moves, history, touchpoints and purchases over the API (SPEC §4).
+"""Contacts, stage moves, history, touchpoints, purchases and refunds over the API (SPEC §4).
 
 Views parse input with the input serializers, call `leads.services`, and answer with the
 output serializers; domain errors become 4xx in `config.api.exception_handler`.
@@ -15,9 +15,10 @@ from rest_framework.response import Response
 
 from campaigns.errors import IdempotencyConflict
 from config.api import AtomicWritesMixin, NewestFirstCursor, require
-from leads.filters import ContactFilter, PurchaseFilter, TouchpointFilter
-from leads.models import Contact, Purchase, StageChange, Touchpoint, Via
+from leads.filters import ContactFilter, PurchaseFilter, RefundFilter, TouchpointFilter
+from leads.models import Contact, Purchase, Refund, StageChange, Touchpoint, Via
 from leads.rules import contact_replay
+from leads.selectors import with_refunds
 from leads.serializers import (
     ContactInput,
     ContactOutput,
@@ -25,12 +26,15 @@ from leads.serializers import (
     MergeInput,
     PurchaseInput,
     PurchaseOutput,
+    RefundInput,
+    RefundOutput,
     StageChangeOutput,
     TouchpointInput,
     TouchpointOutput,
     TransitionInput,
     contact_arguments,
     purchase_arguments,
+    refund_arguments,
     touch_arguments,
 )
 from leads.services import (
@@ -40,6 +44,8 @@ from leads.services import (
     contact_move_stage,
     contact_update,
     purchase_record,
+    refund_delete,
+    refund_record,
     touchpoint_record,
 )
 
@@ -81,6 +87,17 @@ PURCHASE_EXAMPLE = OpenApiExample(
     },
 )
 
+REFUND_EXAMPLE = OpenApiExample(
+    "Part of an order given back",
+    value={
+        "purchase_external_id": "order-1001",
+        "amount": "25.00",
+        "occurred_at": "2026-03-24T11:00:00Z",
+        "external_id": "refund-5001",
+        "note": "one item returned",
+    },
+)
+
 
 def record_contact(payload: dict, user, via: str = Via.API) -> tuple[Contact, bool]:
     """A contact from API input: the stored one when its external_id was seen, else a new one."""
@@ -111,6 +128,12 @@ def record_purchase(payload: dict, user, via: str = Via.API) -> tuple[Purchase, 
     serializer = PurchaseInput(data=payload)
     serializer.is_valid(raise_exception=True)
     return purchase_record(**purchase_arguments(serializer.validated_data), by=user, via=via)
+
+
+def record_refund(payload: dict, user, via: str = Via.API) -> tuple[Refund, bool]:
+    serializer = RefundInput(data=payload)
+    serializer.is_valid(raise_exception=True)
+    return refund_record(**refund_arguments(serializer.validated_data), by=user, via=via)
 
 
 @extend_schema_view(
@@ -305,7 +328,7 @@ class TouchpointViewSet(RecordViewSet):
     retrieve=extend_schema(summary="Read a purchase", examples=[PURCHASE_EXAMPLE]),
 )
 class PurchaseViewSet(RecordViewSet):
-    queryset = Purchase.objects.select_related("coupon")
+    queryset = with_refunds(Purchase.objects.select_related("coupon"))
     serializer_class = PurchaseOutput
     filterset_class = PurchaseFilter
 
@@ -320,8 +343,43 @@ class PurchaseViewSet(RecordViewSet):
     )
     def create(self, request: Request) -> Response:
         purchase, created = record_purchase(request.data, request.user)
-        purchase = Purchase.objects.select_related("coupon").get(pk=purchase.pk)
+        purchase = self.get_queryset().get(pk=purchase.pk)
         return Response(
             PurchaseOutput(purchase).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List refunds", examples=[REFUND_EXAMPLE]),
+    retrieve=extend_schema(summary="Read a refund", examples=[REFUND_EXAMPLE]),
+    destroy=extend_schema(summary="Delete a refund recorded by mistake"),
+)
+class RefundViewSet(AtomicWritesMixin, mixins.DestroyModelMixin, RecordViewSet):
+    """Refunds of purchases: listed, read, recorded (idempotent on external_id) and, by who
+    holds `leads.delete_refund` (superusers), deleted; never edited."""
+
+    queryset = Refund.objects.select_related("purchase", "recorded_by")
+    serializer_class = RefundOutput
+    filterset_class = RefundFilter
+
+    @extend_schema(
+        summary="Record a refund of a purchase (idempotent by external_id)",
+        request=RefundInput,
+        responses={
+            201: RefundOutput,
+            200: OpenApiResponse(RefundOutput, "The same external_id again"),
+            409: OpenApiResponse(description="The same external_id with other content"),
+        },
+        examples=[REFUND_EXAMPLE],
+    )
+    def create(self, request: Request) -> Response:
+        refund, created = record_refund(request.data, request.user)
+        refund = self.get_queryset().get(pk=refund.pk)
+        return Response(
+            RefundOutput(refund).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    def perform_destroy(self, instance: Refund) -> None:
+        refund_delete(refund=instance)

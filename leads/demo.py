@@ -6,7 +6,8 @@ exactly what the services would have stored, and the tests check that it does: s
 every stage reached and monotone, one entry StageChange plus one per forward move, the first
 touchpoint at `entered_at` on the source, a coupon touchpoint at every coupon purchase, the
 customer stamp at the first purchase, coupon redemption counters equal to their purchases and
-within their caps, one engagement row per campaign and day.
+within their caps, one engagement row per campaign and day, refunds never before their
+purchase and never more than it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from leads.models import (
     Contact,
     ContactMerge,
     Purchase,
+    Refund,
     Stage,
     StageChange,
     Touchpoint,
@@ -261,6 +263,7 @@ def seed(
         "contacts": 0,
         "touchpoints": 0,
         "purchases": 0,
+        "refunds": 0,
         "stage_changes": 0,
     }
     with transaction.atomic():
@@ -314,7 +317,7 @@ def flush() -> None:
             for v in span.values()
             if v is not None
         ]
-        for model in (ContactMerge, StageChange, Touchpoint, Purchase):
+        for model in (ContactMerge, StageChange, Touchpoint, Refund, Purchase):
             model.objects.all()._raw_delete(connection.alias)
         Contact.objects.update(referred_by=None)
         for model in (Contact, EngagementStat, Cost, Coupon, Campaign):
@@ -643,11 +646,38 @@ def _contacts_batch(world: World, offset: int, size: int, counts: dict[str, int]
     Touchpoint.objects.bulk_create(touches, batch_size=5000)
     StageChange.objects.bulk_create(changes, batch_size=5000)
     Purchase.objects.bulk_create(purchases, batch_size=5000)
+    refunds = _refunds(world, offset, purchases)
+    Refund.objects.bulk_create(refunds, batch_size=5000)
+    counts["refunds"] += len(refunds)
     if tagged:
         Contact.objects.bulk_update(tagged, ["coupon"], batch_size=2000)
     counts["touchpoints"] += len(touches)
     counts["stage_changes"] += len(changes)
     counts["purchases"] += len(purchases)
+
+
+# About one order in 25 is given back: half of those in full, the others in part, within
+# three weeks of the purchase (never after the demo year's end, so never in the future).
+REFUND_RATE = 0.04
+
+
+def _refunds(world: World, offset: int, purchases: list[Purchase]) -> list[Refund]:
+    """Refunds of some of a batch's purchases (saved, so with their ids). Their own random
+    sequence, seeded by the batch, so the rest of the data set is the same with or without
+    them."""
+    rng = random.Random(f"refunds-{offset}-{len(purchases)}")
+    refunds = []
+    for purchase in purchases:
+        if rng.random() >= REFUND_RATE:
+            continue
+        share = Decimal(1) if rng.random() < 0.5 else Decimal(rng.choice(("0.25", "0.5")))
+        amount = (purchase.amount * share).quantize(CENT)
+        if amount <= 0:
+            continue
+        delay = dt.timedelta(seconds=int(rng.random() * 21 * DAY))
+        at = min(purchase.occurred_at + delay, world.end)
+        refunds.append(Refund(purchase=purchase, amount=amount, occurred_at=at, via="system"))
+    return refunds
 
 
 def profile_repeat(profile: ChannelProfile | None) -> float:

@@ -3,10 +3,10 @@
 Every event is validated by the same input serializer as its single-resource endpoint and
 decided by the same rules (`leads.rules`), so it gets the answer and the rows that sending it
 alone would give, in the order the batch applies them (contacts, touches, purchases, then
-engagement; each in input order). Plain events take the batch door (`leads.bulk`: references
-preloaded per phase, rows written in bulk); the others the per-event door, each in its own
-savepoint. A bad event is reported in its result and written nowhere; the good ones land.
-Results come back in input order.
+refunds and engagement; each in input order: a refund may name a purchase of the same batch).
+Plain events take the batch door (`leads.bulk`: references preloaded per phase, rows written
+in bulk); the others the per-event door, each in its own savepoint. A bad event is reported
+in its result and written nowhere; the good ones land. Results come back in input order.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from campaigns.models import EngagementStat
 from campaigns.serializers import EngagementSerializer
 from campaigns.services import ENGAGEMENT_FIELDS, engagement_upsert
 from config.api import exception_handler as api_exception_handler
-from leads.apis import record_contact, record_purchase, record_touch
+from leads.apis import record_contact, record_purchase, record_refund, record_touch
 from leads.bulk import (
     BatchRaced,
     BatchRefs,
@@ -47,6 +47,7 @@ PERMISSIONS = {
     "contact": "leads.add_contact",
     "touch": "leads.add_touchpoint",
     "purchase": "leads.add_purchase",
+    "refund": "leads.add_refund",
     "engagement": "campaigns.add_engagementstat",
 }
 
@@ -56,7 +57,10 @@ class EventBatchInput(serializers.Serializer):
         child=serializers.JSONField(allow_null=True),
         min_length=1,
         max_length=MAX_EVENTS,
-        help_text='Each: {"type": contact|touch|purchase|engagement, "external_id": ..., ...fields}.',
+        help_text=(
+            'Each: {"type": contact|touch|purchase|refund|engagement, "external_id": ..., '
+            "...fields}."
+        ),
     )
 
 
@@ -194,6 +198,7 @@ APPLY = {
     "contact": record_contact,
     "touch": record_touch,
     "purchase": record_purchase,
+    "refund": record_refund,
     "engagement": apply_engagement,
 }
 
@@ -225,7 +230,9 @@ def _preflight(index: int, event: Any, user) -> dict:
         result.update(
             status="error",
             errors={
-                "external_id": ["Every contact, touch and purchase event needs an external_id."]
+                "external_id": [
+                    "Every contact, touch, purchase and refund event needs an external_id."
+                ]
             },
         )
     elif not user.has_perm(PERMISSIONS[kind]):
@@ -275,9 +282,10 @@ PHASES = ("contact", "touch", "purchase", None)
 
 
 def apply_batch(events: list, user, via: str = Via.API) -> list[dict]:
-    """Contacts first, then touches, then purchases, then engagement, so that a batch may create
-    a contact and report its touches and orders together. Contacts, touches and purchases go
-    phase by phase through the batch door; engagement through the per-event door. `via` is the
+    """Contacts first, then touches, then purchases, then refunds and engagement, so that a
+    batch may create a contact and report its touches, orders and refunds together. Contacts,
+    touches and purchases go phase by phase through the batch door; refunds and engagement
+    through the per-event door (refunds are few, and each locks its purchase). `via` is the
     door the history records (the API, or an import)."""
     results = [_preflight(i, event, user) for i, event in enumerate(events)]
     for phase in PHASES:
@@ -340,7 +348,7 @@ class EventBatchView(APIView):
         request=EventBatchInput,
         responses={200: EventBatchOutput},
         examples=[BATCH_EXAMPLE, BATCH_RESULT_EXAMPLE],
-        summary="Send up to 1,000 contact, touch, purchase and engagement events",
+        summary="Send up to 1,000 contact, touch, purchase, refund and engagement events",
     )
     def post(self, request: Request) -> Response:
         if not any(request.user.has_perm(p) for p in PERMISSIONS.values()):

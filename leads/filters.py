@@ -1,4 +1,4 @@
-"""Filters of the contacts, touchpoints and purchases lists (each backed by an index)."""
+"""Filters of the contacts, touchpoints, purchases and refunds lists (each backed by an index)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from campaigns.inputs import DayFilter
 from config.api import IdFilter
-from leads.models import Contact, Purchase, Stage, Touchpoint
+from leads.models import Contact, Purchase, Refund, Stage, Touchpoint
 from leads.selectors import contacts_search
 
 
@@ -123,3 +123,17 @@ class PurchaseFilter(django_filters.FilterSet):
         return queryset.annotate(coupon_code_lower=Lower("coupon__code")).filter(
             coupon_code_lower=value.strip().lower()
         )
+
+
+class RefundFilter(django_filters.FilterSet):
+    purchase = IdFilter(field_name="purchase_id")
+    purchase_external_id = django_filters.CharFilter(
+        field_name="purchase__external_id", label="The purchase's external_id"
+    )
+    contact = IdFilter(field_name="purchase__contact_id")
+    occurred_after = after("occurred_at", "Refunded")
+    occurred_before = before("occurred_at", "Refunded")
+
+    class Meta:
+        model = Refund
+        fields = ("purchase", "external_id")

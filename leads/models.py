@@ -446,6 +446,51 @@ class Purchase(models.Model):
         return f"{self.amount} on {self.occurred_at:%Y-%m-%d}"
 
 
+class Refund(models.Model):
+    """Money given back on a purchase (a shop's refund): it lowers that purchase's revenue.
+
+    Reports credit a purchase's net amount (its amount less its refunds) with the purchase's
+    shares on the purchase's day: a refund is late data for that day, not revenue of its own
+    day. The contact stays a customer. The refunds of a purchase never add up to more than its
+    amount; `leads.services.refund_record` checks that under the purchase's row lock."""
+
+    # PROTECT: a purchase goes only through `purchase_delete`, which removes its refunds and
+    # declares its day; any other path that would drop them silently fails instead. Led by
+    # the covering index below.
+    purchase = models.ForeignKey(
+        Purchase, on_delete=models.PROTECT, related_name="refunds", db_index=False
+    )
+    amount = models.DecimalField(**MONEY, help_text="What was given back (more than zero).")
+    # Never before its purchase (the services check it); the reports fold a purchase's refunds
+    # in from this column's index, reading only the refunds made since the period began.
+    occurred_at = models.DateTimeField(validators=[not_in_future])
+    # NULL when unset, so that the unique constraint binds real ids only.
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    note = models.CharField(max_length=300, blank=True, default="")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    via = models.CharField(max_length=20, choices=Via.choices, default=Via.SYSTEM)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.UniqueConstraint(fields=["external_id"], name="refund_external_id_unique"),
+        ]
+        indexes = [
+            # Covering (PostgreSQL): a purchase's refunds summed from the index alone, by the
+            # reports and by the service's over-refund check.
+            models.Index(fields=["purchase"], include=["amount"], name="refund_purchase_idx"),
+            # The admin's date filter and the reports' "refunds since the period began".
+            models.Index(fields=["occurred_at", "id"], name="refund_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} refunded on {self.occurred_at:%Y-%m-%d}"
+
+
 class ContactMerge(models.Model):
     """The record that one contact was merged into another (the merged row is gone)."""
 

@@ -33,6 +33,7 @@ from leads.models import (
     Contact,
     ContactEmail,
     Purchase,
+    Refund,
     Stage,
     StageChange,
     Touchpoint,
@@ -807,3 +808,76 @@ def coupon_touch(purchase: Purchase) -> Touchpoint:
         source=coupon.code,
         metadata={"purchase_id": purchase.pk},
     )
+
+
+# --- refunds ------------------------------------------------------------------------------------
+
+
+def unknown_purchase(key: int | str) -> str:
+    return f"Unknown purchase {key!r}." if isinstance(key, str) else f"Unknown purchase {key}."
+
+
+GIVE_A_PURCHASE = "Give a purchase id or the purchase's external_id."
+
+
+def new_refund(
+    *,
+    purchase: Purchase,
+    amount: Any,
+    occurred_at: dt.datetime | None = None,
+    external_id: str | None = None,
+    note: str = "",
+) -> tuple[Refund, bool]:
+    """A refund (unsaved) of `purchase` and whether its time was given (a replay compares it
+    only then). Its amount is money above zero; its time is aware, not in the future, and not
+    before the purchase's: money cannot be given back before it was paid."""
+    amount = money(amount, field="amount", positive=True)
+    time_given = occurred_at is not None
+    occurred_at = moment(occurred_at, field="occurred_at")
+    if occurred_at < purchase.occurred_at:
+        raise InvalidInput(
+            f"A refund cannot come before its purchase "
+            f"({timezone.localtime(purchase.occurred_at):%Y-%m-%d %H:%M %Z}).",
+            field="occurred_at",
+        )
+    refund = Refund(
+        purchase_id=purchase.pk,
+        amount=amount,
+        occurred_at=occurred_at,
+        external_id=external_id_or_none(external_id),
+        note=(note or "")[:300],
+    )
+    return refund, time_given
+
+
+def check_refundable(purchase: Purchase, *, refunded: Decimal, amount: Decimal) -> None:
+    """The refunds of a purchase never add up to more than what was paid. `refunded` is what
+    its stored refunds already come to (read under the purchase's row lock)."""
+    refunded = Decimal(refunded).quantize(CENT)  # SQLite sums decimals as floats
+    left = purchase.amount - refunded
+    if amount > left:
+        if left <= 0:
+            detail = f"purchase #{purchase.pk} ({purchase.amount}) is already fully refunded"
+        else:
+            detail = (
+                f"at most {left} can be refunded on purchase #{purchase.pk}: "
+                f"{purchase.amount} paid, {refunded} already refunded"
+            )
+        raise InvalidInput(f"A refund of {amount} is too much: {detail}.", field="amount")
+
+
+REFUND_IDENTITY = ("purchase_id", "amount", "occurred_at")
+
+
+def refund_replay(existing: Refund, refund: Refund, *, time_given: bool) -> Refund:
+    """The same refund sent again under its external_id: the stored one, or a conflict naming
+    what differs. A retry that gives no time keeps the stored time: "now" is not compared."""
+    differing = sorted(
+        name.removesuffix("_id")
+        for name in REFUND_IDENTITY
+        if (time_given or name != "occurred_at")
+        and getattr(existing, name) != getattr(refund, name)
+    )
+    if differing:
+        raise _replay_conflict(existing.external_id, differing)
+    return existing

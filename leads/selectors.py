@@ -7,14 +7,59 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
-from django.db.models.functions import Concat, Left, Lower, StrIndex, Substr
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DecimalField,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Concat, Left, Lower, StrIndex, Substr
+from django.utils import timezone
 
 from campaigns.numbers import fixed
-from leads.models import Contact, ContactMerge, Purchase, Stage, StageChange, Touchpoint
+from leads.models import (
+    Contact,
+    ContactMerge,
+    Purchase,
+    Refund,
+    Stage,
+    StageChange,
+    Touchpoint,
+)
 from leads.rules import email_key, merge_into, phone_e164
+
+MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
+
+
+def with_refunds(purchases: QuerySet[Purchase]) -> QuerySet[Purchase]:
+    """Purchases annotated `refunded` (what their refunds come to, 0.00 without any) and
+    `net_amount` (amount less refunded: the revenue the reports credit): a correlated subquery
+    on the refunds' covering purchase index, evaluated for the rows read only."""
+    refunded = Coalesce(
+        Subquery(
+            Refund.objects.filter(purchase=OuterRef("pk"))
+            .order_by()
+            .values("purchase")
+            .annotate(total=Sum("amount"))
+            .values("total"),
+            output_field=MONEY_FIELD,
+        ),
+        Value(Decimal("0.00")),
+        output_field=MONEY_FIELD,
+    )
+    return purchases.annotate(refunded=refunded).annotate(net_amount=F("amount") - F("refunded"))
+
 
 EMAIL_LIKE = re.compile(r"^[^@\s]+@[^@\s]+$")
 # A term of digits and the marks people type between them: a phone, in any format.
@@ -222,7 +267,7 @@ MERGE_NOTE = re.compile(r"^merge of contact #\d+$")
 @dataclass(frozen=True)
 class TimelineEntry:
     """One line of a contact's timeline: when (aware; shown in the site's time zone), what kind
-    ("stage", "touch", "purchase", "merge"), and what happened, in words with names."""
+    ("stage", "touch", "purchase", "refund", "merge"), and what happened, in words with names."""
 
     at: dt.datetime
     kind: str
@@ -366,6 +411,38 @@ def _purchase_entries(contact: Contact, limit: int) -> tuple[list[TimelineEntry]
     return entries, total
 
 
+def _refund_entries(contact: Contact, limit: int) -> tuple[list[TimelineEntry], int]:
+    rows, total = _latest(
+        Refund.objects.filter(purchase__contact=contact).select_related("purchase", "recorded_by"),
+        ("-occurred_at", "-id"),
+        limit,
+    )
+    entries = []
+    for refund in rows:
+        purchase = refund.purchase
+        text = (
+            f"Refund {_money(refund.amount)} of the purchase of {_money(purchase.amount)} "
+            f"on {timezone.localtime(purchase.occurred_at):%Y-%m-%d}"
+        )
+        details = [_who(refund.recorded_by, refund.via, refund.get_via_display())]
+        if refund.external_id:
+            details.append(f"refund {refund.external_id}")
+        if refund.note:
+            details.append(f"note: {refund.note}")
+        entries.append(
+            TimelineEntry(
+                refund.occurred_at,
+                "refund",
+                "Refund",
+                text,
+                "; ".join(d for d in details if d),
+                rank=4,
+                pk=refund.pk,
+            )
+        )
+    return entries, total
+
+
 def _merge_entries(contact: Contact, limit: int) -> tuple[list[TimelineEntry], int]:
     rows, total = _latest(
         ContactMerge.objects.filter(survivor=contact).select_related("merged_by"),
@@ -399,18 +476,19 @@ def _merge_entries(contact: Contact, limit: int) -> tuple[list[TimelineEntry], i
 
 
 # Every kind of entry, each read by one function (the newest `limit` rows and their count, a
-# fixed number of queries). A new kind (refunds) is one more function here.
+# fixed number of queries). A new kind is one more function here.
 TIMELINE_SOURCES: tuple[Callable[[Contact, int], tuple[list[TimelineEntry], int]], ...] = (
     _stage_entries,
     _touch_entries,
     _purchase_entries,
+    _refund_entries,
     _merge_entries,
 )
 
 
 def contact_timeline(contact: Contact, *, limit: int = TIMELINE_LIMIT) -> Timeline:
-    """Everything that happened to a contact, newest first: stage moves, touches, purchases and
-    merges, each in words with the channel, campaign and coupon names.
+    """Everything that happened to a contact, newest first: stage moves, touches, purchases,
+    refunds and merges, each in words with the channel, campaign and coupon names.
 
     At most two queries per kind whatever the contact holds (its newest `limit` rows with their
     names joined, and a count when there are more), so a contact with thousands of touches

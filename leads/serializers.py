@@ -15,6 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from campaigns.inputs import MomentField, MoneyField, StrictInput
@@ -25,6 +27,7 @@ from leads.models import (
     HEARD_ABOUT_MAX_LENGTH,
     Contact,
     Purchase,
+    Refund,
     Stage,
     StageChange,
     Touchpoint,
@@ -449,8 +452,21 @@ class TouchpointOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def money_output(help_text: str, **kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=14, decimal_places=2, read_only=True, help_text=help_text, **kwargs
+    )
+
+
 class PurchaseOutput(serializers.ModelSerializer):
+    """A purchase with what its refunds come to; the queryset annotates both
+    (`leads.selectors.with_refunds`)."""
+
     coupon = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    refunded = money_output("What its refunds come to (0.00 without any).")
+    net_amount = money_output(
+        "amount less refunded: the revenue the reports credit to this purchase."
+    )
 
     class Meta:
         model = Purchase
@@ -458,11 +474,94 @@ class PurchaseOutput(serializers.ModelSerializer):
             "id",
             "contact",
             "amount",
+            "refunded",
+            "net_amount",
             "discount",
             "occurred_at",
             "coupon",
             "external_id",
             "note",
+            "created_at",
+        )
+        read_only_fields = fields
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class PurchaseRef(serializers.Field):
+    """A purchase by id (a number or digits); unknown ones get the rules' message."""
+
+    def to_internal_value(self, data: Any) -> Purchase:
+        key = id_key(data)
+        if key is None:
+            raise serializers.ValidationError("A purchase id is a whole number.", code="invalid")
+        found = Purchase.objects.filter(pk=key).first() if 0 < key <= rules.MAX_ID else None
+        if found is None:
+            raise serializers.ValidationError(rules.unknown_purchase(key), code="does_not_exist")
+        return found
+
+    def to_representation(self, value: Purchase) -> int:
+        return value.pk
+
+
+class RefundInput(StrictInput):
+    """A refund of a purchase given by id or by its `external_id` (the shop's order id)."""
+
+    purchase = PurchaseRef(required=False, help_text="The purchase's id.")
+    purchase_external_id = text(200, help_text="Or the purchase's external_id.")
+    amount = MoneyField(min_value=Decimal("0.01"))
+    occurred_at = MomentField(required=False)
+    external_id = text(200)
+    note = text(300)
+
+    def validate(self, attrs: dict) -> dict:
+        purchase, external_id = attrs.get("purchase"), attrs.get("purchase_external_id")
+        if purchase is None and not external_id:
+            raise serializers.ValidationError({"purchase": [rules.GIVE_A_PURCHASE]})
+        if external_id:
+            by_id = Purchase.objects.filter(external_id=external_id).first()
+            if by_id is None:
+                raise serializers.ValidationError(
+                    {"purchase_external_id": [rules.unknown_purchase(external_id)]}
+                )
+            if purchase is not None and purchase.pk != by_id.pk:
+                raise serializers.ValidationError(
+                    {"purchase_external_id": ["Names another purchase than `purchase`."]}
+                )
+            attrs["purchase"] = by_id
+        return attrs
+
+
+def refund_arguments(data: dict) -> dict[str, Any]:
+    """Validated `RefundInput` as `refund_record`'s arguments (less who and through what)."""
+    return {
+        "purchase": data["purchase"],
+        "amount": data["amount"],
+        "occurred_at": data.get("occurred_at"),
+        "external_id": data.get("external_id") or None,
+        "note": data.get("note", ""),
+    }
+
+
+class RefundOutput(serializers.ModelSerializer):
+    purchase_external_id = serializers.CharField(
+        source="purchase.external_id", read_only=True, allow_null=True
+    )
+    recorded_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = Refund
+        fields = (
+            "id",
+            "purchase",
+            "purchase_external_id",
+            "amount",
+            "occurred_at",
+            "external_id",
+            "note",
+            "recorded_by",
+            "via",
             "created_at",
         )
         read_only_fields = fields

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
 
@@ -37,6 +38,7 @@ from leads.models import (
     ContactMerge,
     ContactPhone,
     Purchase,
+    Refund,
     Stage,
     StageChange,
     Touchpoint,
@@ -941,6 +943,7 @@ def contact_erase(*, contact: Contact, by: Actor | None, via: Via | str) -> Cont
         locked.save()
         Touchpoint.objects.filter(contact=locked).update(metadata={})
         Purchase.objects.filter(contact=locked).update(note="")
+        Refund.objects.filter(purchase__contact=locked).update(note="")
         ContactMerge.objects.filter(survivor=locked).update(merged_fields={})
         StageChange.objects.create(
             contact=locked,
@@ -1018,8 +1021,9 @@ def _coupon_purchase(touch: Touchpoint) -> Purchase | None:
 
 
 def purchase_delete(*, purchase: Purchase) -> None:
-    """Delete a purchase recorded by mistake (a test order), with its coupon touch and its
-    redemption. The contact stays a customer, as after a refund: stages only move forward."""
+    """Delete a purchase recorded by mistake (a test order), with its coupon touch, its
+    redemption and its refunds. The contact stays a customer, as after a refund: stages only
+    move forward."""
     with transaction.atomic():
         locked = Purchase.objects.select_for_update().filter(pk=purchase.pk).first()
         if locked is None:
@@ -1031,6 +1035,86 @@ def purchase_delete(*, purchase: Purchase) -> None:
             Coupon.objects.filter(pk=locked.coupon_id, redemptions__gt=0).update(
                 redemptions=F("redemptions") - 1
             )
+        # Its refunds go with it: they lowered its revenue, which leaves with it (its day is
+        # declared below, whatever it had).
+        Refund.objects.filter(purchase=locked).delete()
         locked.delete()
         # Later purchases of the contact may now be its first one, or lose a coupon touch.
         purchases_affected([locked.contact_id], locked.occurred_at, locked.occurred_at)
+
+
+# --- refunds ----------------------------------------------------------------------------------
+
+
+def refund_record(
+    *,
+    purchase: Purchase,
+    amount: Any,
+    occurred_at: dt.datetime | None = None,
+    external_id: str | None = None,
+    note: str = "",
+    by: Actor | None = None,
+    via: Via | str,
+) -> tuple[Refund, bool]:
+    """Record money given back on a purchase; returns (refund, created).
+
+    The purchase's revenue becomes its amount less its refunds, credited with its shares on its
+    own day: that day's figures change (a refund is late data for it), not the refund's day.
+    The contact stays a customer. A refund is more than zero, not before its purchase, not in
+    the future (`leads.rules.new_refund`), and the purchase's refunds never add up to more than
+    its amount: checked under the purchase's row lock, so two refunds at once cannot both take
+    the last of it. Replaying an `external_id` with the same content changes nothing; with
+    other content it is refused (a replay without a time keeps the stored time).
+    """
+    refund, time_given = rules.new_refund(
+        purchase=purchase,
+        amount=amount,
+        occurred_at=occurred_at,
+        external_id=external_id,
+        note=note,
+    )
+    refund.recorded_by_id = by.pk if by is not None else None
+    refund.via = via
+    external_id = refund.external_id
+    if external_id is not None:
+        existing = Refund.objects.filter(external_id=external_id).first()
+        if existing is not None:
+            return rules.refund_replay(existing, refund, time_given=time_given), False
+    try:
+        with transaction.atomic():
+            locked = Purchase.objects.select_for_update().filter(pk=purchase.pk).first()
+            if locked is None:
+                raise InvalidInput(rules.unknown_purchase(purchase.pk), field="purchase")
+            if external_id is not None:
+                # The same refund sent twice at once waited here for the other copy: that one
+                # is stored now, and this is its replay (not a refund of what is left).
+                existing = Refund.objects.filter(external_id=external_id).first()
+                if existing is not None:
+                    return rules.refund_replay(existing, refund, time_given=time_given), False
+            refunded = Refund.objects.filter(purchase=locked).aggregate(total=Sum("amount"))
+            rules.check_refundable(
+                locked, refunded=refunded["total"] or Decimal(0), amount=refund.amount
+            )
+            refund.save()
+            declare_changed(moments=[locked.occurred_at])
+    except IntegrityError:
+        if external_id is None:
+            raise
+        # The same refund arrived twice at once; the other copy committed first.
+        existing = Refund.objects.filter(external_id=external_id).first()
+        if existing is None:
+            raise
+        return rules.refund_replay(existing, refund, time_given=time_given), False
+    refund.purchase = locked
+    return refund, True
+
+
+def refund_delete(*, refund: Refund) -> None:
+    """Delete a refund recorded by mistake: its purchase's revenue is whole again, on the
+    purchase's day."""
+    with transaction.atomic():
+        # The purchase's lock first, as `refund_record` takes it: the two cannot deadlock.
+        purchase = Purchase.objects.select_for_update().filter(pk=refund.purchase_id).first()
+        deleted, _ = Refund.objects.filter(pk=refund.pk).delete()
+        if deleted and purchase is not None:
+            declare_changed(moments=[purchase.occurred_at])

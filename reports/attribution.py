@@ -71,10 +71,13 @@ TIME_DECAY_HALF_LIFE_DAYS = 7
 COMMON_DENOMINATOR = math.lcm(*range(1, 21)) * 5  # 1,163,962,800
 
 
+# The period's purchases, each with its net cents: its amount less its refunds (`REFUNDED`),
+# the revenue its shares split. A fully refunded purchase has 0 cents and is still a purchase:
+# a first purchase still makes a customer, and it still counts as a conversion and an assist.
 PURCHASES = """
     p AS (
         SELECT pu.id, pu.contact_id, pu.occurred_at, {day} AS day,
-               CAST(ROUND(pu.amount * 100) AS BIGINT) AS cents,
+               CAST(ROUND(pu.amount * 100) AS BIGINT) - COALESCE(rf.cents, 0) AS cents,
                CAST(ROUND(pu.discount * 100) AS BIGINT) AS discount_cents,
                CASE WHEN EXISTS (
                    SELECT 1 FROM leads_purchase q
@@ -82,8 +85,24 @@ PURCHASES = """
                      AND (q.occurred_at < pu.occurred_at OR (q.occurred_at = pu.occurred_at AND q.id < pu.id))
                ) THEN 0 ELSE 1 END AS is_first
         FROM leads_purchase pu
+        LEFT JOIN {refunded} rf ON rf.purchase_id = pu.id
         WHERE pu.occurred_at >= %(lo)s AND pu.occurred_at < %(hi)s
     )"""
+# Each purchase's refunds in cents, grouped once per statement (a hash join, not a look-up per
+# purchase); a BIGINT, so the shares below stay integer arithmetic (PostgreSQL sums integers as
+# NUMERIC). A refund is never before its purchase (`leads.rules.new_refund`), so only the
+# refunds made since the period began can belong to its purchases: read from their time index.
+REFUNDED = """(
+        SELECT r.purchase_id, CAST(SUM(ROUND(r.amount * 100)) AS BIGINT) AS cents
+        FROM leads_refund r
+        WHERE r.occurred_at >= %(lo)s
+        GROUP BY r.purchase_id
+    )"""
+
+
+def purchases_cte(day: str) -> str:
+    """`PURCHASES` with its local day expression and its refunds filled in."""
+    return PURCHASES.replace("{day}", day).replace("{refunded}", REFUNDED)
 
 
 def _layers(model: str, source: str, by: str) -> str:
@@ -250,7 +269,7 @@ def report_sql(model: str) -> str:
     discount cents."""
     day, _ = connection.ops.datetime_cast_date_sql("pu.occurred_at", (), "TZ")
     day = day.replace("%s", "%(tz)s", 1).replace("%s", "'UTC'", 1)
-    purchases = PURCHASES.replace("{day}", day)
+    purchases = purchases_cte(day)
     if connection.vendor == "postgresql":
         # Materialized: p is read by the lateral join, and is_first must run once per purchase.
         purchases = purchases.replace("p AS (", "p AS MATERIALIZED (")

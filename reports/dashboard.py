@@ -16,13 +16,13 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Sum
 from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.models import Campaign, Cost, EngagementStat
 from campaigns.numbers import RATIO_PLACES, decimal, fixed, money, quotient, ratio
-from leads.models import Purchase, Touchpoint
+from leads.models import Purchase, Refund, Touchpoint
 from reports.attribution import credit_spans
 from reports.counts import contact_counts, count_spans
 from reports.daycache import is_bypassed
@@ -391,16 +391,20 @@ def _number(value: object) -> Decimal | None:
 
 
 def roi_trend(periods: list[Period]) -> list[dict]:
-    """Revenue, cost and ROI of each period: two grouped queries (one per figure family).
+    """Revenue, cost and ROI of each period: three grouped queries (purchases, their refunds,
+    costs).
 
     The totals row is the same in every attribution model, so the trend needs no attribution.
+    Revenue is net of refunds, counted on the purchase's day (`refunded_by_period`).
     """
+    bounds = list(_bounds(periods))
     revenue = Purchase.objects.aggregate(
         **{
             f"p{i}": Sum("amount", filter=Q(occurred_at__gte=lo, occurred_at__lt=hi))
-            for i, (lo, hi) in _bounds(periods)
+            for i, (lo, hi) in bounds
         }
     )
+    refunded = refunded_by_period(bounds)
     cost = Cost.objects.aggregate(
         **{
             f"p{i}": Sum("amount", filter=Q(incurred_on__gte=p.start, incurred_on__lte=p.end))
@@ -410,6 +414,7 @@ def roi_trend(periods: list[Period]) -> list[dict]:
     rows = []
     for i, p in enumerate(periods):
         rev, spent = revenue[f"p{i}"] or Decimal("0.00"), cost[f"p{i}"] or Decimal("0.00")
+        rev -= refunded[f"p{i}"] or Decimal("0.00")
         roi = ratio(rev - spent, spent)  # the headline's rounding: the same figure, the same digits
         rows.append(
             {
@@ -447,6 +452,22 @@ def cohort_trend(periods: list[Period]) -> list[dict]:
 
 def _share(part: int, whole: int) -> Decimal | None:
     return fixed(quotient(part, whole), RATIO_PLACES) if whole else None
+
+
+def refunded_by_period(bounds: list[tuple[int, tuple[dt.datetime, dt.datetime]]]) -> dict:
+    """{"p<i>": what was refunded on the purchases of each period (by the purchase's time, not
+    the refund's)}, in one query: refunds are never before their purchase, so only those since
+    the first period began are read."""
+    if not bounds:
+        return {}
+    return Refund.objects.filter(occurred_at__gte=min(lo for _, (lo, _) in bounds)).aggregate(
+        **{
+            f"p{i}": Sum(
+                "amount", filter=Q(purchase__occurred_at__gte=lo, purchase__occurred_at__lt=hi)
+            )
+            for i, (lo, hi) in bounds
+        }
+    )
 
 
 def _bounds(periods: list[Period]):
@@ -866,9 +887,22 @@ def campaign_data(*, campaign: Campaign, period: Period, attribution: str) -> di
             used=Count(
                 "purchases", filter=Q(purchases__occurred_at__gte=lo, purchases__occurred_at__lt=hi)
             ),
-            revenue=Sum(
+            paid=Sum(
                 "purchases__amount",
                 filter=Q(purchases__occurred_at__gte=lo, purchases__occurred_at__lt=hi),
+            ),
+            # Net of refunds (a subquery: a join would count a purchase once per refund).
+            refunded=Subquery(
+                Refund.objects.filter(
+                    purchase__coupon=OuterRef("pk"),
+                    purchase__occurred_at__gte=lo,
+                    purchase__occurred_at__lt=hi,
+                )
+                .order_by()
+                .values("purchase__coupon")
+                .annotate(total=Sum("amount"))
+                .values("total"),
+                output_field=DecimalField(max_digits=14, decimal_places=2),
             ),
             discounts=Sum(
                 "purchases__discount",
@@ -876,6 +910,10 @@ def campaign_data(*, campaign: Campaign, period: Period, attribution: str) -> di
             ),
         ).order_by("code")
     )
+    for coupon in coupons:
+        coupon.revenue = (
+            None if coupon.paid is None else coupon.paid - (coupon.refunded or Decimal("0.00"))
+        )
     calls = Touchpoint.objects.filter(
         campaign=campaign, kind=Touchpoint.Kind.CALL, occurred_at__gte=lo, occurred_at__lt=hi
     )

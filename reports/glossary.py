@@ -32,8 +32,9 @@ TERMS: dict[str, Term] = {
     ),
     "revenue": Term(
         "Revenue",
-        "What the period's purchases paid (net of discounts), credited to the group by the "
-        "chosen attribution model. The rows add up to the same total in every model.",
+        "What the period's purchases paid (net of discounts), less what was refunded on them "
+        "(whenever the refund came), credited to the group by the chosen attribution model on "
+        "the purchase's day. The rows add up to the same total in every model.",
     ),
     "roi": Term(
         "ROI",
@@ -91,8 +92,9 @@ TERMS: dict[str, Term] = {
     ),
     "assisted_revenue": Term(
         "Assisted revenue",
-        "The whole amount of the purchases the group assisted (not a share: it is not in the "
-        "group's revenue). The totals row sums each assisted purchase once.",
+        "The whole amount of the purchases the group assisted, less their refunds (not a "
+        "share: it is not in the group's revenue). The totals row sums each assisted purchase "
+        "once.",
     ),
     "impressions": Term(
         "Impressions",
@@ -238,8 +240,9 @@ PATHS: dict[str, Term] = {
     ),
     "revenue": Term(
         "Revenue",
-        "What those first purchases paid (net of discounts). Later purchases of the same "
-        "contacts are not in it, so it is less than the period's revenue on the dashboard.",
+        "What those first purchases paid (net of discounts and refunds). Later purchases of "
+        "the same contacts are not in it, so it is less than the period's revenue on the "
+        "dashboard.",
     ),
     "touches_per_conversion": Term(
         "Touches / conversion",

@@ -8,7 +8,11 @@ Python only assembles the handful of group rows. Money is exact: cents as intege
 Figures (per group; a group is a channel, or a campaign, where a touch without a campaign falls
 in its channel's "(no campaign)" group, labelled "Facebook (no campaign)"):
 - cost: the group's costs with `incurred_on` in the period.
-- revenue: revenue of the period's purchases credited to the group by the attribution model.
+- revenue: revenue of the period's purchases credited to the group by the attribution model,
+  net of refunds: each purchase's amount less its refunds (whenever they were made) is split
+  into the model's shares on the purchase's day, with the same cent rounding. A fully refunded
+  purchase credits nothing, yet it is still a purchase: it makes a customer when it is the
+  contact's first, and it is still an assisted conversion (whose assisted revenue is 0).
 - roi = (revenue - cost) / cost; roas = revenue / cost; null when cost is 0.
 - followers, leads, qualified: contacts whose entered_at / became_lead_at / became_qualified_at
   fall in the period, counted to their source group.
@@ -18,7 +22,7 @@ in its channel's "(no campaign)" group, labelled "Facebook (no campaign)"):
 - cost_per_lead = cost / leads; cost_per_customer (CAC) = cost / customers, from the exact
   customers; null only where the denominator is exactly zero.
 - assisted_conversions / assisted_revenue: the period's purchases where the group had a touch
-  but not the last one, and their amount.
+  but not the last one, and their amount net of refunds.
 - impressions, interactions (reactions + comments + shares + clicks), engagement_rate
   (interactions / impressions), followers_gained: EngagementStat rows in the period.
 - discounts: what the group's coupons gave away on the period's purchases (beside cost, not in
@@ -27,7 +31,8 @@ in its channel's "(no campaign)" group, labelled "Facebook (no campaign)"):
 - target_leads, target_cost_per_lead: the campaign's targets (campaign rows only).
 - self_reported (the dashboard's channel table and its CSV, `with_self_reported`): contacts
   that entered in the period and say they heard about us through the channel.
-The totals row is the same in every model: all costs, all revenue, every new customer.
+The totals row is the same in every model: all costs, all revenue (net of refunds), every new
+customer. ROI and ROAS follow from the net revenue.
 """
 
 from __future__ import annotations
@@ -297,7 +302,9 @@ def _assemble(
     source = credit.by_campaign if by_campaign else credit.by_channel
     for group, figures in source.items():
         key = groups.key(*group) if by_campaign else groups.key(group)
-        if key == UNATTRIBUTED and not figures.cents:
+        # A fully refunded purchase with no touch credits no cents but may still make a
+        # customer: the row is kept while it holds either.
+        if key == UNATTRIBUTED and not (figures.cents or figures.customers):
             continue
         credited[key] = figures
     any_count, any_cents = credit.any_assist_campaign if by_campaign else credit.any_assist_channel

@@ -40,7 +40,13 @@ from django.db import connection
 
 from campaigns.models import Channel
 from campaigns.numbers import fixed, quotient
-from reports.attribution import FIRST_TOUCHES, GENERIC_TOUCHES, POSTGRES_TOUCHES, PURCHASES, run
+from reports.attribution import (
+    FIRST_TOUCHES,
+    GENERIC_TOUCHES,
+    POSTGRES_TOUCHES,
+    purchases_cte,
+    run,
+)
 from reports.csvexport import write_rows
 from reports.dashboard import Period, period_cached
 from reports.daycache import Rows, day_rows, span_rows
@@ -71,10 +77,10 @@ def day_sql() -> str:
     "" for no touches."""
     day, _ = connection.ops.datetime_cast_date_sql("pu.occurred_at", (), "TZ")
     day = day.replace("%s", "%(tz)s", 1).replace("%s", "'UTC'", 1)
-    text = PURCHASES.strip().replace("{day}", day)
+    text = purchases_cte(day).strip()
     head = "p AS ("
     if not (text.startswith(head) and text.endswith(")")):
-        raise RuntimeError("reports.attribution.PURCHASES changed its shape")
+        raise RuntimeError("reports.attribution.purchases_cte changed its shape")
     body = text[len(head) : -1]
     if connection.vendor == "postgresql":
         # Materialized: the lateral join reads it once per conversion.

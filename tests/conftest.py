@@ -115,6 +115,7 @@ def reference_data(db):
         "campaigns.migrations.0006_marketing_maps_campaign_names",
         "campaigns.migrations.0008_marketing_keeps_staff_time",
         "campaigns.migrations.0010_import_job_permissions",
+        "leads.migrations.0014_refund_permissions",
     ):
         importlib.import_module(migration).grant(state.apps, None)
 

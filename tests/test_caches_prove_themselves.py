@@ -40,7 +40,7 @@ from hypothesis.stateful import (
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign, Cost, Coupon, EngagementStat
-from leads.models import Contact, Purchase, Touchpoint, Via
+from leads.models import Contact, Purchase, Refund, Touchpoint, Via
 from leads.services import contact_move_stage, purchase_record, touchpoint_record
 from reports import attribution, counts, dashboard, paths
 from reports.changes import caches_cleared
@@ -229,6 +229,29 @@ class Doors(RuleBasedStateMachine):
         body = self.purchase_event(data, contact)
         response = self.step(lambda: self.api.post("/api/v1/purchases/", body, format="json"))
         assert response.status_code in (200, 201, 400, 409), response.content
+
+    @precondition(lambda self: Purchase.objects.exists())
+    @rule(data=st.data())
+    def api_refund(self, data) -> None:
+        """Part or all of a purchase given back, at its instant or later (a refund of a March
+        purchase made "today" is late data for its March day); too much is refused."""
+        purchase = data.draw(st.sampled_from(list(Purchase.objects.order_by("pk"))))
+        later = data.draw(st.sampled_from([dt.timedelta(0), dt.timedelta(hours=1), None]))
+        body = {
+            "purchase": purchase.pk,
+            "amount": data.draw(st.sampled_from(["0.01", "5.00", str(purchase.amount)])),
+            "external_id": self.next_id("r"),
+        }
+        if later is not None:
+            body["occurred_at"] = iso(min(purchase.occurred_at + later, timezone.now()))
+        response = self.step(lambda: self.api.post("/api/v1/refunds/", body, format="json"))
+        assert response.status_code in (200, 201, 400), response.content
+
+    @precondition(lambda self: Refund.objects.exists())
+    @rule(data=st.data())
+    def admin_refund_delete(self, data) -> None:
+        refund = data.draw(st.sampled_from(list(Refund.objects.order_by("pk"))))
+        self.admin_post(reverse("admin:leads_refund_delete", args=[refund.pk]), {"post": "yes"})
 
     @rule(data=st.data())
     def api_batch(self, data) -> None:

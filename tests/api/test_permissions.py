@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from leads.models import Via
-from leads.services import contact_create
+from leads.services import contact_create, purchase_record, refund_record
 from tests.factories import CampaignFactory, CostFactory, CouponFactory, channel
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +32,10 @@ MATRIX = [
     ("touchpoints", "post", {"sales", "integration", "superuser"}),
     ("purchases", "get", {"sales", "marketing", "integration", "superuser"}),
     ("purchases", "post", {"sales", "integration", "superuser"}),
+    ("refunds", "get", {"sales", "marketing", "integration", "superuser"}),
+    ("refunds", "post", {"sales", "integration", "superuser"}),
+    # A refund recorded by mistake is deleted by a superuser only (as a purchase is).
+    ("refund", "delete", {"superuser"}),
     (
         "events",
         "post",
@@ -47,7 +51,9 @@ def world(db):
     CostFactory(campaign=campaign)
     CouponFactory(code="PIN10", campaign=campaign)
     contact = contact_create(email="a@example.com", source="x", via=Via.API)
-    return {"campaign": campaign, "contact": contact}
+    purchase, _ = purchase_record(email="buyer@example.com", amount="100.00", via=Via.API)
+    refund, _ = refund_record(purchase=purchase, amount="1.00", via=Via.API)
+    return {"campaign": campaign, "contact": contact, "purchase": purchase, "refund": refund}
 
 
 def request(client, endpoint: str, method: str, world: dict, n: int):
@@ -66,6 +72,8 @@ def request(client, endpoint: str, method: str, world: dict, n: int):
                 {"type": "touch", "external_id": f"e{n}", "contact": contact.pk, "channel": "x"}
             ]
         },
+        "refunds": {"purchase": world["purchase"].pk, "amount": "1.00"},
+        "refund": {},
         "contact": {"first_name": "Z"},
         "transition": {"stage": "lead"},
     }
@@ -73,6 +81,7 @@ def request(client, endpoint: str, method: str, world: dict, n: int):
         "contact": f"/api/v1/contacts/{contact.pk}/",
         "transition": f"/api/v1/contacts/{contact.pk}/transition/",
         "history": f"/api/v1/contacts/{contact.pk}/history/",
+        "refund": f"/api/v1/refunds/{world['refund'].pk}/",
         "schema": "/api/schema/",
     }
     path = paths.get(endpoint, f"/api/v1/{endpoint}/")
@@ -95,6 +104,19 @@ def test_permission_matrix(clients, world, endpoint, method, allowed):
             assert response.status_code == 401, (role, response.status_code)
         else:
             assert response.status_code == 403, (role, response.status_code)
+
+
+def test_refund_events_need_the_refund_permission(clients, world):
+    event = {
+        "type": "refund",
+        "external_id": "r-1",
+        "purchase": world["purchase"].pk,
+        "amount": "2.00",
+    }
+    for role, expected in (("marketing", ("error", 403)), ("integration", ("created", 201))):
+        body = {"events": [event]}
+        results = clients[role].post("/api/v1/events/", body, format="json").json()["results"]
+        assert (results[0]["status"], results[0]["code"]) == expected, role
 
 
 def test_events_check_each_type_against_the_role(clients, world):

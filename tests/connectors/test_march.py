@@ -246,7 +246,7 @@ def test_the_march_walk_through_on_the_dashboard(march, client, marketing_user):
     }
     assert (totals["revenue"], totals["cost"], totals["roi"]) == ("130.00", "600.00", "-0.7833")
     cards = {c["key"]: c["value"] for c in page.context["headlines"]}
-    assert (cards["revenue"], cards["cost"], cards["leads"]) == ("130.00", "600.00", "2")
+    assert (cards["revenue"], cards["cost"], cards["leads"]) == ("130.00", "600.00", 2)
     revenue = {r["key"]: r["revenue"] for r in linear.context["channels"]["rows"]}
     assert (revenue["instagram"], revenue["pinterest"], revenue["facebook"]) == (
         "45.00",

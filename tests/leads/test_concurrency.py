@@ -14,7 +14,7 @@ from django.db.models.functions import Lower
 
 from campaigns.errors import CouponRefused, DomainError
 from leads import services
-from leads.models import Contact, ContactEmail, Purchase, Touchpoint, Via
+from leads.models import Contact, ContactEmail, Purchase, Refund, Touchpoint, Via
 from leads.services import contact_create, contact_merge, purchase_record, touchpoint_record
 from tests.factories import CampaignFactory, CouponFactory, channel
 
@@ -285,3 +285,40 @@ def test_a_batch_looks_again_at_its_emails_once_it_holds_their_locks(superuser):
     assert [r["code"] for r in body["results"]] == [201, 409, 201], body
     assert stored("omar.l@example.com") == 1
     assert list(keep.other_emails.values_list("email", flat=True)) == ["omar.l@example.com"]
+
+
+def test_two_refunds_at_once_cannot_refund_more_than_was_paid():
+    purchase, _ = purchase_record(email="a@example.com", amount="100.00", occurred_at=T0, via="api")
+    check = services.rules.check_refundable
+
+    def slow_check(*args, **kwargs) -> None:
+        # Both would pass the check on what is stored, were they not one at a time: the
+        # purchase's row lock makes the second read the first's refund before it checks.
+        check(*args, **kwargs)
+        time.sleep(0.3)
+
+    with mock.patch.object(services.rules, "check_refundable", side_effect=slow_check):
+        results = race(
+            2,
+            lambda i: services.refund_record(
+                purchase=purchase, amount="60.00", occurred_at=T0, via=Via.API
+            ),
+        )
+    won = [r for r in results if isinstance(r, tuple)]
+    lost = [r for r in results if isinstance(r, DomainError)]
+    assert len(won) == 1 and len(lost) == 1, results
+    assert lost[0].field == "amount" and "at most 40.00 can be refunded" in lost[0].message
+    assert Refund.objects.filter(purchase=purchase).count() == 1
+
+
+def test_the_same_refund_twice_at_once_is_stored_once():
+    purchase, _ = purchase_record(email="a@example.com", amount="100.00", occurred_at=T0, via="api")
+    results = race(
+        3,
+        lambda i: services.refund_record(
+            purchase=purchase, amount="60.00", occurred_at=T0, external_id="refund-1", via="api"
+        ),
+    )
+    assert all(isinstance(r, tuple) for r in results), results
+    assert {r[0].pk for r in results} == {Refund.objects.get().pk}
+    assert sorted(r[1] for r in results) == [False, False, True]

@@ -21,6 +21,9 @@ SPEC §3 in short, as applied here:
 - followers / leads / qualified (and the funnel's customers): contacts by the stamp, to their
   source group (contact.source_channel / source_campaign; no channel: unattributed).
 - Discounts: to the coupon's campaign; without a coupon, unattributed.
+- Refunds: a purchase's cents are its amount less all its refunds (whenever made); that net
+  is what its shares split and what its assists count. A fully refunded first purchase still
+  makes a customer.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from campaigns.models import Campaign, Channel, Cost, Coupon, EngagementStat
-from leads.models import Contact, Purchase, Touchpoint
+from leads.models import Contact, Purchase, Refund, Touchpoint
 
 MODELS = ("first_touch", "last_touch", "linear", "position_based", "time_decay")
 UNATTRIBUTED = "unattributed"
@@ -93,8 +96,16 @@ class Rows:
     contacts: list[Contact]
     touches: dict[int, list[Touch]]
     purchases: list[Purchase]
+    refunded_cents: dict[int, int]  # purchase id: what its refunds come to
     costs: list[Cost]
     engagement: list[EngagementStat]
+
+
+def refunded_cents() -> dict[int, int]:
+    out: dict[int, int] = defaultdict(int)
+    for refund in Refund.objects.all():
+        out[refund.purchase_id] += int(refund.amount * 100)
+    return out
 
 
 def load() -> Rows:
@@ -114,6 +125,7 @@ def load() -> Rows:
         contacts=list(Contact.objects.all()),
         touches=touches,
         purchases=list(Purchase.objects.all()),
+        refunded_cents=refunded_cents(),
         costs=list(Cost.objects.all()),
         engagement=list(EngagementStat.objects.all()),
     )
@@ -242,7 +254,7 @@ class Oracle:
         for p in self.rows.purchases:
             if not self.inside(p.occurred_at):
                 continue
-            cents = int(p.amount * 100)
+            cents = int(p.amount * 100) - self.rows.refunded_cents.get(p.id, 0)
             total.cents += cents
             total.discounts += Fraction(p.discount)
             if p.discount:

@@ -1,6 +1,7 @@
 """axe-core finds no accessibility violation on the report pages and on the admin pages we
 customise (the contacts' changelist with its saved views, a contact's change form with its
-timeline, a campaign's change form).
+timeline, a campaign's change form, a purchase's change form with its refunds inline, the
+refunds' list).
 
 axe-core (tests/vendor/axe-core/, MPL-2.0, from the npm registry) runs in the page with its
 default rules: WCAG 2.0, 2.1 and 2.2 A and AA, and the best practices. It is injected with a
@@ -22,6 +23,8 @@ from django.urls import reverse
 from accounts.models import SavedView
 from campaigns.models import Campaign, CampaignAlias
 from campaigns.services import campaign_names_keep
+from leads.models import Via
+from leads.services import refund_record
 from reports import services
 from tests.factories import UserFactory
 from tests.reports.browser import login
@@ -59,6 +62,8 @@ def pages(scenario) -> list[str]:
     services.report_generate(report_id=report.pk)
     campaign_names_keep(platform="meta", names=["Autumn leaves"])
     alias = CampaignAlias.objects.get()
+    purchase = scenario["ada"].purchases.get()
+    refund_record(purchase=purchase, amount="10.00", note="one item back", via=Via.API)
     return [
         reverse("reports:dashboard") + MARCH,
         reverse("reports:attribution") + MARCH,
@@ -72,6 +77,8 @@ def pages(scenario) -> list[str]:
         reverse("admin:leads_contact_changelist"),
         reverse("admin:leads_contact_change", args=[scenario["ada"].pk]),
         reverse("admin:campaigns_campaign_change", args=[Campaign.objects.first().pk]),
+        reverse("admin:leads_purchase_change", args=[purchase.pk]),
+        reverse("admin:leads_refund_changelist"),
         reverse("admin:campaigns_campaignalias_changelist") + "?mapped=no",
         reverse("admin:campaigns_campaignalias_change", args=[alias.pk]),
     ]

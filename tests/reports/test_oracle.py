@@ -4,7 +4,8 @@ Hypothesis writes small random data sets: a few campaigns on two channels (two c
 of them), 1-8 contacts with stage stamps, touches of every kind (with and without a campaign,
 coupon touches at their purchases' instants, touches at equal instants, on the lookback's edge
 to the second), purchases of 0.01 and odd cents with and without coupons and discounts, costs
-(zero ones too) and engagement, around the US daylight-saving changes of November 2025 and
+(zero ones too) and engagement, refunds (none, a cent, half, all of it in one or two
+refunds, made at the purchase's instant or weeks later), around the US daylight-saving changes of November 2025 and
 March 2026. For a random period (one day to a year), lookback (7, 30, 90) and time zone (UTC,
 America/New_York) it compares every ROI figure of every model in both groupings, and the funnel
 in both groupings, with the oracle: cold (empty day caches) and then from the day caches.
@@ -28,7 +29,7 @@ from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 
 from campaigns.models import Campaign, Cost, Coupon, EngagementStat
-from leads.models import Contact, Purchase, Stage, StageChange, Touchpoint
+from leads.models import Contact, Purchase, Refund, Stage, StageChange, Touchpoint
 from reports.metrics import funnel_report, roi_matrix, roi_report
 from reports.models import (
     AttributedDay,
@@ -113,6 +114,29 @@ class PurchaseSpec:
     cents: int
     coupon: int | None  # campaign index of the coupon
     discount_cents: int
+    refunds: list[tuple[int, dt.timedelta]]  # (cents, after the purchase); at most its cents
+
+
+# How much of a purchase is refunded: nothing (most often), a cent, half, all of it at once,
+# or all of it in two refunds.
+REFUND_SHAPES = ["none", "none", "none", "cent", "half", "full", "full in two"]
+REFUND_AFTER = st.sampled_from([dt.timedelta(0), SECOND, HOUR, DAY, 40 * DAY])
+
+
+@st.composite
+def refunds_of(draw, cents: int) -> list[tuple[int, dt.timedelta]]:
+    shape = draw(st.sampled_from(REFUND_SHAPES))
+    if shape == "none":
+        return []
+    if shape == "cent":
+        parts = [1]
+    elif shape == "half":
+        parts = [max(cents // 2, 1)]
+    elif shape == "full" or cents == 1:
+        parts = [cents]
+    else:
+        parts = [max(cents // 3, 1), cents - max(cents // 3, 1)]
+    return [(part, draw(REFUND_AFTER)) for part in parts]
 
 
 @dataclass
@@ -146,12 +170,14 @@ def scenarios(draw) -> Scenario:
         for _ in range(draw(st.integers(0, 3))):
             # A repeat purchase comes at the same instant, soon after, or past the lookback.
             when = draw(instants()) if not purchases else purchases[-1].when + draw(AFTER)
+            cents = draw(CENTS)
             purchases.append(
                 PurchaseSpec(
                     when=when,
-                    cents=draw(CENTS),
+                    cents=cents,
                     coupon=draw(st.one_of(st.none(), st.integers(0, 2))),
                     discount_cents=draw(st.sampled_from([0, 0, 1, 500, 1234])),
+                    refunds=draw(refunds_of(cents)),
                 )
             )
         touches = []
@@ -234,6 +260,7 @@ def write(scenario: Scenario) -> None:
     """The scenario's rows, written directly (the services' rules are respected by
     construction: monotone stamps, a coupon touch at each coupon purchase's instant)."""
     for model in (
+        Refund,
         Purchase,
         Touchpoint,
         StageChange,
@@ -314,13 +341,17 @@ def write(scenario: Scenario) -> None:
             Touchpoint.objects.bulk_create(touches)
         for purchase in spec.purchases:
             coupon = None if purchase.coupon is None else coupons[campaigns[purchase.coupon].pk]
-            Purchase.objects.create(
+            row = Purchase.objects.create(
                 contact=contact,
                 amount=Decimal(purchase.cents) / 100,
                 discount=Decimal(purchase.discount_cents) / 100,
                 occurred_at=purchase.when,
                 coupon=coupon,
             )
+            for cents, after in purchase.refunds:  # never before the purchase, as the rule says
+                Refund.objects.create(
+                    purchase=row, amount=Decimal(cents) / 100, occurred_at=purchase.when + after
+                )
             if coupon is not None:  # the purchase service's coupon touch, at its instant
                 Touchpoint.objects.create(
                     contact=contact,
@@ -361,7 +392,7 @@ def describe(scenario: Scenario) -> str:
         for i, p in enumerate(c.purchases):
             lines.append(
                 f"  purchase {i}: {p.when.isoformat()} {p.cents} cents, coupon of campaign "
-                f"{p.coupon}, discount {p.discount_cents} cents"
+                f"{p.coupon}, discount {p.discount_cents} cents, refunds {p.refunds}"
             )
         for t in c.touches:
             when = (

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0010_import_job_permissions'),
-        ('leads', '0012_cohort_median_indexes'),
+        ('leads', '0014_refund_permissions'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0011_search_channels'),
-        ('leads', '0014_heard_about'),
+        ('leads', '0015_heard_about'),
     ]
 
     operations = [
@@ -30,5 +30,10 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='purchase',
             index=models.Index(django.db.models.functions.text.Lower('unmatched_code'), condition=models.Q(('unmatched_code', ''), _negated=True), name='purchase_unmatched_code_idx'),
+        ),
+        migrations.AlterField(
+            model_name='refund',
+            name='via',
+            field=models.CharField(choices=[('admin', 'Admin'), ('api', 'API'), ('import', 'Import'), ('purchase', 'Purchase'), ('system', 'System'), ('connector', 'Connector')], default='system', max_length=20),
         ),
     ]
