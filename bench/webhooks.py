@@ -40,7 +40,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
-from ingest import free_port  # noqa: E402
+from ingest import free_port, wait_for  # noqa: E402
 
 from campaigns.models import Campaign, Channel  # noqa: E402
 from connectors import secrets  # noqa: E402
@@ -116,19 +116,6 @@ def post_all(port: int, connector: Connector, secret: str, shop: str, bodies, th
     return errors
 
 
-def wait_server(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/health/live/")
-            conn.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("gunicorn did not start")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--deliveries", type=int, default=5000)
@@ -199,7 +186,7 @@ def main() -> int:
     )
     errors: list[str] = []
     try:
-        wait_server(port)
+        wait_for(port)
         started = time.perf_counter()
         errors += post_all(port, connector, secret, shop, bodies, args.threads)
         recorded_in = time.perf_counter() - started

@@ -33,7 +33,7 @@ from campaigns.services import campaign_by_tracking_phone
 from connectors import secrets
 from connectors.models import Connector, Delivery
 from connectors.providers import BadDelivery, Ignored, Incoming, Provider, Sample, register
-from connectors.shops import CLOCK_SKEW
+from connectors.shops import provider_time
 from leads.models import Stage, Touchpoint, Via
 
 # What providers put in the caller's name when they have none (compared lower-cased).
@@ -73,12 +73,7 @@ def _when(parsed: dt.datetime | None, delivery: Delivery) -> dt.datetime:
     replay next week records the same moment). A provider's clock a little ahead is now."""
     if parsed is None:
         return delivery.received_at
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, dt.UTC)
-    now = timezone.now()
-    if now < parsed <= now + CLOCK_SKEW:
-        return now
-    return parsed
+    return provider_time(parsed)
 
 
 def _seconds(value: Any) -> int | None:

@@ -70,6 +70,13 @@ def _time(value: Any, name: str) -> dt.datetime:
         parsed = None
     if parsed is None:
         raise InvalidInput(f"{value!r} is not a time.", field=name)
+    return provider_time(parsed)
+
+
+def provider_time(parsed: dt.datetime) -> dt.datetime:
+    """A provider's time as we record it: UTC when it names no zone, and "now" when its clock
+    runs a little ahead of ours (nothing is dated in the future, but a few seconds of skew must
+    not lose a sale or a call)."""
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, dt.UTC)
     now = timezone.now()
