@@ -140,7 +140,6 @@ def delivery_receive(
                 meta=incoming.meta,
                 test=test,
             )
-            Connector.objects.filter(pk=connector.pk).update(last_delivery_at=now)
             transaction.on_commit(lambda: _enqueue(delivery.pk))
     except IntegrityError:
         existing = Delivery.objects.filter(

@@ -29,7 +29,6 @@ class Migration(migrations.Migration):
                 ('allowed_origins', models.TextField(blank=True, default='')),
                 ('active', models.BooleanField(default=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_delivery_at', models.DateTimeField(blank=True, editable=False, null=True)),
                 ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
