@@ -59,6 +59,10 @@ INSTALLED_APPS = [
     "connectors",
 ]
 
+# Messages are kept in the session (the database), not in a cookie: a connector's new secret
+# is shown once through one and must not travel in a cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

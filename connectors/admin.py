@@ -373,7 +373,12 @@ class DiscountCodeAdmin(ServiceAdmin):
     list_select_related = ("coupon",)
     search_fields = ("code",)
     autocomplete_fields = ("coupon",)
-    readonly_fields = ("code", "waiting", "first_seen_at", "last_seen_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        fixed = ("code", "waiting", "first_seen_at", "last_seen_at")
+        # Mapped once for good: its purchases were credited to that coupon.
+        return (*fixed, "coupon") if obj is not None and obj.coupon_id else fixed
+
     fields = ("code", "coupon", "waiting", "first_seen_at", "last_seen_at")
     show_full_result_count = False
 

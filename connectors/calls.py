@@ -294,7 +294,7 @@ class Twilio(Provider):
 def _json(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BadDelivery("The body is not JSON.") from None
     if not isinstance(data, dict):
         raise BadDelivery("The body is not a JSON object.")
@@ -325,7 +325,7 @@ class CallRail(Provider):
             return True
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return True  # described as a bad delivery (400) next
         if not isinstance(data, dict):
             return True

@@ -25,7 +25,10 @@ def _clean(value: Any) -> str:
 def params(url: str) -> dict[str, str]:
     """The UTM parameters and click ids of an address (or of a bare query string)."""
     url = str(url or "")
-    query = urlsplit(url).query if ("?" in url or "://" in url) else url.lstrip("?")
+    try:
+        query = urlsplit(url).query if ("?" in url or "://" in url) else url.lstrip("?")
+    except ValueError:  # not an address at all ("http://[x/"): it names nothing
+        return {}
     found = parse_qs(query, keep_blank_values=False)
     return {name: _clean(found[name][0]) for name in (*UTM, *CLICK_IDS) if found.get(name, [""])[0]}
 

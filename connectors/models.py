@@ -86,6 +86,9 @@ class Delivery(models.Model):
     result = models.JSONField(default=dict, blank=True)
     # The key of the record it waits for (a refund's order).
     waiting_for = models.CharField(max_length=200, blank=True, default="")
+    # When a worker last took it: the sweep hands a delivery to another worker only when this
+    # one has held it too long, whenever it arrived.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     test = models.BooleanField(default=False, help_text="Sent by the admin's test button.")
 

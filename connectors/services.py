@@ -36,6 +36,21 @@ RECEIVED_GRACE = dt.timedelta(minutes=2)
 PROCESSING_GRACE = dt.timedelta(minutes=15)
 
 
+# Shops name their orders by the shop's address: the orders of two shops never share a key, and
+# a signed body sent again under another shop's headers cannot make a second purchase.
+NEEDS_ACCOUNT = {
+    Connector.Kind.SHOPIFY: "Give the shop's domain (example.myshopify.com).",
+    Connector.Kind.WOOCOMMERCE: "Give the store's address (https://shop.example/).",
+}
+
+
+def _account(kind: str, account: str) -> str:
+    account = (account or "").strip()
+    if not account and kind in NEEDS_ACCOUNT:
+        raise InvalidInput(NEEDS_ACCOUNT[kind], field="account")
+    return account
+
+
 def _origins(text: str) -> str:
     lines = [line.strip().rstrip("/") for line in (text or "").splitlines() if line.strip()]
     for line in lines:
@@ -70,7 +85,7 @@ def connector_create(
     connector = Connector(
         kind=kind,
         name=name,
-        account=(account or "").strip(),
+        account=_account(kind, account),
         allowed_origins=_origins(allowed_origins),
         active=active,
         key=secrets.new_key(),
@@ -87,6 +102,8 @@ def connector_update(*, connector: Connector, secret: str = "", **fields: Any) -
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         raise InvalidInput(f"Cannot change {', '.join(sorted(unknown))}.")
+    if "account" in fields:
+        fields["account"] = _account(connector.kind, fields["account"])
     if "allowed_origins" in fields:
         fields["allowed_origins"] = _origins(fields["allowed_origins"])
     for name, value in fields.items():
@@ -166,7 +183,9 @@ def delivery_process(*, delivery_id: int) -> Delivery | None:
     tried again; bad content fails it with the reason (shown in the admin, replayable)."""
     claimed = Delivery.objects.filter(
         pk=delivery_id, status__in=[Delivery.Status.RECEIVED, Delivery.Status.WAITING]
-    ).update(status=Delivery.Status.PROCESSING, attempts=F("attempts") + 1)
+    ).update(
+        status=Delivery.Status.PROCESSING, attempts=F("attempts") + 1, claimed_at=timezone.now()
+    )
     if claimed != 1:
         return None
     delivery = Delivery.objects.select_related("connector").get(pk=delivery_id)
@@ -185,12 +204,14 @@ def delivery_process(*, delivery_id: int) -> Delivery | None:
         field = f"{refused.field}: " if refused.field else ""
         outcome.update(status=Delivery.Status.FAILED, error=f"{field}{refused.message}")
     except OperationalError:
-        Delivery.objects.filter(pk=delivery_id).update(status=Delivery.Status.RECEIVED)
+        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PROCESSING).update(
+            status=Delivery.Status.RECEIVED
+        )
         raise  # transient: the task tries again with backoff
     except Exception as error:
         log.exception("Delivery %s failed", delivery_id)
         outcome.update(status=Delivery.Status.FAILED, error=f"{type(error).__name__}: {error}")
-    Delivery.objects.filter(pk=delivery_id).update(
+    Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PROCESSING).update(
         status=outcome["status"],
         error=outcome["error"][:2000],
         result=outcome["result"],
@@ -201,7 +222,17 @@ def delivery_process(*, delivery_id: int) -> Delivery | None:
     wakes = outcome["result"].get("wakes") if outcome["status"] == "processed" else None
     if wakes:
         _wake(delivery.connector_id, wakes)
+    if outcome["status"] == Delivery.Status.WAITING and _arrived(outcome["waiting_for"]):
+        # Its order committed while this one was deciding to wait, and woke nobody: go again.
+        _enqueue(delivery_id)
     return delivery
+
+
+def _arrived(key: str) -> bool:
+    """Whether what a waiting delivery waits for is here (a refund's order: its purchase)."""
+    from leads.models import Purchase
+
+    return Purchase.objects.filter(external_id=key).exists()
 
 
 def _wake(connector_id: int, key: str) -> None:
@@ -215,13 +246,13 @@ def _wake(connector_id: int, key: str) -> None:
 def delivery_replay(*, delivery: Delivery) -> Delivery:
     """Process a failed, ignored or waiting delivery again (after a fix: a coupon mapped, a
     campaign's tracking number set). A processed one is not replayed: it recorded already."""
-    if delivery.status not in (
-        Delivery.Status.FAILED,
-        Delivery.Status.IGNORED,
-        Delivery.Status.WAITING,
+    replayable = [Delivery.Status.FAILED, Delivery.Status.IGNORED, Delivery.Status.WAITING]
+    # Conditional: a delivery a worker has just taken is not handed to a second one.
+    if not Delivery.objects.filter(pk=delivery.pk, status__in=replayable).update(
+        status=Delivery.Status.RECEIVED
     ):
+        delivery.refresh_from_db()
         raise InvalidInput(f"A {delivery.get_status_display().lower()} delivery is not replayed.")
-    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.RECEIVED)
     transaction.on_commit(lambda: _enqueue(delivery.pk))
     delivery.status = Delivery.Status.RECEIVED
     return delivery
@@ -262,14 +293,22 @@ def connector_send_test(*, connector: Connector) -> Delivery:
 def deliveries_sweep() -> int:
     """Queue again the deliveries whose task was lost; returns how many."""
     now = timezone.now()
+    from leads.models import Purchase
+
+    held = now - PROCESSING_GRACE
     stuck = Delivery.objects.filter(
         Q(status=Delivery.Status.RECEIVED, received_at__lt=now - RECEIVED_GRACE)
-        | Q(status=Delivery.Status.PROCESSING, received_at__lt=now - PROCESSING_GRACE)
+        | Q(status=Delivery.Status.PROCESSING, claimed_at__lt=held)
+        # A refund whose order arrived without waking it (it was still deciding to wait).
+        | Q(
+            status=Delivery.Status.WAITING,
+            waiting_for__in=Purchase.objects.values("external_id"),
+        )
     )
     ids = list(stuck.values_list("pk", flat=True)[:1000])
-    Delivery.objects.filter(pk__in=ids, status=Delivery.Status.PROCESSING).update(
-        status=Delivery.Status.RECEIVED
-    )
+    Delivery.objects.filter(
+        pk__in=ids, status=Delivery.Status.PROCESSING, claimed_at__lt=held
+    ).update(status=Delivery.Status.RECEIVED)
     for pk in ids:
         _enqueue(pk)
     return len(ids)
@@ -305,6 +344,14 @@ def code_seen(code: str) -> DiscountCode:
 def code_map(*, code: DiscountCode, coupon: Coupon | None, by: Actor | None = None) -> DiscountCode:
     """Map a kept discount code to a coupon: its purchases are re-attributed to the coupon's
     campaign (`leads.services.purchases_apply_coupon`); later orders with it use the coupon."""
+    if code.coupon_id is not None and (coupon is None or coupon.pk != code.coupon_id):
+        # Its purchases carry the first coupon's touches and redemptions now: moving them is a
+        # correction to make purchase by purchase, not a re-mapping.
+        raise InvalidInput(
+            f"{code.code} is mapped to coupon {code.coupon.code} already; its purchases were "
+            "credited to it.",
+            field="coupon",
+        )
     with transaction.atomic():
         code.coupon = coupon
         code.save(update_fields=["coupon", "last_seen_at"])

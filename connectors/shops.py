@@ -139,6 +139,18 @@ def record_order(order: Order, *, delivery: Delivery) -> dict[str, Any]:
 
     if order.test:
         raise Ignored("A test order: nothing recorded.")
+    if not delivery.test:
+        recorded = Purchase.objects.filter(external_id=order.key).first()
+        if recorded is not None:
+            # Recorded by an earlier delivery (orders/create, then orders/paid; or each
+            # WooCommerce update): the order as first recorded stands. Its later edits, a time
+            # read again past a clock's skew, are not replays to refuse.
+            return {
+                "purchase": recorded.pk,
+                "contact": recorded.contact_id,
+                "created": False,
+                "wakes": order.key,
+            }
     if not order.paid:
         raise Ignored("The order is not paid: recorded when an update says it is.")
     if order.currency and order.currency.upper() != settings.DEFAULT_CURRENCY:
@@ -245,7 +257,16 @@ def record_refunds(refunds: list[RefundEvent], *, delivery: Delivery) -> dict[st
     if delivery.test:
         return {"test": True, "refunds": len(refunds)}
     written = []
+    known = set(
+        purchase.refunds.filter(external_id__in=[r.key for r in refunds]).values_list(
+            "external_id", flat=True
+        )
+    )
     for refund in refunds:
+        if refund.key in known:
+            # WooCommerce lists every refund of the order in each update, each at the order's
+            # latest change: one recorded already stays as it was.
+            continue
         taken = purchase.refunds.exclude(external_id=refund.key).aggregate(s=Sum("amount"))["s"]
         left = purchase.amount - (taken or Decimal(0))
         amount = min(refund.amount, left)
@@ -309,7 +330,19 @@ class Shopify(Provider):
             raise InvalidInput("The order has no id.", field="id")
         customer = data.get("customer") or {}
         billing = data.get("billing_address") or {}
-        tax = _money(data.get("total_tax"), "total_tax")
+        # The lines' own tax (the order's total tax holds the shipping's too).
+        line_taxes = [
+            _money(tax.get("price"), "tax_lines")
+            for line in data.get("line_items") or []
+            if isinstance(line, dict)
+            for tax in line.get("tax_lines") or []
+            if isinstance(tax, dict)
+        ]
+        tax = (
+            sum(line_taxes, Decimal(0))
+            if line_taxes
+            else _money(data.get("total_tax"), "total_tax")
+        )
         subtotal = _money(data.get("subtotal_price"), "subtotal_price")
         landing = data.get("landing_site") or ""
         touch = touch_from(
@@ -358,14 +391,20 @@ class Shopify(Provider):
             raise InvalidInput("The refund has no id or order_id.", field="id")
         lines = [line for line in data.get("refund_line_items") or [] if isinstance(line, dict)]
         if lines:
-            # What the lines were sold for, without their tax when the prices included it.
+            # What the refunded lines were sold for (their subtotal, after discounts).
             amount = sum((_money(line.get("subtotal"), "subtotal") for line in lines), Decimal(0))
-            if data.get("taxes_included"):
-                amount -= sum(
-                    (_money(line.get("total_tax"), "total_tax") for line in lines), Decimal(0)
-                )
         else:
-            amount = sum(
+            # An amount-only refund: its successful refund transactions, less any shipping it
+            # gave back (shipping was never revenue).
+            shipping = sum(
+                (
+                    abs(_money(a.get("amount"), "amount"))
+                    for a in data.get("order_adjustments") or []
+                    if isinstance(a, dict) and a.get("kind") == "shipping_refund"
+                ),
+                Decimal(0),
+            )
+            amount = -shipping + sum(
                 (
                     _money(t.get("amount"), "amount")
                     for t in data.get("transactions") or []
@@ -432,7 +471,10 @@ class WooCommerce(Provider):
 
         secret = connector_secret(connector)
         given = request.headers.get("X-WC-Webhook-Signature")
-        return secrets.same(given, secrets.hmac_base64(secret, body) if secret else "")
+        if not secrets.same(given, secrets.hmac_base64(secret, body) if secret else ""):
+            return False
+        source = _host(request.headers.get("X-WC-Webhook-Source", ""))
+        return not connector.account or source == _host(connector.account)
 
     def is_ping(self, request: HttpRequest, body: bytes) -> bool:
         """WooCommerce checks a new webhook's address with an unsigned `webhook_id=N` form

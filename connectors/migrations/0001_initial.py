@@ -51,6 +51,7 @@ class Migration(migrations.Migration):
                 ('error', models.TextField(blank=True, default='')),
                 ('result', models.JSONField(blank=True, default=dict)),
                 ('waiting_for', models.CharField(blank=True, default='', max_length=200)),
+                ('claimed_at', models.DateTimeField(blank=True, null=True)),
                 ('processed_at', models.DateTimeField(blank=True, null=True)),
                 ('test', models.BooleanField(default=False, help_text="Sent by the admin's test button.")),
                 ('connector', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='connectors.connector')),

@@ -51,12 +51,18 @@ def test_sweep_queues_lost_deliveries_again(shopify, django_capture_on_commit_ca
     stuck = _receive(shopify, "stuck")
     old = timezone.now() - dt.timedelta(minutes=30)
     Delivery.objects.filter(pk__in=[lost.pk, stuck.pk]).update(received_at=old)
-    Delivery.objects.filter(pk=stuck.pk).update(status="processing")
+    Delivery.objects.filter(pk=stuck.pk).update(status="processing", claimed_at=old)
+    # Taken a moment ago, though it arrived long since (a replay): its worker is on it.
+    held = _receive(shopify, "held")
+    Delivery.objects.filter(pk=held.pk).update(
+        received_at=old, status="processing", claimed_at=timezone.now()
+    )
     assert deliveries_sweep() == 2  # the lost one and the stuck one; the fresh one waits
     statuses = dict(Delivery.objects.values_list("delivery_id", "status"))
     # The task ran eagerly (no broker in tests): the first processed the order, the second
     # found it recorded already (the same order id).
     assert statuses["fresh"] == "received"
+    assert statuses["held"] == "processing"
     assert {statuses["lost"], statuses["stuck"]} == {"processed"}
 
 

@@ -4,6 +4,7 @@ verified by the shop's HMAC, idempotent on the delivery and on the order."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -317,3 +318,110 @@ def test_signed_bodies_that_cannot_be_read(client, shopify, django_capture_on_co
         post_shopify(client, shopify, future, webhook_id="future")
     assert Delivery.objects.get(delivery_id="future").status == "failed"
     assert not Purchase.objects.exists() and not Contact.objects.exists()
+
+
+def test_woocommerce_updates_paid_later_and_refunded_twice(
+    client, woocommerce, django_capture_on_commit_callbacks
+):
+    """A bank-transfer order: created on hold, paid a day later, then two refunds, each update
+    listing every refund so far at the order's latest change."""
+    connector, secret = woocommerce
+    order = {**fixture("woocommerce_order.json"), "status": "on-hold", "date_paid_gmt": None}
+    paid = {**order, "status": "processing", "date_paid_gmt": "2026-03-13T09:00:00"}
+    first = {
+        **paid,
+        "date_modified_gmt": "2026-03-14T10:00:00",
+        "refunds": [{"id": 900, "reason": "One shirt back", "total": "-10.00"}],
+    }
+    second = {
+        **paid,
+        "date_modified_gmt": "2026-03-15T10:00:00",
+        "refunds": [
+            {"id": 901, "reason": "Another", "total": "-5.00"},
+            {"id": 900, "reason": "One shirt back", "total": "-10.00"},
+        ],
+    }
+    sends = [
+        (order, "order.created", "d1"),
+        (paid, "order.updated", "d2"),
+        (first, "order.updated", "d3"),
+        (second, "order.updated", "d4"),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        for body, topic, delivery_id in sends:
+            post_woocommerce(
+                client, connector, body, secret=secret, topic=topic, delivery_id=delivery_id
+            )
+    statuses = dict(Delivery.objects.values_list("delivery_id", "status"))
+    assert statuses == {"d1": "processed", "d2": "processed", "d3": "processed", "d4": "processed"}
+    purchase = Purchase.objects.get()
+    # Recorded once, when first seen (on hold counts as placed and paid by transfer).
+    assert purchase.occurred_at == dt.datetime(2026, 3, 12, 15, 15, tzinfo=dt.UTC)
+    refunds = sorted(purchase.refunds.values_list("external_id", "amount", "occurred_at"))
+    assert refunds == [
+        (
+            "woocommerce:shop.example:refund:900",
+            Decimal("10.00"),
+            dt.datetime(2026, 3, 14, 10, tzinfo=dt.UTC),
+        ),
+        (
+            "woocommerce:shop.example:refund:901",
+            Decimal("5.00"),
+            dt.datetime(2026, 3, 15, 10, tzinfo=dt.UTC),
+        ),
+    ]
+
+
+def test_another_stores_delivery_is_refused(client, woocommerce):
+    connector, secret = woocommerce
+    from connectors import secrets as keys
+    from tests.connectors.conftest import url
+
+    body = json.dumps(fixture("woocommerce_order.json")).encode()
+    response = client.post(
+        url(connector),
+        data=body,
+        content_type="application/json",
+        headers={
+            "X-WC-Webhook-Signature": keys.hmac_base64(secret, body),
+            "X-WC-Webhook-Source": "https://other.example/",
+            "X-WC-Webhook-Topic": "order.created",
+            "X-WC-Webhook-Delivery-ID": "x",
+        },
+    )
+    assert response.status_code == 401
+
+
+def test_a_shop_connector_needs_its_address(reference_data):
+    from campaigns.errors import InvalidInput
+    from connectors.services import connector_create
+
+    with pytest.raises(InvalidInput) as refused:
+        connector_create(kind="shopify", name="Shop", secret="x" * 20)
+    assert refused.value.field == "account"
+
+
+def test_an_odd_landing_address_is_no_touch_not_a_crash(
+    client, shopify, django_capture_on_commit_callbacks
+):
+    order = {**fixture("shopify_orders_create.json"), "landing_site": "http://[x/?utm_source=a"}
+    order["referring_site"] = ""
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, shopify, order)
+    assert Delivery.objects.get().status == "processed"
+    assert not Touchpoint.objects.exists()
+
+
+def test_a_mapped_code_is_not_mapped_again(
+    client, shopify, spring, django_capture_on_commit_callbacks
+):
+    from campaigns.errors import InvalidInput
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, shopify, fixture("shopify_orders_create.json"))
+    code = DiscountCode.objects.get()
+    code_map(code=code, coupon=CouponFactory(code="A1", campaign=spring))
+    with pytest.raises(InvalidInput):
+        code_map(code=code, coupon=CouponFactory(code="B1", campaign=spring))
+    with pytest.raises(InvalidInput):
+        code_map(code=code, coupon=None)
