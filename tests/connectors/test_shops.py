@@ -425,3 +425,32 @@ def test_a_mapped_code_is_not_mapped_again(
         code_map(code=code, coupon=CouponFactory(code="B1", campaign=spring))
     with pytest.raises(InvalidInput):
         code_map(code=code, coupon=None)
+
+
+def test_a_refund_before_its_order_waits_then_counts(
+    client, shopify, spring, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(
+            client,
+            shopify,
+            fixture("shopify_refunds_create.json"),
+            topic="refunds/create",
+            webhook_id="refund-1",
+        )
+    waiting = Delivery.objects.get()
+    assert (waiting.status, waiting.waiting_for) == (
+        "waiting",
+        "shopify:demo-shop.myshopify.com:5512345678901",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, shopify, fixture("shopify_orders_create.json"), webhook_id="o-1")
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"processed"}
+    purchase = Purchase.objects.get()
+    # The refunded line's subtotal, 45.00 of the 90.00 (its 3.93 tax was never revenue).
+    refund = purchase.refunds.get()
+    assert (refund.amount, refund.external_id) == (
+        Decimal("45.00"),
+        "shopify:demo-shop.myshopify.com:refund:929361462",
+    )
+    assert refund.occurred_at == dt.datetime(2026, 3, 20, 14, 30, tzinfo=dt.UTC)
