@@ -873,6 +873,11 @@ class PurchaseAdmin(ServiceWrittenAdmin):
     fields = ("contact", "amount", "discount", "occurred_at", "coupon", "external_id", "note")
     inlines = (RefundInline,)
 
+    def get_inline_instances(self, request: HttpRequest, obj=None):
+        # Refunds belong to a recorded purchase: the add page has none (and so needs no
+        # formset data from a script or a form posted without it).
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
     def get_queryset(self, request: HttpRequest):
         return super().get_queryset(request).annotate(refunded_value=refunded_subquery())
 

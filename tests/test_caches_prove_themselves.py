@@ -817,6 +817,9 @@ class Doors(RuleBasedStateMachine):
                     )
 
 
+# Ten runs of 25 steps through every door, each step checked against a full recompute of every
+# page: minutes on PostgreSQL in CI, beyond the suite's five-minute default.
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
 def test_every_cached_figure_equals_a_recompute(
     zone, reference_data, superuser, django_capture_on_commit_callbacks

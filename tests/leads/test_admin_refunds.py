@@ -165,3 +165,31 @@ def test_lists_show_revenue_net_of_refunds(sales_client, purchase):
     contacts = sales_client.get(reverse("admin:leads_contact_changelist"))
     contact = next(c for c in contacts.context["cl"].result_list if c.pk == purchase.contact_id)
     assert contact.lifetime_revenue_value == Decimal("50.00")  # 80.00 paid, 30.00 refunded
+
+
+def test_adding_a_purchase_needs_no_refund_rows(client, superuser, reference_data):
+    """The add page has no refunds inline, so a form posted without its formset (a script, an
+    old page) records the purchase."""
+    from leads.models import Purchase
+    from tests.factories import ContactFactory
+
+    ada = ContactFactory()
+    client.force_login(superuser)
+    page = client.get("/admin/leads/purchase/add/")
+    assert "refunds-TOTAL_FORMS" not in page.content.decode()
+    response = client.post(
+        "/admin/leads/purchase/add/",
+        {
+            "contact": ada.pk,
+            "amount": "25.00",
+            "discount": "0",
+            "occurred_at_0": "2026-03-04",
+            "occurred_at_1": "09:30:00",
+            "coupon": "",
+            "external_id": "admin-add-1",
+            "note": "",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302
+    assert Purchase.objects.get(external_id="admin-add-1").amount == 25
