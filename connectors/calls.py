@@ -32,7 +32,7 @@ from campaigns.phones import normalize_phone, phone_e164
 from campaigns.services import campaign_by_tracking_phone
 from connectors import secrets
 from connectors.models import Connector, Delivery
-from connectors.providers import BadDelivery, Ignored, Incoming, Provider, Sample, register
+from connectors.providers import BadDelivery, Ignored, Incoming, Sample, WebhookProvider, register
 from connectors.shops import provider_time
 from leads.models import Stage, Touchpoint, Via
 
@@ -189,13 +189,12 @@ def _form(body: bytes) -> list[tuple[str, str]] | None:
         return None
 
 
-class Twilio(Provider):
+class Twilio(WebhookProvider):
     """Twilio's voice status callback: a form post of the call (CallSid, CallStatus, From, To,
     Direction, Timestamp…), signed in X-Twilio-Signature with the account's Auth Token over the
     address Twilio called and the parameters (`twilio_signature`)."""
 
     kind = Connector.Kind.TWILIO
-    signing_label = "Auth Token"
 
     def verify(self, connector: Connector, request: HttpRequest, body: bytes) -> bool:
         from connectors.services import connector_secret
@@ -306,13 +305,12 @@ def _json(body: bytes) -> dict[str, Any]:
 CALLRAIL_EVENTS = ("pre_call", "call_routing_complete", "post_call", "call_modified")
 
 
-class CallRail(Provider):
+class CallRail(WebhookProvider):
     """CallRail's call webhooks (post-call above all): the call as JSON, signed in the
     `Signature` header with the company's webhook signing key: the base64 HMAC-SHA1 of the
     body."""
 
     kind = Connector.Kind.CALLRAIL
-    signing_label = "Webhook signing key"
 
     def verify(self, connector: Connector, request: HttpRequest, body: bytes) -> bool:
         from connectors.services import connector_secret

@@ -280,7 +280,6 @@ class Site(Provider):
     """A website's capture script: deliveries are form fills (`connectors.views.capture`)."""
 
     kind = Connector.Kind.SITE
-    signing_label = "None (a site's key is public)"
 
     def sample(self, connector: Connector, secret: str) -> Sample:
         raise InvalidInput(

@@ -6,6 +6,7 @@ processing task look it up here, so adding a kind touches neither.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -58,25 +59,38 @@ class Sample:
     path: str = ""
 
 
-class Provider:
+class Provider(ABC):
+    """A kind of connector: how its recorded deliveries are processed and tested."""
+
     kind: str = ""
     # Whether this product makes the secret (shown once) or the provider does (pasted in).
     makes_secret: bool = False
-    signing_label: str = "Signing secret"
 
-    def verify(self, connector: Connector, request: HttpRequest, body: bytes) -> bool:
-        raise NotImplementedError
-
-    def describe(self, connector: Connector, request: HttpRequest, body: bytes) -> Incoming:
-        raise NotImplementedError
-
+    @abstractmethod
     def process(self, delivery: Delivery) -> dict[str, Any]:
         """Record what the delivery says, inside the caller's transaction; returns what it
         wrote. Raises `Waiting`, `Ignored`, or a DomainError for bad content."""
-        raise NotImplementedError
 
+    @abstractmethod
     def sample(self, connector: Connector, secret: str) -> Sample:
-        raise NotImplementedError
+        """The test delivery the admin's button sends (or a DomainError saying why none)."""
+
+
+class WebhookProvider(Provider):
+    """A provider that posts signed deliveries to /api/v1/hooks/<kind>/<key>/."""
+
+    @abstractmethod
+    def verify(self, connector: Connector, request: HttpRequest, body: bytes) -> bool:
+        """Whether the delivery is signed with the connector's secret (and comes from its
+        account, when one is set)."""
+
+    @abstractmethod
+    def describe(self, connector: Connector, request: HttpRequest, body: bytes) -> Incoming:
+        """The verified delivery's topic and id; `BadDelivery` when it cannot be read."""
+
+    def is_ping(self, request: HttpRequest, body: bytes) -> bool:
+        """An unsigned check of the address that is answered and not recorded."""
+        return False
 
 
 PROVIDERS: dict[str, Provider] = {}

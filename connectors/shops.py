@@ -30,9 +30,9 @@ from connectors.providers import (
     BadDelivery,
     Ignored,
     Incoming,
-    Provider,
     Sample,
     Waiting,
+    WebhookProvider,
     register,
 )
 from leads.models import Purchase, Stage, Touchpoint, Via
@@ -287,12 +287,11 @@ def record_refunds(refunds: list[RefundEvent], *, delivery: Delivery) -> dict[st
 # --- Shopify -------------------------------------------------------------------------------------
 
 
-class Shopify(Provider):
+class Shopify(WebhookProvider):
     """Shopify's order webhooks (`orders/create`, `refunds/create`), signed with the app's or
     the shop's webhook secret: X-Shopify-Hmac-Sha256 is the base64 HMAC-SHA256 of the body."""
 
     kind = Connector.Kind.SHOPIFY
-    signing_label = "Webhook signing secret"
     topics = ("orders/create", "orders/paid", "refunds/create")
 
     def verify(self, connector: Connector, request: HttpRequest, body: bytes) -> bool:
@@ -458,7 +457,7 @@ WOO_PAID = ("processing", "completed", "on-hold", "refunded")
 ATTRIBUTION = "_wc_order_attribution_"
 
 
-class WooCommerce(Provider):
+class WooCommerce(WebhookProvider):
     """WooCommerce's webhooks (`order.created`, `order.updated`, `order.refunded`): the order
     as its REST API shows it, X-WC-Webhook-Signature the base64 HMAC-SHA256 of the body with
     the secret typed into the webhook's form (this product makes one, shown once)."""

@@ -18,14 +18,7 @@ from config.api import nesting
 from connectors import capture as site
 from connectors import services
 from connectors.models import Connector
-from connectors.providers import BadDelivery, provider_for
-
-WEBHOOK_KINDS = (
-    Connector.Kind.SHOPIFY,
-    Connector.Kind.WOOCOMMERCE,
-    Connector.Kind.TWILIO,
-    Connector.Kind.CALLRAIL,
-)
+from connectors.providers import BadDelivery, WebhookProvider, provider_for
 
 
 @csrf_exempt
@@ -37,11 +30,11 @@ def webhook(request: HttpRequest, kind: str, key: str) -> JsonResponse:
     recorded, or when it was recorded already (a retry); 404 for a key that names no active
     connector of that kind."""
     connector = Connector.objects.filter(kind=kind, key=key, active=True).first()
-    provider = provider_for(kind) if kind in WEBHOOK_KINDS else None
-    if connector is None or provider is None:
+    provider = provider_for(kind)
+    if connector is None or not isinstance(provider, WebhookProvider):
         return JsonResponse({"detail": "No such connector."}, status=404)
     body = request.body
-    if getattr(provider, "is_ping", None) and provider.is_ping(request, body):
+    if provider.is_ping(request, body):
         return JsonResponse({"status": "pong"})
     if not provider.verify(connector, request, body):
         return JsonResponse({"detail": "The signature is missing or does not match."}, status=401)
