@@ -71,6 +71,27 @@ def shares(model: str, journeys: Sequence[Journey]) -> dict[int, float]:
     return {c: float(row[i]) for i, c in enumerate(data.channels) if data.converting[i]}
 
 
+def removal_effects(journeys: Sequence[Journey]) -> dict[int, float]:
+    """The Markov model's removal effect of every channel in the journeys, converting or not
+    (1 - P_without_c / P; empty dict when there is no conversion)."""
+    data = _Data("markov", journeys)
+    if not data.converting_channels:
+        return {}
+    effects = data.removal_effects(data.counts[np.newaxis, :])[1][0]
+    return {c: float(effects[i]) for i, c in enumerate(data.channels)}
+
+
+def shapley_credits(journeys: Sequence[Journey]) -> dict[int, float]:
+    """The Shapley model's credit of each channel of a converting journey, in conversions,
+    before negatives are counted as 0: the credits add up to the conversions (empty dict when
+    there is no conversion)."""
+    data = _Data("shapley", journeys)
+    if not data.converting_channels:
+        return {}
+    credit = data.credits(data.counts[np.newaxis, :])[0]
+    return {c: float(credit[i]) for i, c in enumerate(data.channels) if data.converting[i]}
+
+
 def intervals(
     model: str,
     journeys: Sequence[Journey],
