@@ -111,9 +111,7 @@ def intervals(
     data = _Data(model, journeys)
     if not data.converting_channels:
         return {}
-    total = int(data.counts.sum())
-    rng = np.random.default_rng(seed)
-    weights = rng.multinomial(total, data.counts / total, size=draws).astype(float)
+    weights = resample(data.counts, draws=draws, seed=seed)
     table = data.shares(weights)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(table, [tail, 100 - tail], axis=0)
@@ -122,6 +120,32 @@ def intervals(
         for i, c in enumerate(data.channels)
         if data.converting[i]
     }
+
+
+def resample(counts: np.ndarray, *, draws: int, seed: int) -> np.ndarray:
+    """Draws x journeys: each row a multinomial draw of the counts' total over the journeys,
+    with probabilities count / total (the contacts resampled with replacement).
+
+    Sampled exactly but faster than a multinomial directly (one binomial per journey and draw):
+    independent Poisson counts with the counts as means are, given their sum m, a multinomial
+    draw of m; a row short of the total gets its missing contacts drawn from the same
+    probabilities, a row over it loses m - total of its contacts picked at random without
+    replacement (a random subset of independent draws is independent draws); both leave a
+    multinomial draw of the total."""
+    rng = np.random.default_rng(seed)
+    counts = np.asarray(counts, dtype=np.int64)
+    total, size = int(counts.sum()), len(counts)
+    rows = rng.poisson(counts, size=(draws, size))
+    bounds = np.cumsum(counts)
+    for row in rows:
+        have = int(row.sum())
+        if have < total:
+            picks = np.searchsorted(bounds, rng.integers(0, total, size=total - have), "right")
+            row += np.bincount(picks, minlength=size)
+        elif have > total:
+            dropped = rng.choice(have, size=have - total, replace=False)
+            row -= np.bincount(np.searchsorted(np.cumsum(row), dropped, "right"), minlength=size)
+    return rows.astype(float)
 
 
 class _Data:
@@ -142,13 +166,22 @@ class _Data:
         self.keys = sorted(merged)
         self.counts = np.array([merged[k] for k in self.keys], dtype=float)
         self.converted = np.array([k[1] for k in self.keys], dtype=bool)
-        self.channels = sorted({c for path, _ in self.keys for c in path})
-        index = {c: i for i, c in enumerate(self.channels)}
-        self.paths = [[index[c] for c in path] for path, _ in self.keys]
+        # Every touch of every distinct journey in one flat array: its journey (owner), its
+        # channel's column (touch) and where each journey's touches begin (first).
+        self.lengths = np.array([len(path) for path, _ in self.keys], dtype=np.int64)
+        ids = np.fromiter(
+            itertools.chain.from_iterable(path for path, _ in self.keys),
+            dtype=np.int64,
+            count=int(self.lengths.sum()),
+        )
+        columns = np.unique(ids)
+        self.channels = [int(c) for c in columns]
+        self.touch = np.searchsorted(columns, ids)
+        self.owner = np.repeat(np.arange(len(self.keys)), self.lengths)
+        self.first = np.cumsum(self.lengths) - self.lengths
         # incidence[j, i]: journey j touches channel i.
         self.incidence = np.zeros((len(self.keys), len(self.channels)), dtype=float)
-        for j, path in enumerate(self.paths):
-            self.incidence[j, path] = 1.0
+        self.incidence[self.owner, self.touch] = 1.0
         self.converting = (self.incidence[self.converted] > 0).any(axis=0)
         self.converting_channels = [c for i, c in enumerate(self.channels) if self.converting[i]]
         if self.converting_channels:
@@ -170,12 +203,20 @@ class _Data:
         # States: 0 start, 1..n the channels, n + 1 conversion, n + 2 null.
         size = n + 3
         self.states = size
-        journey, edge = [], []
-        for j, path in enumerate(self.paths):
-            steps = [0, *(i + 1 for i in path), n + 1 if self.converted[j] else n + 2]
-            journey.extend([j] * (len(steps) - 1))
-            edge.extend(a * size + b for a, b in itertools.pairwise(steps))
-        self.edges = _Sums(np.array(journey), np.array(edge), size * size)
+        end = np.where(self.converted, n + 1, n + 2)
+        touched = np.flatnonzero(self.lengths > 0)
+        after = self.touch + 1  # a touch's state
+        inner = self.owner[:-1] == self.owner[1:]  # a touch followed by one of its journey
+        last = self.first[touched] + self.lengths[touched] - 1
+        entering = end.copy()  # a journey with no touch goes from start to its end
+        entering[touched] = after[self.first[touched]]
+        journey = np.concatenate([np.arange(len(self.keys)), self.owner[:-1][inner], touched])
+        source = np.concatenate(
+            [np.zeros(len(self.keys), dtype=np.int64), after[:-1][inner], after[last]]
+        )
+        target = np.concatenate([entering, after[1:][inner], end[touched]])
+        edge = source * size + target
+        self.edges = _Sums(journey, edge, size * size)
 
     def removal_effects(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """P(conversion) per row of weights and each channel's removal effect (0 when P is 0)."""
@@ -206,7 +247,8 @@ class _Data:
 
     def _prepare_shapley(self) -> None:
         n = len(self.channels)
-        masks = np.array([sum(1 << i for i in set(path)) for path in self.paths], dtype=np.int64)
+        masks = np.zeros(len(self.keys), dtype=np.int64)
+        np.bitwise_or.at(masks, self.owner, np.left_shift(np.int64(1), self.touch))
         # Only sets with a conversion have a value (v = 0 elsewhere) or conversions to share.
         sets = np.unique(masks[self.converted & (masks != 0)])
         member = np.isin(masks, sets)

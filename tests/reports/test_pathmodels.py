@@ -12,6 +12,7 @@ import itertools
 import random
 from fractions import Fraction
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +25,7 @@ from reports.pathmodels import (
     Journey,
     intervals,
     removal_effects,
+    resample,
     shapley_credits,
     shares,
 )
@@ -324,3 +326,17 @@ def test_shapley_agrees_with_every_ordering(journeys):
     )
     conversions = sum(j.count for j in journeys if j.converted)
     assert sum(expected.values()) == conversions
+
+
+def test_resample_is_a_multinomial_draw_of_the_total():
+    # Counts 1, 2, 3, 0, 10 (16 contacts): every draw has 16 contacts; over 40,000 draws each
+    # journey's mean is its count (16 p) and its variance 16 p (1 - p): 15/16, 28/16, 39/16, 0,
+    # 60/16; two journeys' covariance is -16 p_i p_j, for the 2 and the 3: -6/16.
+    counts = np.array([1, 2, 3, 0, 10])
+    rows = resample(counts, draws=40_000, seed=1)
+    assert set(rows.sum(axis=1)) == {16.0}
+    assert rows.mean(axis=0) == pytest.approx([1, 2, 3, 0, 10], abs=0.05)
+    assert rows.var(axis=0) == pytest.approx([15 / 16, 28 / 16, 39 / 16, 0, 60 / 16], abs=0.06)
+    assert np.cov(rows[:, 1], rows[:, 2])[0, 1] == pytest.approx(-6 / 16, abs=0.03)
+    assert (rows >= 0).all()
+    assert np.array_equal(resample(counts, draws=50, seed=9), resample(counts, draws=50, seed=9))
