@@ -9,7 +9,9 @@ Its transition probabilities are the journeys' transition counts, row-normalised
 first channel, each channel to the next (a repeat, A then A, is a self-loop), the last channel
 to conversion or null. P(conversion) is the probability of absorption in conversion from start,
 solved exactly from the linear system (I - Q) h = r. The removal effect of channel c is
-1 - P_without_c / P, where removing c sends every transition into c to null. Self-loops are kept
+1 - P_without_c / P, where removing c sends every transition into c to null; P_without_c comes
+from the same solution (P less the walks that reach c times c's own chance to convert, the
+rank-one update of the system), so a chain of n channels costs one inversion, not n + 1. Self-loops are kept
 (as ChannelAttribution keeps them); they change no removal effect: a state's absorption
 probabilities are its other transitions renormalised, so collapsing repeats gives the same
 shares.
@@ -41,7 +43,6 @@ channel set are counted once and a draw is a few matrix products.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,6 +53,8 @@ MODELS = ("markov", "shapley")
 # Draws of the bootstrap worked on at once by the Shapley model: bounds its memory to about
 # this many floats whatever the number of pairs of channel sets.
 _SHAPLEY_CELLS = 4_000_000
+# Channels per 64-bit word of a channel set's mask (the sign bit left alone).
+_BITS = 62
 
 
 @dataclass(frozen=True)
@@ -226,19 +229,21 @@ class _Data:
         probs = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
         q = probs[:, : n + 1, : n + 1]  # among start and the channels
         r = probs[:, : n + 1, n + 1]  # into conversion
-        eye = np.eye(n + 1)
-        base = np.linalg.solve(eye - q, r[..., np.newaxis])[:, 0, 0]
-        # One chain per removed channel: every transition into it goes to null instead (its
-        # column of Q emptied; null absorbs, so null's column needs no update).
-        keep = np.ones((n, n + 1))
-        keep[np.arange(n), np.arange(n) + 1] = 0.0
-        q_without = q[:, np.newaxis, :, :] * keep[np.newaxis, :, np.newaxis, :]
-        r_without = np.broadcast_to(r[:, np.newaxis, :, np.newaxis], (*q_without.shape[:3], 1))
-        without = np.linalg.solve(eye - q_without, r_without)[:, :, 0, 0]
-        ratio = np.divide(
-            without, base[:, np.newaxis], out=np.ones_like(without), where=base[:, None] > 0
+        # The fundamental matrix F = (I - Q)^-1: F[a, b] is the expected visits to b from a.
+        fundamental = np.linalg.inv(np.eye(n + 1) - q)
+        h = (fundamental @ r[..., np.newaxis])[..., 0]  # P(conversion) from each state
+        base = h[:, 0]
+        # Removing c (every transition into it sent to null) takes away exactly the walks that
+        # reach c, of which h_c convert: P_without_c = P - P(reach c) h_c, with P(reach c) =
+        # F[start, c] / F[c, c] (the expected visits over the visits once there). This is the
+        # chain solved again with c's column of Q emptied (a rank-one change: Sherman-Morrison),
+        # without a solve per channel.
+        visits = np.diagonal(fundamental, axis1=1, axis2=2)[:, 1:]
+        lost = fundamental[:, 0, 1:] / visits * h[:, 1:]
+        effects = np.divide(
+            lost, base[:, np.newaxis], out=np.zeros_like(lost), where=base[:, None] > 0
         )
-        return base, 1.0 - ratio
+        return base, effects
 
     def _markov(self, weights: np.ndarray) -> np.ndarray:
         return self.removal_effects(weights)[1]
@@ -247,29 +252,43 @@ class _Data:
 
     def _prepare_shapley(self) -> None:
         n = len(self.channels)
-        masks = np.zeros(len(self.keys), dtype=np.int64)
-        np.bitwise_or.at(masks, self.owner, np.left_shift(np.int64(1), self.touch))
+        # Each journey's set of distinct channels as a bit mask, _BITS channels a word.
+        words = n // _BITS + 1
+        masks = np.zeros((len(self.keys), words), dtype=np.int64)
+        np.bitwise_or.at(
+            masks, (self.owner, self.touch // _BITS), np.left_shift(1, self.touch % _BITS)
+        )
+        seen, which = np.unique(masks, axis=0, return_inverse=True)
+        which = which.reshape(-1)
         # Only sets with a conversion have a value (v = 0 elsewhere) or conversions to share.
-        sets = np.unique(masks[self.converted & (masks != 0)])
-        member = np.isin(masks, sets)
-        self.set_of = _Sums(np.flatnonzero(member), np.searchsorted(sets, masks[member]), len(sets))
+        kept = (np.bincount(which, weights=self.converted, minlength=len(seen)) > 0) & (
+            seen != 0
+        ).any(axis=1)
+        sets = seen[kept]
+        renumber = np.cumsum(kept) - 1
+        member = np.flatnonzero(kept[which])
+        self.set_of = _Sums(member, renumber[which[member]], len(sets))
         whole, part = [], []
-        for start in range(0, len(sets), 512):
-            block = sets[start : start + 512]
-            inside = (sets[np.newaxis, :] & block[:, np.newaxis]) == sets[np.newaxis, :]
+        for start in range(0, len(sets), 256):
+            block = sets[start : start + 256]
+            inside = (
+                (sets[np.newaxis, :, :] & block[:, np.newaxis, :]) == sets[np.newaxis, :, :]
+            ).all(axis=2)
             c, t = np.nonzero(inside)
             whole.append(c + start)
             part.append(t)
         self.pair_set = np.concatenate(whole)  # C of each pair (T within C)
         self.pair_part = np.concatenate(part)  # T of each pair
-        k = np.bitwise_count(sets[self.pair_set]).astype(int)
-        t = np.bitwise_count(sets[self.pair_part]).astype(int)
-        f = np.array([float(math.factorial(m)) for m in range(n + 2)])
-        inner = f[t - 1] * f[k - t] / f[k]  # weight of v(T) for a channel in T
-        outer = f[t] * f[np.maximum(k - t - 1, 0)] / f[k]  # for a channel of C outside T
-        bit = np.int64(1) << np.arange(n, dtype=np.int64)
-        in_t = (sets[self.pair_part][:, np.newaxis] & bit) != 0
-        in_c = (sets[self.pair_set][:, np.newaxis] & bit) != 0
+        column = np.arange(n)
+        has = (sets[:, column // _BITS] >> (column % _BITS)) & 1 == 1  # set x channel
+        k = has.sum(axis=1)[self.pair_set]
+        t = has.sum(axis=1)[self.pair_part]
+        # log m! for m = 0..n + 1, so that the weights never overflow.
+        log_f = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 2)))])
+        inner = np.exp(log_f[t - 1] + log_f[k - t] - log_f[k])  # weight of v(T), channel in T
+        outer = np.exp(log_f[t] + log_f[np.maximum(k - t - 1, 0)] - log_f[k])  # in C, not in T
+        in_t = has[self.pair_part]
+        in_c = has[self.pair_set]
         self.pair_coef = inner[:, None] * in_t - outer[:, None] * (in_c & ~in_t)
 
     def credits(self, weights: np.ndarray) -> np.ndarray:

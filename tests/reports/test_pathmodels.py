@@ -340,3 +340,25 @@ def test_resample_is_a_multinomial_draw_of_the_total():
     assert np.cov(rows[:, 1], rows[:, 2])[0, 1] == pytest.approx(-6 / 16, abs=0.03)
     assert (rows >= 0).all()
     assert np.array_equal(resample(counts, draws=50, seed=9), resample(counts, draws=50, seed=9))
+
+
+def test_many_channels():
+    # 80 channels (more than one 64-bit word of a channel set's mask), large ids.
+    rng = random.Random(11)
+    ids = [1000 + 7 * i for i in range(80)]
+    journeys = [
+        Journey(tuple(rng.choices(ids, k=rng.randint(1, 4))), rng.random() < 0.4, rng.randint(1, 5))
+        for _ in range(300)
+    ]
+    expected = credits_by_orderings(journeys)
+    assert shapley_credits(journeys) == pytest.approx(
+        {c: float(x) for c, x in expected.items()}, abs=1e-9
+    )
+    for model in MODELS:
+        result = shares(model, journeys)
+        assert set(result) == {c for j in journeys if j.converted for c in j.channels}
+        assert sum(result.values()) == pytest.approx(1.0)
+        assert min(result.values()) >= 0
+        bands = intervals(model, journeys, draws=50)
+        assert set(bands) == set(result)
+        assert all(0 <= low <= high <= 1 for low, high in bands.values())
