@@ -11,10 +11,10 @@ to conversion or null. P(conversion) is the probability of absorption in convers
 solved exactly from the linear system (I - Q) h = r. The removal effect of channel c is
 1 - P_without_c / P, where removing c sends every transition into c to null; P_without_c comes
 from the same solution (P less the walks that reach c times c's own chance to convert, the
-rank-one update of the system), so a chain of n channels costs one inversion, not n + 1. Self-loops are kept
-(as ChannelAttribution keeps them); they change no removal effect: a state's absorption
-probabilities are its other transitions renormalised, so collapsing repeats gives the same
-shares.
+rank-one update of the system), so a chain of n channels costs one inversion, not n + 1.
+Self-loops are kept (as ChannelAttribution keeps them); they change no removal effect: a
+state's absorption probabilities are its other transitions renormalised, so collapsing repeats
+gives the same shares.
 
 `shapley`: the coalition value v(S) is the conversion rate of the journeys whose set of distinct
 channels is exactly S (0 for a set no journey has, or none converted in). Each converting set C
@@ -66,7 +66,8 @@ class Journey:
 
 def shares(model: str, journeys: Sequence[Journey]) -> dict[int, float]:
     """Each channel's share of the conversions: >= 0, summing to 1 over the channels that
-    appear in converting journeys (empty dict when there is no conversion)."""
+    appear in converting journeys (empty dict when there is no conversion, or when no
+    converting journey has a touch)."""
     data = _Data(model, journeys)
     if not data.converting_channels:
         return {}

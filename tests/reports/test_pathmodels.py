@@ -119,6 +119,10 @@ def test_no_conversion_is_empty(model):
     assert shares(model, journeys) == {}
     assert intervals(model, journeys) == {}
     assert shares(model, []) == {}
+    # Conversions only without touches: no channel to credit.
+    walk_ins = [Journey((), True, 3), Journey((A,), False, 2)]
+    assert shares(model, walk_ins) == {}
+    assert intervals(model, walk_ins) == {}
 
 
 @pytest.mark.parametrize("model", MODELS)
