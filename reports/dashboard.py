@@ -543,12 +543,8 @@ def _attribution_data(*, period: Period, group_by: str) -> dict:
         row["spread"] = max(values) - min(values)
     return {
         "models": [(m, Attribution(m).label) for m in Attribution.values],
-        # Why a data-driven model shows no figures, where it does not: {model: reason}.
-        "insufficient": {
-            m: reports[m]["data_driven"]["reason"]
-            for m in Attribution.values
-            if reports[m].get("data_driven", {}).get("status") == "insufficient_data"
-        },
+        # How sure each data-driven model is, or why it shows no figures: {model: status}.
+        "learned": {m: reports[m]["data_driven"] for m in DATA_DRIVEN},
         "rows": rows,
         "totals": [reports[m]["totals"]["revenue"] for m in Attribution.values],
         "model_totals": {
@@ -1018,4 +1014,5 @@ def _campaign_page_figures(
         "row": row or {},
         "funnel": funnel,
         "over_time": over_time,
+        "data_driven": report.get("data_driven"),
     }

@@ -385,6 +385,13 @@ def _assemble(
         "totals": totals,
     }
     if learned is not None:
+        # The totals do not depend on the model: their interval is the figure itself.
+        totals.update(
+            revenue_low=totals["revenue"],
+            revenue_high=totals["revenue"],
+            roi_low=totals["roi"],
+            roi_high=totals["roi"],
+        )
         report["data_driven"] = {
             "status": learned.status,
             "conversions": learned.conversions,

@@ -11,14 +11,20 @@ Journeys: (facebook) converted, (instagram) converted, (facebook, instagram) con
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 
 import pytest
 from django.test import override_settings
+from django.urls import reverse
 
 from leads.models import Via
 from leads.services import contact_create, purchase_record, touchpoint_record
 from reports.metrics import roi_report
+from reports.models import Attribution
+from reports.services import report_request
+from tests.api.conftest import token_client
 from tests.factories import CampaignFactory, channel
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +120,114 @@ def test_the_same_data_gives_the_same_interval(journeys):
     first = roi_report(**SEPTEMBER, attribution="shapley")
     again = roi_report(**SEPTEMBER, attribution="shapley")
     assert rows(first, "revenue_low", "revenue_high") == rows(again, "revenue_low", "revenue_high")
+
+
+# --- every door: pages, CSV, API, saved reports --------------------------------------------
+
+
+@pytest.fixture
+def marketer(client, marketing_user):
+    client.force_login(marketing_user)
+    return client
+
+
+PAGE = {"preset": "custom", "start": "2026-09-01", "end": "2026-09-30"}
+
+
+def test_the_dashboard_says_why_instead_of_a_number(marketer, journeys):
+    response = marketer.get(reverse("reports:dashboard"), {**PAGE, "attribution": "markov"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="data-driven-note"' in page
+    assert "Not enough data for this model." in page
+    assert "3 conversions with a touch in the period" in page
+    rows = {r["key"]: r for r in response.context["channels"]["rows"]}
+    assert rows["facebook"]["revenue"] is None
+    assert response.context["channels"]["totals"]["revenue"] == "180.00"
+
+
+@override_settings(DATA_DRIVEN_MIN_CONVERSIONS=3)
+def test_the_dashboard_shows_each_revenue_with_its_interval(marketer, journeys):
+    response = marketer.get(reverse("reports:dashboard"), {**PAGE, "attribution": "shapley"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "A data-driven model." in page
+    assert "Revenue low (95%)" in page and "Revenue high (95%)" in page
+    assert "75.00 USD" in page  # facebook's 5/12 of 180.00
+
+
+@override_settings(DATA_DRIVEN_MIN_CONVERSIONS=3)
+def test_the_attribution_page_compares_a_data_driven_model(marketer, journeys):
+    response = marketer.get(reverse("reports:attribution"), {**PAGE, "attribution": "markov"})
+    assert response.status_code == 200
+    rows = {r["key"]: r for r in response.context["comparison"]}
+    # Markov 90.00 against last touch: facebook closed Ann's 100.00 (Cat's 30.00 closed on
+    # instagram): 100.00 -> 90.00.
+    assert (rows["facebook"]["revenue"], rows["facebook"]["reference_revenue"]) == (
+        "90.00",
+        "100.00",
+    )
+    assert rows["facebook"]["revenue_change"] == "-10.00"
+    assert response.context["totals"] == ["180.00"] * len(Attribution.values)
+
+
+def test_the_attribution_page_with_too_few_conversions_has_no_changes(marketer, journeys):
+    response = marketer.get(reverse("reports:attribution"), {**PAGE, "attribution": "shapley"})
+    assert response.status_code == 200
+    rows = {r["key"]: r for r in response.context["comparison"]}
+    assert rows["facebook"]["revenue"] is None
+    assert rows["facebook"]["revenue_change"] is None
+    assert "Not enough data for this model." in response.content.decode()
+
+
+@override_settings(DATA_DRIVEN_MIN_CONVERSIONS=3)
+def test_the_campaign_page_and_its_trend_under_markov(marketer, journeys):
+    response = marketer.get(
+        reverse("reports:campaign", args=[journeys.pk]), {**PAGE, "attribution": "markov"}
+    )
+    assert response.status_code == 200
+    assert response.context["row"]["revenue"] == "45.00"
+    # The trend's twelve periods: September's is the report's figure, earlier ones have no
+    # conversion at all (insufficient: no figure).
+    over_time = response.context["over_time"]
+    assert over_time[-1]["revenue"] == "45.00"
+    assert over_time[0]["revenue"] is None
+
+
+@override_settings(DATA_DRIVEN_MIN_CONVERSIONS=3)
+def test_the_csv_carries_the_intervals(marketer, journeys):
+    response = marketer.get(
+        reverse("reports:export", args=["channels"]), {**PAGE, "attribution": "markov"}
+    )
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    by_key = {r["key"]: r for r in rows}
+    assert by_key["facebook"]["revenue"] == "90.00"
+    assert (
+        float(by_key["facebook"]["revenue_low"])
+        <= 90.0
+        <= float(by_key["facebook"]["revenue_high"])
+    )
+    assert by_key["totals"]["revenue_low"] == by_key["totals"]["revenue_high"] == "180.00"
+
+
+def test_the_api_answers_insufficient_data(marketing_user, journeys):
+    client = token_client(marketing_user)
+    response = client.get(
+        "/api/v1/reports/roi/",
+        {"start": "2026-09-01", "end": "2026-09-30", "attribution": "shapley"},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data_driven"]["status"] == "insufficient_data"
+    assert {r["key"]: r["revenue"] for r in body["rows"]} == {"facebook": None, "instagram": None}
+
+
+def test_a_saved_report_under_a_data_driven_model(journeys, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        report = report_request(
+            start=dt.date(2026, 9, 1), end=dt.date(2026, 9, 30), attribution="markov"
+        )
+    report.refresh_from_db()
+    assert report.status == "done"
+    assert report.data["roi"]["data_driven"]["status"] == "insufficient_data"
