@@ -38,6 +38,7 @@ from django.db import connection
 
 from reports import pathmodels
 from reports.attribution import (
+    FIRST_TOUCHES,
     GENERIC_TOUCHES,
     POSTGRES_TOUCHES,
     Attributed,
@@ -89,15 +90,29 @@ def minimum_conversions() -> int:
     return int(getattr(settings, "DATA_DRIVEN_MIN_CONVERSIONS", 50))
 
 
-def _ordered_path(source: str, partition: str, order: str) -> str:
-    """Each partition's channel ids joined by ">" in `order`, on its first row (pos = 1)."""
-    concat = "string_agg" if connection.vendor == "postgresql" else "group_concat"
-    window = f"PARTITION BY {partition} ORDER BY {order}"
+ORDER = "t_at, is_coupon, tid"
+
+
+def _paths(source: str, key: str, keep: str = "") -> str:
+    """One row per `key` of `source` with its channel ids joined by ">" in the touches' order
+    (`path`, NULL for no touch) and the columns `keep` (one value per key). PostgreSQL has the
+    ordered aggregate; SQLite orders a window over the same rows and keeps each key's first."""
+    if connection.vendor == "postgresql":
+        kept = "".join(f", MIN({c}) AS {c}" for c in keep.split(", ") if c)
+        return f"""
+            SELECT {key}{kept},
+                   string_agg(CAST(channel_id AS TEXT), '>' ORDER BY {ORDER}) AS path,
+                   MAX(t_at) AS latest
+            FROM ({source}) x GROUP BY {key}"""
+    window = f"PARTITION BY {key} ORDER BY {ORDER}"
+    whole = "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
     return f"""
-        SELECT x.*, ROW_NUMBER() OVER ({window}) AS pos,
-               {concat}(CAST(channel_id AS TEXT), '>') OVER ({window}
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS path
-        FROM ({source}) x"""
+        SELECT * FROM (
+            SELECT x.*, ROW_NUMBER() OVER ({window}) AS pos,
+                   group_concat(CAST(channel_id AS TEXT), '>') OVER ({window} {whole}) AS path,
+                   MAX(t_at) OVER (PARTITION BY {key}) AS latest
+            FROM ({source}) x
+        ) y WHERE pos = 1"""
 
 
 def converting_sql() -> str:
@@ -111,13 +126,11 @@ def converting_sql() -> str:
         purchases = purchases.replace("p AS (", "p AS MATERIALIZED (")
         ctes = f"{purchases}, t AS MATERIALIZED ({POSTGRES_TOUCHES})"
     else:
-        from reports.attribution import FIRST_TOUCHES
-
         ctes = f"{purchases}, {FIRST_TOUCHES}, t AS MATERIALIZED ({GENERIC_TOUCHES})"
-    pathed = _ordered_path("SELECT * FROM t", "pid", "t_at, is_coupon, tid")
+    pathed = _paths("SELECT * FROM t", "pid", "is_first, cents")
     return f"""
         WITH {ctes}
-        SELECT 'p', path, is_first, COUNT(*), SUM(cents) FROM ({pathed}) y WHERE pos = 1
+        SELECT 'p', path, is_first, COUNT(*), SUM(cents) FROM ({pathed}) y
         GROUP BY path, is_first
         UNION ALL
         SELECT 'c', CAST(channel_id AS TEXT), campaign_id, COUNT(*), 0 FROM t
@@ -129,14 +142,12 @@ def waiting_sql() -> str:
     """Rows (path, contacts) of the non-converting journeys."""
     source = """
         SELECT t.contact_id, t.id AS tid, t.occurred_at AS t_at, t.channel_id,
-               CASE WHEN t.kind = 'coupon' THEN 1 ELSE 0 END AS is_coupon,
-               MAX(t.occurred_at) OVER (PARTITION BY t.contact_id) AS latest
+               CASE WHEN t.kind = 'coupon' THEN 1 ELSE 0 END AS is_coupon
         FROM leads_touchpoint t JOIN leads_contact c ON c.id = t.contact_id
         WHERE t.occurred_at >= %(since)s AND t.occurred_at < %(hi)s
           AND (c.became_customer_at IS NULL OR c.became_customer_at >= %(hi)s)"""
-    pathed = _ordered_path(source, "contact_id", "t_at, is_coupon, tid")
     return f"""
-        SELECT path, COUNT(*) FROM ({pathed}) y WHERE pos = 1 AND latest >= %(lo)s
+        SELECT path, COUNT(*) FROM ({_paths(source, "contact_id")}) y WHERE latest >= %(lo)s
         GROUP BY path
     """
 
