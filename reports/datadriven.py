@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from reports import pathmodels
 from reports.attribution import (
@@ -116,25 +116,28 @@ def _paths(source: str, key: str, keep: str = "") -> str:
 
 
 def converting_sql() -> str:
-    """Rows ('p', path, is_first, purchases, cents) per distinct path of the period's
-    purchases (path NULL: no touch), and ('c', channel_id, campaign_id, touches, 0) per
-    (channel, campaign) of the conversions' touches: one read of the touches for both."""
+    """Rows ('p', path, conversions) per distinct path of the period's conversions (path NULL:
+    no touch), and ('c', channel_id, campaign_id, touches) per (channel, campaign) of their
+    touches: one read of the touches for both. Only first purchases: the revenue with and
+    without a touch comes from the last-touch credit, which every purchase has already."""
     day, _ = connection.ops.datetime_cast_date_sql("pu.occurred_at", (), "TZ")
     day = day.replace("%s", "%(tz)s", 1).replace("%s", "'UTC'", 1)
-    purchases = purchases_cte(day)
+    text = purchases_cte(day).strip()
+    head = "p AS ("
+    if not (text.startswith(head) and text.endswith(")")):
+        raise RuntimeError("reports.attribution.purchases_cte changed its shape")
+    firsts = f"SELECT * FROM ({text[len(head) : -1]}) all_p WHERE is_first = 1"
     if connection.vendor == "postgresql":
-        purchases = purchases.replace("p AS (", "p AS MATERIALIZED (")
-        ctes = f"{purchases}, t AS MATERIALIZED ({POSTGRES_TOUCHES})"
+        ctes = f"p AS MATERIALIZED ({firsts}), t AS MATERIALIZED ({POSTGRES_TOUCHES})"
     else:
-        ctes = f"{purchases}, {FIRST_TOUCHES}, t AS MATERIALIZED ({GENERIC_TOUCHES})"
-    pathed = _paths("SELECT * FROM t", "pid", "is_first, cents")
+        ctes = f"p AS ({firsts}), {FIRST_TOUCHES}, t AS MATERIALIZED ({GENERIC_TOUCHES})"
+    pathed = _paths("SELECT * FROM t", "pid")
     return f"""
         WITH {ctes}
-        SELECT 'p', path, is_first, COUNT(*), SUM(cents) FROM ({pathed}) y
-        GROUP BY path, is_first
+        SELECT 'p', path, NULL, COUNT(*) FROM ({pathed}) y GROUP BY path
         UNION ALL
-        SELECT 'c', CAST(channel_id AS TEXT), campaign_id, COUNT(*), 0 FROM t
-        WHERE is_first = 1 AND tid IS NOT NULL GROUP BY channel_id, campaign_id
+        SELECT 'c', CAST(channel_id AS TEXT), campaign_id, COUNT(*) FROM t
+        WHERE tid IS NOT NULL GROUP BY channel_id, campaign_id
     """
 
 
@@ -154,31 +157,24 @@ def waiting_sql() -> str:
 
 def journeys(
     *, start: dt.date, end: dt.date, lookback_days: int
-) -> tuple[list[pathmodels.Journey], dict, dict]:
-    """The period's journeys, the purchases' figures ({"cents", "firsts", "bare_cents",
-    "bare_firsts"}: with a touch and without) and the conversions' touches per (channel,
-    campaign)."""
+) -> tuple[list[pathmodels.Journey], dict]:
+    """The period's journeys and the conversions' touches per (channel, campaign)."""
     lo, hi = period_bounds(start, end)
     found: dict[tuple[tuple[int, ...], bool], int] = defaultdict(int)
-    money = {"cents": 0, "firsts": 0, "bare_cents": 0, "bare_firsts": 0}
     touches: dict[tuple[int, int | None], int] = defaultdict(int)
-    for kind, a, b, count, cents in run(
-        converting_sql(), lo=lo, hi=hi, lookback_days=lookback_days
-    ):
+    for kind, a, b, count in run(converting_sql(), lo=lo, hi=hi, lookback_days=lookback_days):
         if kind == "c":
             touches[int(a), b] += int(count)
-            continue
-        firsts = int(count) if int(b) == 1 else 0
-        if not a:
-            money["bare_cents"] += int(cents or 0)
-            money["bare_firsts"] += firsts
-            continue
-        money["cents"] += int(cents or 0)
-        money["firsts"] += firsts
-        if firsts:
-            found[_channels(a), True] += firsts
+        elif a:
+            found[_channels(a), True] += int(count)
     since = lo - dt.timedelta(days=lookback_days)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # As for the attribution statement (`reports.attribution.run`): the sort of every
+            # touch of the period in memory, and no JIT compilation, which costs more than it
+            # saves here.
+            cursor.execute("SET LOCAL work_mem = '128MB'")
+            cursor.execute("SET LOCAL jit = off")
         cursor.execute(
             waiting_sql(),
             {
@@ -194,7 +190,7 @@ def journeys(
         pathmodels.Journey(channels=channels, converted=converted, count=count)
         for (channels, converted), count in sorted(found.items())
     ]
-    return out, money, dict(touches)
+    return out, dict(touches)
 
 
 def _channels(path: str) -> tuple[int, ...]:
@@ -206,13 +202,21 @@ def data_driven(*, model: str, start: dt.date, end: dt.date, lookback_days: int 
     95% intervals, or `insufficient_data` (see the module's docstring)."""
     if model not in pathmodels.MODELS:
         raise ValueError(f"{model} is not a data-driven model")
-    paths, money, touches = journeys(start=start, end=end, lookback_days=lookback_days)
+    paths, touches = journeys(start=start, end=end, lookback_days=lookback_days)
     conversions = sum(j.count for j in paths if j.converted)
     minimum = minimum_conversions()
-    # Assists, discounts and the totals do not depend on the model: the last-touch credit's.
+    # Assists, discounts and the totals do not depend on the model: the last-touch credit's,
+    # whose unattributed row is every purchase without a touch (from the day cache).
     base = attribute(
         model=Attribution.LAST_TOUCH, start=start, end=end, lookback_days=lookback_days
     )
+    none = base.by_channel.get(None, Credit())
+    money = {
+        "cents": base.cents - none.cents,
+        "firsts": base.first_purchases - int(none.customers),
+        "bare_cents": none.cents,
+        "bare_firsts": int(none.customers),
+    }
     out = DataDriven(model=model, status=OK, conversions=conversions, minimum=minimum)
     credited = Attributed(
         any_assist_campaign=base.any_assist_campaign,
