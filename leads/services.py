@@ -982,7 +982,15 @@ def contact_delete(*, contact: Contact) -> None:
                 f"{locked} has purchases; erase the personal data instead of deleting.",
                 field="contact",
             )
-        days = stamps(locked)
+        # Its touches' days too: a contact that never bought is a journey that did not
+        # convert, which the data-driven models read.
+        days = [
+            *stamps(locked),
+            *Touchpoint.objects.filter(contact=locked)
+            .annotate(day=TruncDate("occurred_at"))
+            .values_list("day", flat=True)
+            .distinct(),
+        ]
         locked.delete()
         declare_changed(moments=days)
 

@@ -181,12 +181,29 @@ CATALOGUE_KEY = "reports:catalogue"
 # The shape of the cached page figures: a release that changes it (new cards, labels) bumps it,
 # so pages never read entries an older release left behind. 2: issue 11 (cost per lead card,
 # ROI change in points, "<Channel> (no campaign)" labels); 3: the attribution page's figures per
-# model (customers, ROI and CAC beside revenue); 4: the channel table's self-reported column.
-FIGURES_SHAPE = 4
+# model (customers, ROI and CAC beside revenue); 4: the channel table's self-reported column;
+# 5: nine models (stage-aware and data-driven), the data-driven status and intervals.
+FIGURES_SHAPE = 5
+
+
+def reach_back(*models: str) -> int:
+    """How many days before a page's first day its figures read, beyond the days whose changes
+    reach them through purchases: a data-driven model's journeys that did not convert start the
+    lookback (90 days) before the period, and a late touch there changes its shares."""
+    return DATA_DRIVEN_LOOKBACK_DAYS if any(m in DATA_DRIVEN for m in models) else 0
+
+
+DATA_DRIVEN_LOOKBACK_DAYS = 90
 
 
 def period_cached(
-    name: str, first: dt.date, last: dt.date, params: tuple, compute: Callable[[], T]
+    name: str,
+    first: dt.date,
+    last: dt.date,
+    params: tuple,
+    compute: Callable[[], T],
+    *,
+    back: int = 0,
 ) -> T:
     """`compute()`'s figures for data dated `first`..`last`, cached while that span is closed
     (before today) and no day of it changed after they were computed.
@@ -195,9 +212,11 @@ def period_cached(
     newer than the cached figures voids them; `computed_at` is taken before computing, so a
     write that commits meanwhile voids them too. The key holds the catalogue's version (names
     and targets) and the time zone (local days). Inside `reports.daycache.bypassed()` the cache
-    is neither read nor written.
+    is neither read nor written. `back` days before `first` count as the span's too (see
+    `reach_back`).
     """
     seconds = settings.REPORT_CACHE_SECONDS
+    watched = first - dt.timedelta(days=back)
     if not seconds or last >= today() or is_bypassed():
         return compute()
     version = cache.get(CATALOGUE_KEY, 0)
@@ -209,7 +228,7 @@ def period_cached(
     if hit is not None:
         computed_at, value = hit
         if not DayChange.objects.filter(
-            day__gte=first, day__lte=last, changed_at__gte=computed_at
+            day__gte=watched, day__lte=last, changed_at__gte=computed_at
         ).exists():
             return value
     computed_at = timezone.now()
@@ -227,6 +246,7 @@ def dashboard_data(*, period: Period, attribution: str) -> dict:
         period.end,
         (attribution, period.preset),
         lambda: _dashboard_data(period=period, attribution=attribution),
+        back=reach_back(attribution),
     )
 
 
@@ -493,6 +513,7 @@ def attribution_data(*, period: Period, group_by: str = GroupBy.CHANNEL) -> dict
         period.end,
         (group_by,),
         lambda: _attribution_data(period=period, group_by=group_by),
+        back=reach_back(*Attribution.values),
     )
 
 
@@ -863,6 +884,7 @@ def campaign_list(*, period: Period, attribution: str, sort: str = "-starts_on")
         period.end,
         (attribution,),
         lambda: _campaign_figures(period=period, attribution=attribution),
+        back=reach_back(attribution),
     )
     on = today()
     rows = []
@@ -974,6 +996,7 @@ def campaign_data(*, campaign: Campaign, period: Period, attribution: str) -> di
         lambda: _campaign_page_figures(
             campaign=campaign, period=period, periods=periods, attribution=attribution
         ),
+        back=reach_back(attribution),
     )
     return {
         "costs": costs,

@@ -342,6 +342,7 @@ def export_csv(request: HttpRequest, table: str) -> HttpResponse:
                 if table == "channels"
                 else roi_report(group_by=GroupBy.CAMPAIGN, **params)
             ),
+            back=dashboard.reach_back(attribution),
         )
     elif table == "attribution":
         compare, reference = reference_form(request.GET)

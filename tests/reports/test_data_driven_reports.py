@@ -19,8 +19,10 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from leads.models import Via
+from leads.models import Contact, Via
 from leads.services import contact_create, purchase_record, touchpoint_record
+from reports import dashboard
+from reports.dashboard import Period
 from reports.metrics import roi_report
 from reports.models import Attribution
 from reports.services import report_request
@@ -31,6 +33,7 @@ pytestmark = pytest.mark.django_db
 
 UTC = dt.UTC
 SEPTEMBER = {"start": dt.date(2026, 9, 1), "end": dt.date(2026, 9, 30)}
+TWELVE_DAYS = dt.timedelta(days=12)  # 1 September noon less 12 days: 20 August
 
 
 def at(day: int) -> dt.datetime:
@@ -231,3 +234,31 @@ def test_a_saved_report_under_a_data_driven_model(journeys, django_capture_on_co
     report.refresh_from_db()
     assert report.status == "done"
     assert report.data["roi"]["data_driven"]["status"] == "insufficient_data"
+
+
+@override_settings(DATA_DRIVEN_MIN_CONVERSIONS=3, REPORT_CACHE_SECONDS=3600)
+def test_a_late_touch_before_the_period_voids_the_cached_page(
+    journeys, django_capture_on_commit_callbacks
+):
+    period = Period(dt.date(2026, 9, 1), dt.date(2026, 9, 30), "custom")
+    cached = dashboard.attribution_data(period=period)
+    assert {r["key"]: r["revenue"]["markov"] for r in cached["rows"]} == {
+        "facebook": "90.00",
+        "instagram": "90.00",
+    }
+    # Dan (who never buys) turns out to have clicked instagram on 20 August, before the period
+    # but within the lookback: his journey is instagram -> facebook -> null. Markov: from
+    # facebook, conversion 1/3, instagram 1/3, null 1/3; from instagram, conversion 2/3,
+    # facebook 1/3; start -> facebook 1/2, instagram 1/2. P(facebook) = 5/8, P(instagram) = 7/8,
+    # P = 3/4. Without facebook: 1/2 x 2/3 = 1/3 (effect 5/9); without instagram: 1/2 x 1/3 =
+    # 1/6 (effect 7/9). Shares 5/12 and 7/12: 75.00 and 105.00.
+    dan = Contact.objects.get(email="dan@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        touchpoint_record(
+            contact=dan, channel=channel("instagram"), kind="click", occurred_at=at(1) - TWELVE_DAYS
+        )
+    fresh = dashboard.attribution_data(period=period)
+    assert {r["key"]: r["revenue"]["markov"] for r in fresh["rows"]} == {
+        "facebook": "75.00",
+        "instagram": "105.00",
+    }
