@@ -778,7 +778,9 @@ def campaign_trend(*, campaign: Campaign, periods: list[Period], attribution: st
     if attribution in DATA_DRIVEN:
         spans = []
         for p in periods:
-            learned = data_driven(model=attribution, start=p.start, end=p.end, lookback_days=90)
+            learned = data_driven(
+                model=attribution, start=p.start, end=p.end, lookback_days=90, intervals=False
+            )
             credit = learned.by_campaign.get((campaign.channel_id, campaign.pk))
             insufficient = learned.status != "ok"
             spans.append(

@@ -197,9 +197,12 @@ def _channels(path: str) -> tuple[int, ...]:
     return tuple(int(x) for x in path.split(">"))
 
 
-def data_driven(*, model: str, start: dt.date, end: dt.date, lookback_days: int = 90) -> DataDriven:
+def data_driven(
+    *, model: str, start: dt.date, end: dt.date, lookback_days: int = 90, intervals: bool = True
+) -> DataDriven:
     """The model's credit of the period's revenue and customers per channel and campaign, with
-    95% intervals, or `insufficient_data` (see the module's docstring)."""
+    95% intervals (without `intervals`, a caller that shows none skips the bootstrap: the
+    bounds are then the figure itself), or `insufficient_data` (see the module's docstring)."""
     if model not in pathmodels.MODELS:
         raise ValueError(f"{model} is not a data-driven model")
     paths, touches = journeys(start=start, end=end, lookback_days=lookback_days)
@@ -254,7 +257,9 @@ def data_driven(*, model: str, start: dt.date, end: dt.date, lookback_days: int 
     }
     whole = sum(exact.values())
     shares = {cid: share / whole for cid, share in exact.items()}
-    bounds = pathmodels.intervals(model, paths, draws=DRAWS, seed=SEED, level=LEVEL)
+    bounds = (
+        pathmodels.intervals(model, paths, draws=DRAWS, seed=SEED, level=LEVEL) if intervals else {}
+    )
     channel_cents = split(money["cents"], shares)
     # Within a channel: its campaigns by their touches in the converting journeys.
     per_channel: dict[int, dict[int | None, int]] = defaultdict(dict)
