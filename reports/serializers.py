@@ -69,11 +69,8 @@ class RoiRow(serializers.Serializer):
     )
     channel = serializers.CharField(allow_null=True)
     cost = serializers.CharField(help_text=definition("cost"))
-    revenue = serializers.CharField(
-        allow_null=True,
-        help_text=definition("revenue")
-        + " Null only under a data-driven model with too few conversions (see data_driven).",
-    )
+    # Null only under a data-driven model with too few conversions (`data_driven` says why).
+    revenue = serializers.CharField(allow_null=True, help_text=definition("revenue"))
     revenue_low = serializers.CharField(
         required=False, allow_null=True, help_text=definition("revenue_low")
     )
