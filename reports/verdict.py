@@ -63,6 +63,12 @@ VERDICT_LABELS = {
     NOT_ENOUGH_DATA: "not enough data",
 }
 FIGURES = ("revenue", "cost", "leads", "roi")
+ZERO_WEEK: dict[str, Fraction | None] = {
+    "revenue": Fraction(0),
+    "cost": Fraction(0),
+    "leads": Fraction(0),
+    "roi": None,
+}
 
 
 def data_driven(**kwargs: object) -> object:
@@ -168,7 +174,7 @@ def _history(weeks: list[dict[str, dict]], slug: str) -> dict[str, Spread]:
     rows = [week.get(slug) for week in weeks]
     while rows and not (rows[0] and any(rows[0][f] for f in ("revenue", "cost", "leads"))):
         rows.pop(0)
-    rows = [row or {"revenue": 0, "cost": 0, "leads": 0, "roi": None} for row in rows]
+    rows = [row or ZERO_WEEK for row in rows]
     out = {f: spread(Fraction(row[f]) for row in rows) for f in ("revenue", "cost", "leads")}
     out["roi"] = spread(row["roi"] for row in rows if row["roi"] is not None)
     return out
@@ -242,7 +248,8 @@ def weekly_verdict(*, start: dt.date) -> dict:
         else:
             reason = ""
         revenue_cents = credit.cents if credit else 0
-        this_week = weeks[-1].get(slug)
+        # A channel with nothing this week: no revenue, cost or lead, and no ROI.
+        this_week = weeks[-1].get(slug) or {**ZERO_WEEK}
         history = _history(weeks[:-1], slug)
         rows.append(
             {
@@ -257,7 +264,7 @@ def weekly_verdict(*, start: dt.date) -> dict:
                 "roi_low": None if interval is None else ratio(interval[0], 1),
                 "roi_high": None if interval is None else ratio(interval[1], 1),
                 "week": {
-                    figure: _change(figure, (this_week or {}).get(figure), history[figure])
+                    figure: _change(figure, this_week[figure], history[figure])
                     for figure in FIGURES
                 },
             }
