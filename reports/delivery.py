@@ -41,10 +41,13 @@ class VerdictNotDelivered(Exception):
 
 @dataclass
 class Delivered:
-    """What one run did: targets sent now, failed now, and left alone (sent or being sent)."""
+    """What one run did: targets sent now, failed now (to be retried), refused now (a retry
+    would fail the same way: a webhook's 404, a bad address), and left alone (sent or being
+    sent)."""
 
     sent: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
 
@@ -57,6 +60,15 @@ def verdict_targets() -> list[tuple[str, str]]:
     if settings.VERDICT_SLACK_WEBHOOK_URL:
         targets.append((SLACK, VerdictDelivery.Medium.SLACK))
     return targets
+
+
+def _transient(exc: Exception) -> bool:
+    """Whether a send that raised may succeed later: a connection refused or reset, a
+    timeout, the mail server's refusal (SMTP), an HTTP 5xx or 429 from the webhook. Its other
+    4xx answers (no such webhook, a bad payload) and any other error would fail again."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return exc.code >= 500 or exc.code == 429
+    return isinstance(exc, (OSError, smtplib.SMTPException))
 
 
 def _claim(delivery: VerdictDelivery) -> dt.datetime | None:
@@ -79,8 +91,10 @@ def _claim(delivery: VerdictDelivery) -> dt.datetime | None:
 def verdict_deliver(*, start: dt.date | None = None, today: dt.date | None = None) -> Delivered:
     """Send the verdict of the week starting `start` (default: the last full week before
     `today`) to every target that has not had it; returns what was done. Raises
-    `VerdictNotDelivered` after trying every target when any could not be reached: the task's
-    retry then sends those, and only those."""
+    `VerdictNotDelivered` after trying every target when any could not be reached for now: the
+    task's retry then sends those, and only those. A target refused for good is recorded as
+    failed and logged as an error; only a new run for the week (the task with its `start`)
+    tries it again."""
     if start is None:
         start, _ = last_iso_week(today or timezone.localdate())
     targets = verdict_targets()
@@ -118,13 +132,15 @@ def verdict_deliver(*, start: dt.date | None = None, today: dt.date | None = Non
                 slack_post(url=settings.VERDICT_SLACK_WEBHOOK_URL, payload=message["slack"])
             else:
                 email_send(address=delivery.target, message=message)
-        except (OSError, smtplib.SMTPException) as exc:
-            # OSError: connection refused or reset, a timeout, DNS, an HTTP error status
-            # (urllib's HTTPError); SMTPException: the mail server said no.
+        except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"[:2000]
             mine.update(status=VerdictDelivery.Status.FAILED, error=reason)
-            log.warning("Verdict of %s to %s not sent: %s", start, delivery.target, reason)
-            done.failed.append(delivery.target)
+            if _transient(exc):
+                log.warning("Verdict of %s to %s not sent: %s", start, delivery.target, reason)
+                done.failed.append(delivery.target)
+            else:
+                log.error("Verdict of %s to %s refused: %s", start, delivery.target, reason)
+                done.refused.append(delivery.target)
             continue
         mine.update(status=VerdictDelivery.Status.SENT, sent_at=timezone.now())
         done.sent.append(delivery.target)

@@ -277,3 +277,18 @@ def test_two_workers_at_once_send_each_verdict_once(scenario, webhook, monkeypat
     assert sorted(m.to[0] for m in mail.outbox) == ["ann@example.com", "bob@example.com"]
     assert len(webhook.requests) == 1
     assert statuses() == {"ann@example.com": "sent", "bob@example.com": "sent", "slack": "sent"}
+
+
+@pytest.mark.django_db
+def test_a_webhook_that_is_gone_is_not_retried(webhook):
+    """Slack answers 404 for a deleted webhook: trying again would fail the same way."""
+    webhook.statuses = [404]
+    done = verdict_deliver(today=MONDAY_AFTER)
+    assert (sorted(done.sent), done.failed, done.refused) == (
+        ["ann@example.com", "bob@example.com"],
+        [],
+        ["slack"],
+    )
+    assert (
+        VerdictDelivery.objects.get(target="slack").error == "HTTPError: HTTP Error 404: Not Found"
+    )
