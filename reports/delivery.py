@@ -175,19 +175,37 @@ def slack_post(*, url: str, payload: dict) -> None:
 
 
 def _change_text(figure: str, week: dict) -> str:
-    change = week["change"]
-    if change is None:
-        said = "no history"
+    """How the week's figure compares with its history, in words: "+30.0% vs 8-week mean",
+    "unusual" added when it is outside the usual range."""
+    if week["weeks"] == 0:
+        return "no history"
+    if week["value"] is None:
+        return "no cost this week"
+    span = f"{week['weeks']}-week mean"
+    if week["change"] is None:
+        said = f"{span} 0"
     elif figure == "roi":
-        said = f"{signed_points(change)} vs 8-week mean"
+        said = f"{signed_points(week['change'])} vs {span}"
     else:
-        said = f"{signed_percent(change)} vs 8-week mean"
+        said = f"{signed_percent(week['change'])} vs {span}"
     return f"{said}, unusual" if week["anomaly"] else said
 
 
-def _figure_text(figure: str, value: str | None) -> str:
-    kind = {"roi": "percent", "leads": "count"}.get(figure, "money")
-    return fmt(value, kind)
+FIGURE_KINDS = {"revenue": "money", "cost": "money", "leads": "count", "roi": "percent"}
+FIGURE_NAMES = {"revenue": "revenue", "cost": "cost", "leads": "leads", "roi": "ROI"}
+
+
+def week_cells(row: dict) -> list[dict]:
+    """A channel's week figures as shown: per figure its name, value, comparison and flag."""
+    return [
+        {
+            "name": FIGURE_NAMES[figure],
+            "value": fmt(row["week"][figure]["value"], kind),
+            "compared": _change_text(figure, row["week"][figure]),
+            "anomaly": bool(row["week"][figure]["anomaly"]),
+        }
+        for figure, kind in FIGURE_KINDS.items()
+    ]
 
 
 def verdict_lines(verdict: dict) -> dict[str, list[str]]:
@@ -204,9 +222,7 @@ def verdict_lines(verdict: dict) -> dict[str, list[str]]:
             )
         reason = f" {row['reason']}" if row["reason"] else ""
         week = "; ".join(
-            f"{figure if figure != 'roi' else 'ROI'} {_figure_text(figure, row['week'][figure]['value'])}"
-            f" ({_change_text(figure, row['week'][figure])})"
-            for figure in ("revenue", "cost", "leads", "roi")
+            f"{cell['name']} {cell['value']} ({cell['compared']})" for cell in week_cells(row)
         )
         channels.append(
             f"{row['label']}: {row['verdict_label']}{interval}.{reason} This week: {week}."
@@ -230,12 +246,7 @@ def verdict_message(verdict: dict) -> dict:
         "verdict": verdict,
         "lines": lines,
         "subject": subject,
-        "figures": [
-            ("revenue", "money"),
-            ("cost", "money"),
-            ("leads", "count"),
-            ("roi", "percent"),
-        ],
+        "rows": [{**row, "cells": week_cells(row)} for row in verdict["channels"]],
     }
     slack_text = "\n".join([subject, *(f"• {line}" for line in lines["channels"])])
 

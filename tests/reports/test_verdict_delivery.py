@@ -68,14 +68,46 @@ def test_each_weekly_subscriber_gets_one_email_with_text_and_html(scenario):
     message = mail.outbox[0]
     assert len(message.to) == 1 and not message.bcc  # one address each: nobody sees another
     assert message.subject == "Weekly verdict: Week 12, 2026"
-    # ROI 0.3 in (0.1, 0.5); this week's cost 130.00.
-    assert "Facebook: pays, ROI 30.0% (10.0% to 50.0%)." in message.body
-    assert "cost 130.00 USD" in message.body
+    # ROI 0.3 in (0.1, 0.5). This week against its history, which starts with the first
+    # cost, 2 March: cost 700 then 0, mean 350, (130 - 350) / 350 = -62.9%; no revenue nor
+    # lead in either week (mean 0); ROI -1 this week and in the one week with a cost: +0 pp.
+    assert (
+        "- Facebook: pays, ROI 30.0% (10.0% to 50.0%). This week: revenue 0.00 USD (2-week "
+        "mean 0); cost 130.00 USD (-62.9% vs 2-week mean); leads 0 (2-week mean 0); ROI "
+        "-100.0% (+0.0 pp vs 1-week mean).\n"
+    ) in message.body
+    # Pacing: Reels has 1,000.00 a month and no end date: 22 of March's 31 days are gone,
+    # 1000 × 22 / 31 = 709.68 expected; spent 700 + 130 = 830.00: 1.17, over.
+    assert (
+        "- Reels (facebook): spent 830.00 USD of 709.68 USD expected by now (22 of 31 days of "
+        "its monthly budget 1,000.00 USD): over pace"
+    ) in message.body
     html, kind = message.alternatives[0]
     assert kind == "text/html"
     assert "<td>Facebook</td>" in html and "pays" in html and "10.0% to 50.0%" in html
+    assert "130.00 USD<br><small>-62.9% vs 2-week mean</small>" in html
     assert statuses() == {"ann@example.com": "sent", "bob@example.com": "sent"}
     assert all(d.sent_at and d.attempts == 1 for d in VerdictDelivery.objects.all())
+
+
+@pytest.mark.django_db
+def test_the_comparison_in_words():
+    week = {"value": "130.00", "mean": "100.00", "weeks": 8, "change": "0.3000", "anomaly": True}
+    roi = {"value": "1.0000", "mean": "-1.0000", "weeks": 8, "change": "2.0000", "anomaly": None}
+    row = {
+        "week": {
+            "revenue": {"value": "0.00", "mean": None, "weeks": 0, "change": None, "anomaly": None},
+            "cost": week,
+            "leads": {"value": "2.00", "mean": "0.00", "weeks": 3, "change": None, "anomaly": None},
+            "roi": roi,
+        }
+    }
+    assert [(c["name"], c["value"], c["compared"]) for c in delivery.week_cells(row)] == [
+        ("revenue", "0.00 USD", "no history"),
+        ("cost", "130.00 USD", "+30.0% vs 8-week mean, unusual"),
+        ("leads", "2", "3-week mean 0"),
+        ("ROI", "100.0%", "+200.0 pp vs 8-week mean"),
+    ]
 
 
 @pytest.mark.django_db
