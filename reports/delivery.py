@@ -280,3 +280,48 @@ def verdict_message(verdict: dict) -> dict:
         "html": render_to_string("reports/email/verdict.html", context),
         "slack": {"text": slack_text, "blocks": blocks},
     }
+
+
+def verdict_missed(*, now: dt.datetime) -> dt.date | None:
+    """The Monday of last week when its verdict's beat entry fired after the week closed but no
+    delivery of it exists while someone should receive it: the job was lost (beat advances an
+    entry before it sends, so a job Redis refused is not tried again until next week). Given
+    `PERIODIC_GRACE` after the entry fired, so a job waiting in the queue is not sent twice."""
+    from django_celery_beat.models import PeriodicTask
+
+    from reports.services import PERIODIC_GRACE
+
+    entry = (
+        PeriodicTask.objects.filter(
+            task="reports.tasks.send_weekly_verdict",
+            enabled=True,
+            last_run_at__lt=now - PERIODIC_GRACE,
+        )
+        .only("last_run_at")
+        .order_by("-last_run_at")
+        .first()
+    )
+    if entry is None:
+        return None
+    start, end = last_iso_week(timezone.localdate(now))
+    closed = timezone.make_aware(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()))
+    if entry.last_run_at < closed or VerdictDelivery.objects.filter(period_start=start).exists():
+        return None
+    return start if verdict_targets() else None
+
+
+def verdict_catch_up(*, now: dt.datetime) -> int:
+    """Send the verdict job that `verdict_missed` finds (the sweeper's, every minute); 1 when
+    sent. A late duplicate changes nothing: each target is claimed once."""
+    from reports.tasks import send_weekly_verdict
+
+    start = verdict_missed(now=now)
+    if start is None:
+        return 0
+    try:
+        send_weekly_verdict.delay(start.isoformat())
+    except Exception as exc:  # as the reports' catch-up: whatever stops the send, next sweep
+        log.warning("The missed verdict of %s not sent (%s); next sweep.", start, exc)
+        return 0
+    log.warning("Sent the verdict of %s that its beat entry missed.", start)
+    return 1

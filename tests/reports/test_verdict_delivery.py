@@ -16,13 +16,15 @@ import threading
 import time
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from unittest import mock
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from campaigns.models import Cost
-from reports import delivery, tasks, verdict
+from reports import delivery, services, tasks, verdict
 from reports.delivery import VerdictNotDelivered, verdict_deliver
 from reports.models import ReportSubscription, VerdictDelivery
 from tests.factories import CampaignFactory, channel
@@ -191,6 +193,33 @@ def test_the_verdict_is_a_monday_beat_entry_with_expiry(reference_data):
     assert entry.task == "reports.tasks.send_weekly_verdict"
     assert (entry.crontab.day_of_week, entry.crontab.hour, entry.crontab.minute) == ("1", "7", "0")
     assert 0 < entry.expire_seconds <= 24 * 3600
+
+
+@pytest.mark.django_db
+def test_a_verdict_job_lost_by_the_broker_is_sent_by_the_sweeper(scenario):
+    # Beat fired on Monday 23 March at 07:00 while Redis was away: no delivery of the week of
+    # 16 March exists. Within the grace nothing is sent; after it, the sweeper sends the job.
+    fired = timezone.make_aware(dt.datetime(2026, 3, 23, 7))
+    PeriodicTask.objects.filter(name="Weekly verdict").update(last_run_at=fired)
+    with mock.patch.object(tasks.send_weekly_verdict, "delay") as delay:
+        assert delivery.verdict_catch_up(now=fired + dt.timedelta(minutes=5)) == 0
+        assert services.reports_sweep(now=fired + dt.timedelta(hours=1)) == 1
+        delay.assert_called_once_with("2026-03-16")
+        # Once the week's deliveries exist, the sweeper leaves it.
+        verdict_deliver(start=WEEK)
+        delay.reset_mock()
+        assert delivery.verdict_catch_up(now=fired + dt.timedelta(hours=2)) == 0
+        # The entry last fired before the week closed (last Monday): not due yet.
+        PeriodicTask.objects.filter(name="Weekly verdict").update(
+            last_run_at=fired - dt.timedelta(days=7)
+        )
+        assert delivery.verdict_catch_up(now=fired + dt.timedelta(hours=2)) == 0
+        # Nobody to send it to: nothing to catch up.
+        PeriodicTask.objects.filter(name="Weekly verdict").update(last_run_at=fired)
+        VerdictDelivery.objects.all().delete()
+        ReportSubscription.objects.filter(granularity="weekly").delete()
+        assert delivery.verdict_catch_up(now=fired + dt.timedelta(hours=2)) == 0
+    delay.assert_not_called()
 
 
 # Slack ------------------------------------------------------------------------------------------
