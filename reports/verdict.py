@@ -225,9 +225,12 @@ def weekly_verdict(*, start: dt.date) -> dict:
     for week in weeks[-WINDOW_WEEKS:]:
         for slug, figures in week.items():
             window_cost[slug] = window_cost.get(slug, Fraction(0)) + figures["cost"]
-    slugs = set(window_cost) | {
-        channels[pk].slug for pk in model.by_channel if pk is not None and pk in channels
-    }
+    # Every channel with a cost in the window, credit from the model or figures this week.
+    slugs = (
+        set(window_cost)
+        | set(weeks[-1])
+        | {channels[pk].slug for pk in model.by_channel if pk is not None and pk in channels}
+    )
     rows = []
     for slug in slugs:
         channel = by_slug[slug]
