@@ -83,6 +83,10 @@ def check_owner(owner: Actor | None) -> None:
         )
 
 
+# Before any purchase: `purchases_affected` from here declares all of a contact's purchases.
+EARLIEST = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+
+
 def purchases_affected(
     contact_ids: Iterable[int], since: dt.datetime, *also: dt.datetime | dt.date | None
 ) -> None:
@@ -127,6 +131,7 @@ def contact_move_stage(
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
         before = stamps(locked)
+        milestones = (locked.became_lead_at, locked.became_qualified_at)
         current = locked.stage_enum
         if target == current:
             _copy_stage_fields(locked, contact)
@@ -158,7 +163,12 @@ def contact_move_stage(
         change.save()
         # A dated move counts in the period of its stamp; a forced one un-counts the cleared
         # stamps; the entry day's cohort figures ("reached lead so far") change with either.
-        declare_changed(moments=[at, *before])
+        # A changed lead or qualified stamp moves the milestones of the stage-aware models in
+        # every one of the contact's purchases: their days change too.
+        if (locked.became_lead_at, locked.became_qualified_at) != milestones:
+            purchases_affected([locked.pk], EARLIEST, at, *before)
+        else:
+            declare_changed(moments=[at, *before])
     _copy_stage_fields(locked, contact)
     return change
 

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reports.metrics import funnel_report, roi_report
-from reports.models import Report
+from reports.models import Attribution, Report
 from reports.paths import conversion_paths
 from reports.serializers import (
     FunnelDocument,
@@ -32,7 +32,7 @@ PARAMETERS = [
     OpenApiParameter(
         "attribution",
         str,
-        enum=["first_touch", "last_touch", "linear", "position_based", "time_decay"],
+        enum=Attribution.values,
         description="Default: last_touch",
     ),
     OpenApiParameter("lookback_days", int, description="Default: 90"),

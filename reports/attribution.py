@@ -64,11 +64,24 @@ INTEGER_WEIGHTS = {
     ),
 }
 TIME_DECAY_HALF_LIFE_DAYS = 7
+
+# The stage-aware models, in units of 0.5%: each milestone's units (the first touch, the last
+# touch at or before the lead stamp, the last at or before the qualified stamp, and under
+# full path the closing touch), and the rest's 20 units (10%) shared equally by the other
+# touches. A touch that is several milestones takes each of their units; with no other touch
+# the rest's share is dropped and the milestones' 180 units are the whole.
+STAGE_WEIGHTS = {
+    Attribution.W_SHAPED: (60, ("1", "lp", "qp")),
+    Attribution.FULL_PATH: (45, ("1", "lp", "qp", "n")),
+}
+STAGE_REST_UNITS = 20
 # The customers' common denominator: every linear weight 1/n and position based weight (1, 1/2,
-# 2/5, 1/5(n-2)) for n up to 22 (and most n beyond) is a whole number of 1/COMMON_DENOMINATOR,
-# so nearly every row sums its numerators over this one denominator; a purchase whose weights
-# are not (23 touches, say) keeps its own denominator, in a row of its own per group and day.
-COMMON_DENOMINATOR = math.lcm(*range(1, 21)) * 5  # 1,163,962,800
+# 2/5, 1/5(n-2)) for n up to 22 (and most n beyond), and every stage-aware weight (over 180, or
+# over 200m with m touches outside the milestones, for most m up to 20) is a whole number of
+# 1/COMMON_DENOMINATOR, so nearly every row sums its numerators over this one denominator; a
+# purchase whose weights are not (23 touches, say) keeps its own denominator, in a row of its
+# own per group and day. Sums of a day's numerators stay far below 2^63.
+COMMON_DENOMINATOR = math.lcm(*range(1, 21)) * 5 * 40  # 46,558,512,000
 
 
 # The period's purchases, each with its net cents: its amount less its refunds (`REFUNDED`),
@@ -76,7 +89,7 @@ COMMON_DENOMINATOR = math.lcm(*range(1, 21)) * 5  # 1,163,962,800
 # a first purchase still makes a customer, and it still counts as a conversion and an assist.
 PURCHASES = """
     p AS (
-        SELECT pu.id, pu.contact_id, pu.occurred_at, {day} AS day,
+        SELECT pu.id, pu.contact_id, pu.occurred_at, {day} AS day,{stamps}
                CAST(ROUND(pu.amount * 100) AS BIGINT) - COALESCE(rf.cents, 0) AS cents,
                CAST(ROUND(pu.discount * 100) AS BIGINT) AS discount_cents,
                CASE WHEN EXISTS (
@@ -84,7 +97,7 @@ PURCHASES = """
                    WHERE q.contact_id = pu.contact_id
                      AND (q.occurred_at < pu.occurred_at OR (q.occurred_at = pu.occurred_at AND q.id < pu.id))
                ) THEN 0 ELSE 1 END AS is_first
-        FROM leads_purchase pu
+        FROM leads_purchase pu{contacts}
         LEFT JOIN {refunded} rf ON rf.purchase_id = pu.id
         WHERE pu.occurred_at >= %(lo)s AND pu.occurred_at < %(hi)s
     )"""
@@ -100,9 +113,19 @@ REFUNDED = """(
     )"""
 
 
-def purchases_cte(day: str) -> str:
-    """`PURCHASES` with its local day expression and its refunds filled in."""
-    return PURCHASES.replace("{day}", day).replace("{refunded}", REFUNDED)
+def purchases_cte(day: str, *, stamps: bool = False) -> str:
+    """`PURCHASES` with its local day expression and its refunds filled in; with `stamps`, each
+    purchase also carries its contact's lead and qualified stamps (`lead_at`, `qual_at`), which
+    the stage-aware models place their milestones by."""
+    return (
+        PURCHASES.replace("{day}", day)
+        .replace("{refunded}", REFUNDED)
+        .replace(
+            "{stamps}",
+            " c.became_lead_at AS lead_at, c.became_qualified_at AS qual_at," if stamps else "",
+        )
+        .replace("{contacts}", " JOIN leads_contact c ON c.id = pu.contact_id" if stamps else "")
+    )
 
 
 def _layers(model: str, source: str, by: str) -> str:
@@ -123,6 +146,12 @@ def _layers(model: str, source: str, by: str) -> str:
         ranked += f""",
                LAST_VALUE(t_at) OVER ({order} {whole}) AS last_at,
                LAST_VALUE(age) OVER ({order} {whole}) AS last_age"""
+    if model in STAGE_WEIGHTS:
+        # The touches at or before each stamp: in the ranking's order they are the first k, so
+        # k is the position of the last of them (touches of one instant are on the same side).
+        ranked += f""",
+               COUNT(CASE WHEN t_at <= lead_at THEN 1 END) OVER ({part}) AS lead_k,
+               COUNT(CASE WHEN t_at <= qual_at THEN 1 END) OVER ({part}) AS qual_k"""
     ranked += f"""
         FROM ({source}) s"""
     if model == Attribution.TIME_DECAY:
@@ -146,6 +175,8 @@ def _layers(model: str, source: str, by: str) -> str:
                        THEN cents - SUM(share) OVER ({part}) ELSE 0 END AS credit,
                    COALESCE(portion, 1.0) AS cust_num, 0 AS cust_den
             FROM ({shared}) z"""
+    elif model in STAGE_WEIGHTS:
+        credited = _stage_credit(model, ranked, part)
     else:
         # The largest exact share is the first touch's (or tied with it, or the only non-zero
         # one): the remainder has a closed form and needs no window.
@@ -179,6 +210,71 @@ def _layers(model: str, source: str, by: str) -> str:
                MAX(CASE WHEN NOT closes_ch THEN 1 ELSE 0 END) OVER ({part}) AS ch_any,
                MAX(CASE WHEN NOT closes_cmp THEN 1 ELSE 0 END) OVER ({part}) AS cmp_any
         FROM ({closes}) a"""
+
+
+def _stage_credit(model: str, ranked: str, part: str) -> str:
+    """The credit layer of a stage-aware model over `ranked` (which carries lead_k, qual_k).
+
+    Milestone positions: lp is the last touch at or before the lead stamp, qp the last at or
+    before the qualified stamp but never before lp; with no such touch (or no stamp) the
+    milestone falls to the first touch. So 1 <= lp <= qp <= n. With m the touches that are no
+    milestone, a touch's exact weight is (u * m + rest) / (200 * m) for m > 0 (u its milestone
+    units, rest 20 for a non-milestone touch), else u / 180: integers, like the other integer
+    models. The largest exact share is a milestone's (a milestone has at least 45m units, the
+    rest 20): the one that is the most milestones at once, the earliest on a tie; with the
+    milestones in order that has a closed form (see `docs/metrics.md`)."""
+    units, milestones = STAGE_WEIGHTS[model]
+    lp = "CASE WHEN lead_k > 1 THEN lead_k ELSE 1 END"
+    qp = f"CASE WHEN qual_k > ({lp}) THEN qual_k ELSE ({lp}) END"
+    staged = f"SELECT r.*, {lp} AS lp, {qp} AS qp FROM ({ranked}) r"
+    u = (
+        f"{units} * ("
+        + " + ".join(f"CASE WHEN pos = {x} THEN 1 ELSE 0 END" for x in milestones)
+        + ")"
+    )
+    # How many distinct milestone positions there are: each one not equal to an earlier one.
+    distinct = " + ".join(
+        ["1"]
+        + [
+            "CASE WHEN "
+            + " AND ".join(f"{x} <> {y}" for y in milestones[:i])
+            + " THEN 1 ELSE 0 END"
+            for i, x in enumerate(milestones)
+            if i
+        ]
+    )
+    if model == Attribution.W_SHAPED:
+        winner = "CASE WHEN lp <> 1 AND lp = qp THEN lp ELSE 1 END"
+    else:
+        winner = (
+            "CASE WHEN lp <> 1 AND lp = qp THEN lp"
+            " WHEN lp <> 1 AND qp <> lp AND qp = n THEN qp ELSE 1 END"
+        )
+    rest = STAGE_REST_UNITS
+    weighted = f"""
+        SELECT v.*,
+               CASE WHEN m > 0 THEN u * m + CASE WHEN u = 0 THEN {rest} ELSE 0 END ELSE u END
+                   AS wnum,
+               CASE WHEN m > 0 THEN {10 * rest} * m ELSE {len(milestones) * units} END AS wden
+        FROM (SELECT s.*, {u} AS u, n - ({distinct}) AS m, {winner} AS winner
+              FROM ({staged}) s) v"""
+    common = COMMON_DENOMINATOR
+    return f"""
+        SELECT z.*, share + CASE WHEN pos = winner THEN cents - SUM(share) OVER ({part})
+                   ELSE 0 END AS credit,
+               CASE WHEN {common} %% wden = 0 THEN wnum * ({common} / wden) ELSE wnum END
+                   AS cust_num,
+               CASE WHEN is_first = 0 THEN 0 WHEN {common} %% wden = 0 THEN {common}
+                   ELSE wden END AS cust_den
+        FROM (SELECT w.*, (cents * wnum) / wden AS share FROM ({weighted}) w) z"""
+
+
+def _with_stamps(source: str) -> str:
+    """A touches source that also carries the purchase's lead and qualified stamps."""
+    head = "p.discount_cents,"
+    if head not in source:
+        raise RuntimeError("the touches source changed its shape")
+    return source.replace(head, f"{head} p.lead_at, p.qual_at,", 1)
 
 
 # Portable: join every purchase to its contact's touches (a purchase with none keeps one row,
@@ -269,13 +365,17 @@ def report_sql(model: str) -> str:
     discount cents."""
     day, _ = connection.ops.datetime_cast_date_sql("pu.occurred_at", (), "TZ")
     day = day.replace("%s", "%(tz)s", 1).replace("%s", "'UTC'", 1)
-    purchases = purchases_cte(day)
-    if connection.vendor == "postgresql":
+    staged = model in STAGE_WEIGHTS
+    purchases = purchases_cte(day, stamps=staged)
+    postgres = connection.vendor == "postgresql"
+    touches = POSTGRES_TOUCHES if postgres else GENERIC_TOUCHES
+    if staged:
+        touches = _with_stamps(touches)
+    rows = f"({_layers(model, touches, 'pid')}) ranked"
+    if postgres:
         # Materialized: p is read by the lateral join, and is_first must run once per purchase.
         purchases = purchases.replace("p AS (", "p AS MATERIALIZED (")
-        rows = f"({_layers(model, POSTGRES_TOUCHES, 'pid')}) ranked"
         return f"WITH {purchases} {SUMS.format(rows=rows)}"
-    rows = f"({_layers(model, GENERIC_TOUCHES, 'pid')}) ranked"
     return f"WITH {purchases}, {FIRST_TOUCHES} {SUMS.format(rows=rows)}"
 
 

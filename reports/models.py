@@ -15,6 +15,8 @@ class Attribution(models.TextChoices):
     LINEAR = "linear", "Linear"
     POSITION_BASED = "position_based", "Position based"
     TIME_DECAY = "time_decay", "Time decay"
+    W_SHAPED = "w_shaped", "W-shaped"
+    FULL_PATH = "full_path", "Full path"
 
 
 class GroupBy(models.TextChoices):

@@ -39,7 +39,19 @@ from zoneinfo import ZoneInfo
 from campaigns.models import Campaign, Channel, Cost, Coupon, EngagementStat
 from leads.models import Contact, Purchase, Refund, Touchpoint
 
-MODELS = ("first_touch", "last_touch", "linear", "position_based", "time_decay")
+MODELS = (
+    "first_touch",
+    "last_touch",
+    "linear",
+    "position_based",
+    "time_decay",
+    "w_shaped",
+    "full_path",
+)
+# The stage-aware models: each milestone's share (first touch, last touch at or before the lead
+# stamp, at or before the qualified stamp, and under full path the last touch), and the rest's.
+MILESTONE_SHARES = {"w_shaped": Fraction(3, 10), "full_path": Fraction(9, 40)}
+REST_SHARE = Fraction(1, 10)
 UNATTRIBUTED = "unattributed"
 HALF_LIFE_DAYS = 7
 # A float share this close below a whole cent is that cent (time decay only): the exact share of
@@ -160,9 +172,13 @@ def bounds(start: dt.date, end: dt.date, zone: str) -> tuple[dt.datetime, dt.dat
     )
 
 
-def weights(model: str, touches: list[Touch], at: dt.datetime) -> list:
+def weights(
+    model: str, touches: list[Touch], at: dt.datetime, contact: Contact | None = None
+) -> list:
     """Each touch's exact share of the purchase: Fractions, or floats under time decay."""
     n = len(touches)
+    if model in MILESTONE_SHARES:
+        return stage_weights(model, touches, contact)
     if model == "first_touch":
         return [Fraction(1 if i == 0 else 0) for i in range(n)]
     if model == "last_touch":
@@ -178,6 +194,27 @@ def weights(model: str, touches: list[Touch], at: dt.datetime) -> list:
     ]
     total = sum(decayed)
     return [w / total for w in decayed]
+
+
+def stage_weights(model: str, touches: list[Touch], contact: Contact) -> list[Fraction]:
+    """A share to each milestone touch (a touch that is two milestones takes both), the rest's
+    share split equally among the other touches (dropped when there are none), normalised."""
+
+    def last_at_or_before(stamp: dt.datetime | None) -> int:
+        found = [i for i, t in enumerate(touches) if stamp is not None and t.at <= stamp]
+        return found[-1] if found else 0
+
+    lead = last_at_or_before(contact.became_lead_at)
+    qualified = max(last_at_or_before(contact.became_qualified_at), lead)
+    milestones = [0, lead, qualified] + ([len(touches) - 1] if model == "full_path" else [])
+    shares = [Fraction(0)] * len(touches)
+    for i in milestones:
+        shares[i] += MILESTONE_SHARES[model]
+    rest = [i for i in range(len(touches)) if i not in milestones]
+    for i in rest:
+        shares[i] += REST_SHARE / len(rest)
+    total = sum(shares)
+    return [share / total for share in shares]
 
 
 def cents_shares(model: str, cents: int, shares: list) -> list[int]:
@@ -198,6 +235,7 @@ class Oracle:
     def __init__(self, rows: Rows, *, start: dt.date, end: dt.date, zone: str, lookback: int):
         self.rows, self.start, self.end, self.lookback = rows, start, end, lookback
         self.lo, self.hi = bounds(start, end, zone)
+        self.contacts = {c.id: c for c in rows.contacts}
 
     def inside(self, moment: dt.datetime | None) -> bool:
         return moment is not None and self.lo <= moment < self.hi
@@ -270,7 +308,7 @@ class Oracle:
                 groups[UNATTRIBUTED].cents += cents
                 groups[UNATTRIBUTED].customers += 1 if is_first else 0
                 continue
-            shares = weights(model, touches, p.occurred_at)
+            shares = weights(model, touches, p.occurred_at, self.contacts[p.contact_id])
             for touch, share, credit in zip(
                 touches, shares, cents_shares(model, cents, shares), strict=True
             ):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reports', '0018_duration_day_cache'),
+        ('reports', '0019_stage_aware_models'),
     ]
 
     operations = [
