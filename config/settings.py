@@ -267,6 +267,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", REDIS_URL is Non
 # The report pages' figures for closed periods are cached (reports.dashboard.period_cached) and
 # checked against the days changed since; shared through Redis when there is one.
 REPORT_CACHE_SECONDS = env_int("REPORT_CACHE_SECONDS", 24 * 3600)
+# The data-driven models (markov, shapley) answer "insufficient data" below this many
+# conversions with a touch in the period, rather than a number too noisy to act on.
+DATA_DRIVEN_MIN_CONVERSIONS = env_int("DATA_DRIVEN_MIN_CONVERSIONS", 50)
 # Redis is optional at run time: every call to it gives up within a second or two, and the cache
 # fails open (config.cache), so a Redis outage slows nothing and answers no 500.
 REDIS_CONNECT_TIMEOUT = 1

@@ -16,7 +16,11 @@ from campaigns.csvcells import FORMULA_STARTS, cell, write_rows  # noqa: F401 (t
 COLUMNS = (
     "cost",
     "revenue",
+    "revenue_low",  # the data-driven models only
+    "revenue_high",
     "roi",
+    "roi_low",
+    "roi_high",
     "roas",
     "followers",
     "self_reported",  # the dashboard's channel table only

@@ -25,6 +25,7 @@ from campaigns.numbers import RATIO_PLACES, decimal, fixed, money, quotient, rat
 from leads.models import Purchase, Refund, Touchpoint
 from reports.attribution import credit_spans
 from reports.counts import contact_counts, count_spans
+from reports.datadriven import data_driven
 from reports.daycache import is_bypassed
 from reports.metrics import (
     UNATTRIBUTED,
@@ -34,7 +35,7 @@ from reports.metrics import (
     roi_reports,
     with_self_reported,
 )
-from reports.models import Attribution, DayChange, GroupBy
+from reports.models import DATA_DRIVEN, Attribution, DayChange, GroupBy
 from reports.periods import period_bounds, period_name, quarter_start, shift_months
 from reports.templatetags.report_format import fmt
 
@@ -530,16 +531,20 @@ def _attribution_data(*, period: Period, group_by: str) -> dict:
             entry["revenue"][model] = row["revenue"]
             entry["figures"][model] = {name: row[name] for name in MODEL_FIGURES}
     rows = sorted(
-        keys.values(), key=lambda r: -max((Decimal(v) for v in r["revenue"].values()), default=0)
+        keys.values(),
+        key=lambda r: -max((Decimal(v) for v in r["revenue"].values() if v), default=0),
     )
     for row in rows:
         row["cells"] = [
             (label, row["revenue"].get(model, "0.00")) for model, label in Attribution.choices
         ]
-        values = [Decimal(v) for _, v in row["cells"]]
+        # A data-driven model with too few conversions credits nothing (None): left out.
+        values = [Decimal(v) for _, v in row["cells"] if v is not None]
         row["spread"] = max(values) - min(values)
     return {
         "models": [(m, Attribution(m).label) for m in Attribution.values],
+        # How sure each data-driven model is, or why it shows no figures: {model: status}.
+        "learned": {m: reports[m]["data_driven"] for m in DATA_DRIVEN},
         "rows": rows,
         "totals": [reports[m]["totals"]["revenue"] for m in Attribution.values],
         "model_totals": {
@@ -597,8 +602,8 @@ def model_comparison(
     rows.sort(
         key=lambda r: (
             r["key"] == UNATTRIBUTED,
-            -Decimal(r["revenue"]),
-            -Decimal(r["reference_revenue"]),
+            -Decimal(r["revenue"] or 0),
+            -Decimal(r["reference_revenue"] or 0),
             -Decimal(r["cost"]),
             r["label"],
         )
@@ -639,6 +644,24 @@ def compare_figures(cost: str, now: dict, before: dict) -> dict:
     """One row's figures under a model (`now`) and the reference model (`before`), and the
     changes (see `model_comparison`)."""
     spent = Decimal(cost)
+    if now["revenue"] is None or before["revenue"] is None:
+        # A data-driven model with too few conversions: no figure, so no change either.
+        return {
+            **{f"{name}": now[name] for name in ("revenue", "customers", "roi")},
+            **{f"reference_{name}": before[name] for name in ("revenue", "customers", "roi")},
+            "cost_per_customer": now["cost_per_customer"],
+            "reference_cost_per_customer": before["cost_per_customer"],
+            **dict.fromkeys(
+                (
+                    "revenue_change",
+                    "revenue_change_ratio",
+                    "customers_change",
+                    "customers_change_ratio",
+                    "roi_change",
+                    "cost_per_customer_change",
+                )
+            ),
+        }
     revenue, reference_revenue = Decimal(now["revenue"]), Decimal(before["revenue"])
     customers, reference_customers = now["exact_customers"], before["exact_customers"]
     cac, reference_cac = quotient(spent, customers), quotient(spent, reference_customers)
@@ -700,7 +723,7 @@ def comparison_chart(rows: list[dict], *, model: str, reference: str, group_by: 
         r
         for r in rows
         if r["key"] != UNATTRIBUTED
-        and (Decimal(r["revenue"]) != 0 or Decimal(r["reference_revenue"]) != 0)
+        and (Decimal(r["revenue"] or 0) != 0 or Decimal(r["reference_revenue"] or 0) != 0)
     ]
     series = [(Attribution(model).label, [r["revenue"] for r in shown])]
     if reference != model:
@@ -728,10 +751,22 @@ def campaign_trend(*, campaign: Campaign, periods: list[Period], attribution: st
     """The campaign's cost, credited revenue and ROI in each period: one read of the cached
     credit (months and days) for all the periods and one grouped cost query, whatever their
     number.
-    The figures are those of the campaign's row in `roi_report` for each period."""
-    spans = credit_spans(
-        model=attribution, spans=[(p.start, p.end) for p in periods], lookback_days=90
-    )
+    The figures are those of the campaign's row in `roi_report` for each period. A data-driven
+    model learns each period's shares from that period's journeys: one `data_driven` per period
+    (no day cache), its revenue empty where the period has too few conversions."""
+    if attribution in DATA_DRIVEN:
+        spans = []
+        for p in periods:
+            learned = data_driven(model=attribution, start=p.start, end=p.end, lookback_days=90)
+            credit = learned.by_campaign.get((campaign.channel_id, campaign.pk))
+            insufficient = learned.status != "ok"
+            spans.append(
+                [[None, campaign.pk, None if insufficient else credit.cents if credit else 0]]
+            )
+    else:
+        spans = credit_spans(
+            model=attribution, spans=[(p.start, p.end) for p in periods], lookback_days=90
+        )
     costs = Cost.objects.filter(campaign=campaign).aggregate(
         **{
             f"p{i}": Sum("amount", filter=Q(incurred_on__gte=p.start, incurred_on__lte=p.end))
@@ -740,8 +775,14 @@ def campaign_trend(*, campaign: Campaign, periods: list[Period], attribution: st
     )
     rows = []
     for i, p in enumerate(periods):
-        cents = sum(row[2] for row in spans[i] if row[1] == campaign.pk)
-        revenue, cost = Decimal(cents) / 100, costs[f"p{i}"] or Decimal("0.00")
+        credited = [row[2] for row in spans[i] if row[1] == campaign.pk]
+        cost = costs[f"p{i}"] or Decimal("0.00")
+        if None in credited:
+            rows.append(
+                {"label": period_label(p), "cost": money(cost), "revenue": None, "roi": None}
+            )
+            continue
+        revenue = Decimal(sum(credited)) / 100
         rows.append(
             {
                 "label": period_label(p),
@@ -973,4 +1014,5 @@ def _campaign_page_figures(
         "row": row or {},
         "funnel": funnel,
         "over_time": over_time,
+        "data_driven": report.get("data_driven"),
     }

@@ -96,6 +96,27 @@ TERMS: dict[str, Term] = {
         "share: it is not in the group's revenue). The totals row sums each assisted purchase "
         "once.",
     ),
+    "revenue_low": Term(
+        "Revenue, low (95%)",
+        "Data-driven models only: the low end of the revenue's 95% interval. The model is fitted "
+        "again on 200 resamplings of the period's journeys (a fixed seed: the same data give the "
+        "same interval); 2.5% of them credit the group less than this.",
+    ),
+    "revenue_high": Term(
+        "Revenue, high (95%)",
+        "Data-driven models only: the high end of the revenue's 95% interval; 2.5% of the "
+        "resamplings credit the group more than this.",
+    ),
+    "roi_low": Term(
+        "ROI, low (95%)",
+        "Data-driven models only: the ROI at the low end of the revenue's interval, "
+        "(revenue low - cost) / cost. Not defined (—) without cost.",
+    ),
+    "roi_high": Term(
+        "ROI, high (95%)",
+        "Data-driven models only: the ROI at the high end of the revenue's interval. Not "
+        "defined (—) without cost.",
+    ),
     "impressions": Term(
         "Impressions",
         "Times the group's posts and ads were shown in the period, as the platforms report them.",

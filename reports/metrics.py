@@ -52,8 +52,9 @@ from campaigns.models import Campaign, Channel, Cost, EngagementStat
 from campaigns.numbers import MONEY_PLACES, decimal, fixed, money, per, ratio
 from leads.models import Contact, Purchase
 from reports import attribution as attribution_sql
+from reports import datadriven
 from reports.counts import MICROS_PER_DAY, cohort_durations, contact_counts, median
-from reports.models import Attribution, GroupBy
+from reports.models import DATA_DRIVEN, Attribution, GroupBy
 from reports.periods import period_bounds
 
 UNATTRIBUTED = "unattributed"
@@ -266,9 +267,16 @@ def roi_matrix(
         keyed[group_by] = (groups, {n: _keyed(groups, *f) for n, f in families.items()})
     reports: dict[str, dict[str, dict]] = {}
     for model in attributions:
-        credit = attribution_sql.attribute(
-            model=model, start=start, end=end, lookback_days=lookback_days
-        )
+        learned = None
+        if model in DATA_DRIVEN:
+            learned = datadriven.data_driven(
+                model=model, start=start, end=end, lookback_days=lookback_days
+            )
+            credit = learned.attributed
+        else:
+            credit = attribution_sql.attribute(
+                model=model, start=start, end=end, lookback_days=lookback_days
+            )
         reports[model] = {
             group_by: _assemble(
                 groups,
@@ -279,6 +287,7 @@ def roi_matrix(
                 model=model,
                 lookback_days=lookback_days,
                 exact=exact,
+                learned=learned,
             )
             for group_by, (groups, figures) in keyed.items()
         }
@@ -295,8 +304,11 @@ def _assemble(
     model: str,
     lookback_days: int,
     exact: bool = False,
+    learned: datadriven.DataDriven | None = None,
 ) -> dict:
-    """One grouping's rows and totals, from the credit and the keyed figure families."""
+    """One grouping's rows and totals, from the credit and the keyed figure families; under a
+    data-driven model (`learned`), each group's revenue and ROI also carry their 95% interval,
+    or no credited figure at all where the data are too few."""
     by_campaign = groups.group_by == GroupBy.CAMPAIGN
     credited: dict[str, attribution_sql.Credit] = {}
     source = credit.by_campaign if by_campaign else credit.by_channel
@@ -337,6 +349,8 @@ def _assemble(
         )
         if exact:
             row["exact_customers"] = Fraction(figures.customers)
+        if learned is not None:
+            _learned_figures(row, groups, learned, Decimal(costs.get(key, {}).get("cost", 0)))
         rows.append(row)
     rows.sort(key=_row_order)
 
@@ -360,7 +374,7 @@ def _assemble(
     totals.update(target_leads=None, target_cost_per_lead=None)
     if exact:
         totals["exact_customers"] = Fraction(credit.first_purchases)
-    return {
+    report = {
         "start": start.isoformat(),
         "end": end.isoformat(),
         "group_by": groups.group_by,
@@ -370,13 +384,62 @@ def _assemble(
         "rows": rows,
         "totals": totals,
     }
+    if learned is not None:
+        # The totals do not depend on the model: their interval is the figure itself.
+        totals.update(
+            revenue_low=totals["revenue"],
+            revenue_high=totals["revenue"],
+            roi_low=totals["roi"],
+            roi_high=totals["roi"],
+        )
+        report["data_driven"] = {
+            "status": learned.status,
+            "conversions": learned.conversions,
+            "minimum_conversions": learned.minimum,
+            "interval_level": datadriven.LEVEL,
+            "reason": learned.reason,
+        }
+    return report
+
+
+# The figures a data-driven model credits: null in every group's row when the data are too few.
+LEARNED_FIGURES = ("revenue", "roi", "roas", "customers", "cost_per_customer")
+
+
+def _learned_figures(
+    row: dict, groups: Groups, learned: datadriven.DataDriven, cost: Decimal
+) -> None:
+    """A data-driven row's interval figures (`revenue_low`, `revenue_high`, `roi_low`,
+    `roi_high`), or its credited figures made null under `insufficient_data`. The unattributed
+    row is not the model's: purchases with no touch, whatever the model."""
+    row.update(revenue_low=None, revenue_high=None, roi_low=None, roi_high=None)
+    if row["key"] == UNATTRIBUTED:
+        return
+    if learned.status != datadriven.OK:
+        row.update(dict.fromkeys(LEARNED_FIGURES))
+        return
+    bounds = [0, 0]
+    for group, credit in (
+        learned.by_campaign if groups.group_by == GroupBy.CAMPAIGN else learned.by_channel
+    ).items():
+        key = groups.key(*group) if groups.group_by == GroupBy.CAMPAIGN else groups.key(group)
+        if key == row["key"]:
+            bounds[0] += credit.lo_cents or 0
+            bounds[1] += credit.hi_cents or 0
+    low, high = Decimal(bounds[0]) / 100, Decimal(bounds[1]) / 100
+    row.update(
+        revenue_low=money(low),
+        revenue_high=money(high),
+        roi_low=ratio(low - cost, cost),
+        roi_high=ratio(high - cost, cost),
+    )
 
 
 def _row_order(row: dict) -> tuple:
     """The rows' order: by revenue, then cost, then label; the unattributed row last."""
     return (
         row["key"] == UNATTRIBUTED,
-        -Decimal(row["revenue"]),
+        -Decimal(row["revenue"] or 0),
         -Decimal(row["cost"]),
         row["label"],
     )

@@ -17,6 +17,14 @@ class Attribution(models.TextChoices):
     TIME_DECAY = "time_decay", "Time decay"
     W_SHAPED = "w_shaped", "W-shaped"
     FULL_PATH = "full_path", "Full path"
+    MARKOV = "markov", "Markov chain"
+    SHAPLEY = "shapley", "Shapley value"
+
+
+# The models that credit each purchase by its own touches (one statement, cached per day), and
+# those that learn each channel's share from all the period's journeys (`reports.datadriven`).
+DATA_DRIVEN = (Attribution.MARKOV, Attribution.SHAPLEY)
+RULE_BASED = tuple(m for m in Attribution if m not in DATA_DRIVEN)
 
 
 class GroupBy(models.TextChoices):

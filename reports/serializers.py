@@ -69,13 +69,29 @@ class RoiRow(serializers.Serializer):
     )
     channel = serializers.CharField(allow_null=True)
     cost = serializers.CharField(help_text=definition("cost"))
-    revenue = serializers.CharField(help_text=definition("revenue"))
+    revenue = serializers.CharField(
+        allow_null=True,
+        help_text=definition("revenue")
+        + " Null only under a data-driven model with too few conversions (see data_driven).",
+    )
+    revenue_low = serializers.CharField(
+        required=False, allow_null=True, help_text=definition("revenue_low")
+    )
+    revenue_high = serializers.CharField(
+        required=False, allow_null=True, help_text=definition("revenue_high")
+    )
+    roi_low = serializers.CharField(
+        required=False, allow_null=True, help_text=definition("roi_low")
+    )
+    roi_high = serializers.CharField(
+        required=False, allow_null=True, help_text=definition("roi_high")
+    )
     roi = serializers.CharField(allow_null=True, help_text=definition("roi"))
     roas = serializers.CharField(allow_null=True, help_text=definition("roas"))
     followers = serializers.IntegerField(help_text=definition("followers"))
     leads = serializers.IntegerField(help_text=definition("leads"))
     qualified = serializers.IntegerField(help_text=definition("qualified"))
-    customers = serializers.CharField(help_text=definition("customers"))
+    customers = serializers.CharField(allow_null=True, help_text=definition("customers"))
     cost_per_lead = serializers.CharField(allow_null=True, help_text=definition("cost_per_lead"))
     cost_per_customer = serializers.CharField(
         allow_null=True, help_text=definition("cost_per_customer")
@@ -101,6 +117,22 @@ class RoiTotals(RoiRow):
     channel = None
 
 
+class DataDrivenStatus(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["ok", "insufficient_data"],
+        help_text="insufficient_data: fewer conversions with a touch than the minimum; every "
+        "group's credited figures (revenue, ROI, ROAS, customers, CAC) are then null.",
+    )
+    conversions = serializers.IntegerField(
+        help_text="Conversions (first purchases) of the period with at least one touch."
+    )
+    minimum_conversions = serializers.IntegerField(
+        help_text="The setting DATA_DRIVEN_MIN_CONVERSIONS (default 50)."
+    )
+    interval_level = serializers.FloatField(help_text="The intervals' level: 0.95.")
+    reason = serializers.CharField(help_text="Why there are no figures; empty when ok.")
+
+
 class RoiDocument(serializers.Serializer):
     start = serializers.DateField()
     end = serializers.DateField()
@@ -110,6 +142,9 @@ class RoiDocument(serializers.Serializer):
     currency = serializers.CharField()
     rows = RoiRow(many=True)
     totals = RoiTotals()
+    data_driven = DataDrivenStatus(
+        required=False, help_text="Only under the data-driven models (markov, shapley)."
+    )
 
 
 class FunnelRow(serializers.Serializer):

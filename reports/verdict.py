@@ -42,6 +42,7 @@ from django.db.models import F, Q, Sum
 
 from campaigns.models import Campaign, Channel, Cost
 from campaigns.numbers import decimal, exact, money, ratio
+from reports.datadriven import OK, GroupCredit, data_driven
 from reports.metrics import UNATTRIBUTED, roi_report
 from reports.models import Attribution, GroupBy
 from reports.periods import period_name
@@ -69,13 +70,6 @@ ZERO_WEEK: dict[str, Fraction | None] = {
     "leads": Fraction(0),
     "roi": None,
 }
-
-
-def data_driven(**kwargs: object) -> object:
-    """The data-driven attribution (`reports.datadriven.data_driven`), looked up when called."""
-    from reports.datadriven import data_driven as model
-
-    return model(**kwargs)
 
 
 @dataclass(frozen=True)
@@ -216,7 +210,10 @@ def weekly_verdict(*, start: dt.date) -> dict:
     end = start + dt.timedelta(days=6)
     window_start = end - dt.timedelta(weeks=WINDOW_WEEKS) + dt.timedelta(days=1)
     model = data_driven(model=VERDICT_MODEL, start=window_start, end=end)
-    sufficient = model.status == "ok"
+    sufficient = model.status == OK
+    # With enough data, a channel the model left out had no share of the conversions: it was
+    # credited nothing, exactly (an interval of 0 to 0). Without, nothing is credited at all.
+    nothing = GroupCredit(0, 0, 0) if sufficient else None
     weeks = _weekly_figures(start)
     channels = {c.pk: c for c in Channel.objects.all()}
     by_slug = {c.slug: c for c in channels.values()}
@@ -234,7 +231,7 @@ def weekly_verdict(*, start: dt.date) -> dict:
     rows = []
     for slug in slugs:
         channel = by_slug[slug]
-        credit = model.by_channel.get(channel.pk)
+        credit = model.by_channel.get(channel.pk, nothing)
         cost_cents = int(window_cost.get(slug, Fraction(0)) * 100)
         interval = roi_interval(
             cost_cents=cost_cents,
@@ -250,7 +247,7 @@ def weekly_verdict(*, start: dt.date) -> dict:
             reason = "The ROI interval spans zero."
         else:
             reason = ""
-        revenue_cents = credit.cents if credit else 0
+        revenue_cents = credit.cents if credit else None
         # A channel with nothing this week: no revenue, cost or lead, and no ROI.
         this_week = weeks[-1].get(slug) or {**ZERO_WEEK}
         history = _history(weeks[:-1], slug)
@@ -262,8 +259,10 @@ def weekly_verdict(*, start: dt.date) -> dict:
                 "verdict_label": VERDICT_LABELS[verdict],
                 "reason": reason,
                 "cost": money(Fraction(cost_cents, 100)),
-                "revenue": money(Fraction(revenue_cents, 100)),
-                "roi": ratio(revenue_cents - cost_cents, cost_cents),
+                "revenue": None if revenue_cents is None else money(Fraction(revenue_cents, 100)),
+                "roi": None
+                if revenue_cents is None
+                else ratio(revenue_cents - cost_cents, cost_cents),
                 "roi_low": None if interval is None else ratio(interval[0], 1),
                 "roi_high": None if interval is None else ratio(interval[1], 1),
                 "week": {

@@ -21,7 +21,14 @@ from reports.csvexport import write_comparison, write_report
 from reports.forms import period_form, preset_choices, reference_form
 from reports.glossary import ASSISTED_NOTE, CHANNEL_NOTE, FUNNEL_CAPTION, FUNNEL_NOTE, terms
 from reports.metrics import funnel_report, roi_report, with_self_reported
-from reports.models import Attribution, Granularity, GroupBy, Report, ReportSubscription
+from reports.models import (
+    DATA_DRIVEN,
+    Attribution,
+    Granularity,
+    GroupBy,
+    Report,
+    ReportSubscription,
+)
 
 PERMISSION = "reports.view_dashboard"
 ROI_COLUMNS = [
@@ -119,6 +126,22 @@ def _query(request: HttpRequest, **extra: str) -> str:
     return params.urlencode()
 
 
+# A data-driven model's tables add each revenue's 95% interval beside it.
+INTERVAL_COLUMNS = [
+    ("revenue_low", "Revenue low (95%)", "money"),
+    ("revenue_high", "Revenue high (95%)", "money"),
+]
+
+
+def with_intervals(columns: list, attribution: str) -> list:
+    """The table's columns, with the revenue's interval after the revenue under a data-driven
+    model."""
+    if attribution not in DATA_DRIVEN:
+        return columns
+    at = next(i for i, (key, _, _) in enumerate(columns) if key == "revenue") + 1
+    return [*columns[:at], *INTERVAL_COLUMNS, *columns[at:]]
+
+
 @marketer_required
 def dashboard_view(request: HttpRequest) -> HttpResponse:
     form, period, attribution = period_form(request.GET)
@@ -131,10 +154,11 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "period": period,
             "attribution": attribution,
             "attribution_label": Attribution(attribution).label,
-            "columns": ROI_COLUMNS,
-            "channel_columns": CHANNEL_COLUMNS,
+            "columns": with_intervals(ROI_COLUMNS, attribution),
+            "channel_columns": with_intervals(CHANNEL_COLUMNS, attribution),
             "funnel_columns": FUNNEL_COLUMNS,
             "glossary": glossary("roi", "self_reported", "funnel", "rows"),
+            "data_driven": data["channels"].get("data_driven"),
             "channel_note": CHANNEL_NOTE,
             "assisted_note": ASSISTED_NOTE,
             "funnel_caption": FUNNEL_CAPTION,
@@ -219,6 +243,7 @@ def attribution_view(request: HttpRequest) -> HttpResponse:
             "column_count": 2 + sum(len(group["columns"]) for group in columns),
             "query": _query(request),
             "glossary": glossary("attribution", "comparison", "rows"),
+            "data_driven": figures["learned"].get(model),
             **figures,
             **comparison,
         },
@@ -351,7 +376,12 @@ def saved_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reports/saved_list.html",
-        {"page": page, "granularities": Granularity.choices, "presets": preset_choices()},
+        {
+            "page": page,
+            "granularities": Granularity.choices,
+            "presets": preset_choices(),
+            "models": Attribution.choices,
+        },
     )
 
 
@@ -367,10 +397,11 @@ def saved_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "report": report,
             "roi": roi,
             "funnel": funnel,
-            "columns": ROI_COLUMNS,
-            "channel_columns": CHANNEL_COLUMNS,
+            "columns": with_intervals(ROI_COLUMNS, report.attribution),
+            "channel_columns": with_intervals(CHANNEL_COLUMNS, report.attribution),
             "funnel_columns": FUNNEL_COLUMNS,
             "glossary": glossary("roi", "self_reported", "funnel", "rows"),
+            "data_driven": (roi or {}).get("data_driven"),
             "channel_note": CHANNEL_NOTE,
             "funnel_caption": FUNNEL_CAPTION,
             "funnel_note": FUNNEL_NOTE,

@@ -293,9 +293,90 @@ def test_too_few_conversions_give_no_verdict_anywhere(weeks, monkeypatch):
     document = weekly_verdict(start=WEEK)
     assert document["status"] == "insufficient_data"
     assert {r["verdict"] for r in document["channels"]} == {NOT_ENOUGH_DATA}
-    assert by_channel(document)["facebook"]["reason"] == (
-        "12 conversions in 8 weeks; the model needs 50."
+    fb = by_channel(document)["facebook"]
+    assert fb["reason"] == "12 conversions in 8 weeks; the model needs 50."
+    # No credit, so no revenue nor ROI to show (not a ROI of -100%); the cost still is.
+    assert (fb["cost"], fb["revenue"], fb["roi"], fb["roi_low"]) == ("830.00", None, None, None)
+
+
+def test_a_channel_the_model_credits_nothing_does_not_pay(weeks, monkeypatch):
+    """With enough conversions, a channel left out of the model's answer had no share of
+    them: credited 0, exactly. Pinterest's window cost 500.00: ROI (0 - 500) / 500 = -1, and
+    the interval (-1, -1) is all below zero."""
+    answer = markov()
+    del answer.by_channel[channel("pinterest").pk]
+    monkeypatch.setattr(verdict, "data_driven", lambda **kwargs: answer)
+    pins = by_channel(weekly_verdict(start=WEEK))["pinterest"]
+    assert (pins["verdict"], pins["revenue"], pins["roi"], pins["roi_low"], pins["roi_high"]) == (
+        DOES_NOT_PAY_YET,
+        "0.00",
+        "-1.0000",
+        "-1.0000",
+        "-1.0000",
     )
+
+
+def test_the_verdict_on_the_real_model(reference_data, settings):
+    """reports.datadriven itself, on journeys whose answer is certain: four customers each came
+    from facebook alone and paid 200.00 in the window; two contacts came from pinterest and
+    bought nothing. Markov gives facebook every conversion, in every bootstrap draw too:
+    800.00 with the interval 800.00 to 800.00. Facebook cost 100.00: ROI (800 - 100) / 100
+    = 7, interval (7, 7): pays. Pinterest cost 500.00 and converted nobody: credited 0, ROI
+    -1 in (-1, -1): does not pay yet."""
+    settings.DATA_DRIVEN_MIN_CONVERSIONS = 4
+    reels = CampaignFactory(name="Reels", channel=channel("facebook"), starts_on=H[0])
+    pins = CampaignFactory(name="Pins", channel=channel("pinterest"), starts_on=H[0])
+    cost(reels, H[3], "100")
+    cost(pins, H[4], "500")
+    for i in range(4):
+        buyer = contact_create(
+            email=f"buyer{i}@example.com",
+            source="facebook",
+            source_campaign=reels,
+            entered_at=dt.datetime(2026, 2, 2 + i, 10, tzinfo=UTC),
+            via=Via.API,
+        )
+        purchase_record(
+            contact=buyer,
+            amount="200.00",
+            occurred_at=dt.datetime(2026, 3, 2 + i, 10, tzinfo=UTC),
+            via=Via.API,
+        )
+    for i in range(2):
+        contact_create(
+            email=f"browser{i}@example.com",
+            source_campaign=pins,
+            entered_at=dt.datetime(2026, 3, 10 + i, 10, tzinfo=UTC),
+            via=Via.API,
+        )
+    document = weekly_verdict(start=WEEK)
+    assert (document["status"], document["conversions"], document["minimum"]) == ("ok", 4, 4)
+    rows = by_channel(document)
+    fb = rows["facebook"]
+    assert (fb["verdict"], fb["cost"], fb["revenue"], fb["roi"]) == (
+        PAYS,
+        "100.00",
+        "800.00",
+        "7.0000",
+    )
+    assert (fb["roi_low"], fb["roi_high"]) == ("7.0000", "7.0000")
+    pins_row = rows["pinterest"]
+    assert (
+        pins_row["verdict"],
+        pins_row["revenue"],
+        pins_row["roi_low"],
+        pins_row["roi_high"],
+    ) == (
+        DOES_NOT_PAY_YET,
+        "0.00",
+        "-1.0000",
+        "-1.0000",
+    )
+    # Below the minimum, the model says so, and so does every verdict.
+    settings.DATA_DRIVEN_MIN_CONVERSIONS = 5
+    document = weekly_verdict(start=WEEK)
+    assert document["status"] == "insufficient_data"
+    assert {r["verdict"] for r in document["channels"]} == {NOT_ENOUGH_DATA}
 
 
 def test_the_verdict_costs_a_fixed_number_of_queries(

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reports', '0019_stage_aware_models'),
+        ('reports', '0020_data_driven_models'),
     ]
 
     operations = [

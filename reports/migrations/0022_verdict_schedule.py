@@ -32,7 +32,7 @@ def remove_schedules(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("reports", "0020_verdict_deliveries"),
+        ("reports", "0021_verdict_deliveries"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
     operations = [migrations.RunPython(create_schedules, remove_schedules)]
