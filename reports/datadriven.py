@@ -224,7 +224,9 @@ def data_driven(*, model: str, start: dt.date, end: dt.date, lookback_days: int 
     unattributed = credited.by_campaign.setdefault((None, None), Credit())
     unattributed.cents, unattributed.customers = bare.cents, bare.customers
     out.attributed = credited
-    if conversions < minimum:
+    # Without a single conversion there is no share to credit the revenue by, whatever the
+    # setting says.
+    if conversions < max(minimum, 1):
         out.status = INSUFFICIENT
         return out
     # Exact fractions summing to exactly 1: the cents and customers then add up to the totals.

@@ -22,7 +22,6 @@ from reports.forms import period_form, preset_choices, reference_form
 from reports.glossary import ASSISTED_NOTE, CHANNEL_NOTE, FUNNEL_CAPTION, FUNNEL_NOTE, terms
 from reports.metrics import funnel_report, roi_report, with_self_reported
 from reports.models import (
-    DATA_DRIVEN,
     Attribution,
     Granularity,
     GroupBy,
@@ -133,10 +132,10 @@ INTERVAL_COLUMNS = [
 ]
 
 
-def with_intervals(columns: list, attribution: str) -> list:
+def with_intervals(columns: list, learned: dict | None) -> list:
     """The table's columns, with the revenue's interval after the revenue under a data-driven
-    model."""
-    if attribution not in DATA_DRIVEN:
+    model that had enough conversions (`learned`: the report's `data_driven`)."""
+    if not learned or learned.get("status") != "ok":
         return columns
     at = next(i for i, (key, _, _) in enumerate(columns) if key == "revenue") + 1
     return [*columns[:at], *INTERVAL_COLUMNS, *columns[at:]]
@@ -154,8 +153,8 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "period": period,
             "attribution": attribution,
             "attribution_label": Attribution(attribution).label,
-            "columns": with_intervals(ROI_COLUMNS, attribution),
-            "channel_columns": with_intervals(CHANNEL_COLUMNS, attribution),
+            "columns": with_intervals(ROI_COLUMNS, data["channels"].get("data_driven")),
+            "channel_columns": with_intervals(CHANNEL_COLUMNS, data["channels"].get("data_driven")),
             "funnel_columns": FUNNEL_COLUMNS,
             "glossary": glossary("roi", "self_reported", "funnel", "rows"),
             "data_driven": data["channels"].get("data_driven"),
@@ -397,8 +396,8 @@ def saved_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "report": report,
             "roi": roi,
             "funnel": funnel,
-            "columns": with_intervals(ROI_COLUMNS, report.attribution),
-            "channel_columns": with_intervals(CHANNEL_COLUMNS, report.attribution),
+            "columns": with_intervals(ROI_COLUMNS, (roi or {}).get("data_driven")),
+            "channel_columns": with_intervals(CHANNEL_COLUMNS, (roi or {}).get("data_driven")),
             "funnel_columns": FUNNEL_COLUMNS,
             "glossary": glossary("roi", "self_reported", "funnel", "rows"),
             "data_driven": (roi or {}).get("data_driven"),

@@ -14,7 +14,7 @@ from leads.models import Via
 from leads.services import contact_create, purchase_record, touchpoint_record
 from reports.changes import caches_cleared
 from reports.metrics import roi_report
-from reports.models import AttributedDay, Attribution, ContactDay, DayChange
+from reports.models import RULE_BASED, AttributedDay, ContactDay, DayChange
 from reports.services import attribution_warm
 from tests.factories import CampaignFactory, channel
 
@@ -90,12 +90,12 @@ def test_today_is_never_cached(buyer):
 
 
 def test_warming_fills_every_model(buyer):
-    assert attribution_warm(**MARCH) == len(Attribution.values)
-    assert AttributedDay.objects.count() == 31 * len(Attribution.values)
+    assert attribution_warm(**MARCH) == len(RULE_BASED)
+    assert AttributedDay.objects.count() == 31 * len(RULE_BASED)
     assert ContactDay.objects.count() == 31
     call_command("warm_attribution", "--days", "3")
     yesterday = timezone.localdate() - dt.timedelta(days=1)
-    assert AttributedDay.objects.filter(day=yesterday).count() == len(Attribution.values)
+    assert AttributedDay.objects.filter(day=yesterday).count() == len(RULE_BASED)
     # The cached figures are the live ones.
     live = roi_report(**MARCH, attribution="time_decay")
     caches_cleared()

@@ -23,7 +23,7 @@ from leads.models import Contact, Via
 from leads.services import contact_create, contact_move_stage, purchase_record, touchpoint_record
 from reports.changes import caches_cleared
 from reports.metrics import funnel_report, roi_report, roi_reports
-from reports.models import AttributedDay, Attribution, ContactDay
+from reports.models import RULE_BASED, AttributedDay, ContactDay
 from tests.factories import CampaignFactory, CouponFactory, channel
 
 pytestmark = pytest.mark.django_db
@@ -284,7 +284,7 @@ def test_contacts_without_a_source_count_in_the_unattributed_row():
         )
 
 
-@pytest.mark.parametrize("model", Attribution.values)
+@pytest.mark.parametrize("model", RULE_BASED)
 def test_every_model_credits_customers_that_add_up_exactly(model):
     # Three buyers, each split three ways (linear thirds; position based 2/5, 1/5, 2/5; ...): the
     # exact credits add up to 3 customers, while each row is shown to two decimals.
