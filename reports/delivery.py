@@ -93,8 +93,8 @@ def verdict_deliver(*, start: dt.date | None = None, today: dt.date | None = Non
     `today`) to every target that has not had it; returns what was done. Raises
     `VerdictNotDelivered` after trying every target when any could not be reached for now: the
     task's retry then sends those, and only those. A target refused for good is recorded as
-    failed and logged as an error; only a new run for the week (the task with its `start`)
-    tries it again."""
+    failed and logged as an error without asking for a retry; a later run of the week (a retry
+    for another target, or the task run again with its `start`) tries it again."""
     if start is None:
         start, _ = last_iso_week(today or timezone.localdate())
     targets = verdict_targets()
