@@ -242,7 +242,19 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# A mail server that stops answering fails the send (retried later) instead of holding a worker
+# until the task time limit.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "reports@localhost")
+# The weekly verdict is also posted to this Slack-compatible incoming webhook when set
+# (reports.delivery); empty: email only. Posted with a timeout, never retried past a success.
+VERDICT_SLACK_WEBHOOK_URL = env_str("VERDICT_SLACK_WEBHOOK_URL", "") or ""
+if VERDICT_SLACK_WEBHOOK_URL and not VERDICT_SLACK_WEBHOOK_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(
+        # Not repeated: the address is the webhook's secret.
+        "VERDICT_SLACK_WEBHOOK_URL must be an http(s) address"
+    )
+VERDICT_SLACK_TIMEOUT = env_int("VERDICT_SLACK_TIMEOUT", 10)
 
 # Celery: a Redis broker when REDIS_URL is set; otherwise tasks run eagerly in the caller.
 REDIS_URL = env_str("REDIS_URL") or None

@@ -1,4 +1,4 @@
-"""Saved reports (read-only: they are generated) and email subscriptions."""
+"""Saved reports (read-only: they are generated), email subscriptions and verdict deliveries."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from campaigns.admin_base import SavedViewsMixin
-from reports.models import Report, ReportSubscription
+from reports.models import Report, ReportSubscription, VerdictDelivery
 from reports.services import report_request
 
 
@@ -66,6 +66,27 @@ class ReportSubscriptionAdmin(SavedViewsMixin, admin.ModelAdmin):
     list_filter = ("granularity",)
     list_select_related = ("added_by",)
     search_fields = ("email",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(VerdictDelivery)
+class VerdictDeliveryAdmin(admin.ModelAdmin):
+    """Read-only: the record of each weekly verdict sent (`reports.delivery`). A delivery left
+    "sending" long after its claim lost its worker mid-send: whether it arrived is unknown."""
+
+    list_display = ("period_start", "target", "medium", "status", "attempts", "sent_at")
+    list_filter = ("status", "medium")
+    date_hierarchy = "period_start"
+    search_fields = ("target",)
+    show_full_result_count = False
 
     def has_add_permission(self, request) -> bool:
         return False

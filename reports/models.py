@@ -253,3 +253,52 @@ class DurationDay(DayCache):
 
     def __str__(self) -> str:
         return f"durations of {self.day}'s cohort"
+
+
+class VerdictDelivery(models.Model):
+    """The weekly verdict (`reports.verdict`) for one week to one target: an address subscribed
+    to weekly reports, or the Slack-compatible webhook ("slack").
+
+    One row per (week, target), made by an insert that ignores conflicts, then claimed by a
+    conditional UPDATE from pending or failed to sending that must touch this one row: a task
+    retry or a second worker finds it sending or sent and leaves it, so a week's verdict reaches
+    a target once. A failed send may be claimed again (the task's retry, with backoff); a sent
+    one never. A claim whose worker died while sending stays sending: whether the message left
+    is unknown, and a verdict twice is worse than one missing (docs/decisions.md)."""
+
+    class Medium(models.TextChoices):
+        EMAIL = "email", "Email"
+        SLACK = "slack", "Slack"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    period_start = models.DateField(help_text="The week's Monday.")
+    target = models.CharField(max_length=254, help_text='An email address, or "slack".')
+    medium = models.CharField(max_length=10, choices=Medium.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Failed: why the last attempt did not go.
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-period_start", "target"]
+        verbose_name_plural = "verdict deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period_start", "target"], name="verdict_delivery_unique_target"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="sent", sent_at__isnull=False) | ~Q(status="sent"),
+                name="verdict_delivery_sent_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"verdict of {self.period_start} to {self.target}"

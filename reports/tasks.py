@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import Task, shared_task
 
-from reports import services, verify
+from reports import delivery, services, verify
 
 TRANSIENT = services.TRANSIENT_ERRORS
 RETRY = {
@@ -54,3 +56,19 @@ def verify_caches(days: int | None = None, sample: int | None = None) -> int:
     """The daily beat entry's job: recompute a sample of the cached figures and log an error
     for each one that disagrees; returns how many did."""
     return len(verify.caches_verify_logged(days=days, sample=sample).mismatches)
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=(*TRANSIENT, delivery.VerdictNotDelivered),
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    retry_jitter=True,
+    max_retries=6,
+    **NO_RESULT,
+)
+def send_weekly_verdict(self: Task, start: str | None = None) -> dict:
+    """The Monday beat entry's job: last week's verdict to every target not sent it yet (a
+    retry sends only the failed ones). `start`: a week's Monday (ISO date) to send again."""
+    done = delivery.verdict_deliver(start=dt.date.fromisoformat(start) if start else None)
+    return {"sent": done.sent, "skipped": done.skipped}

@@ -102,6 +102,7 @@ def reference_data(db):
         "0008_sweep_schedule",
         "0009_verify_schedule",
         "0010_sweep_every_minute",
+        "0022_verdict_schedule",
     ):
         importlib.import_module(f"reports.migrations.{migration}").create_schedules(
             state.apps, None
