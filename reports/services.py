@@ -17,7 +17,8 @@ import datetime as dt
 import io
 import json
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -265,8 +266,7 @@ def reports_sweep(*, now: dt.datetime | None = None) -> int:
     its job was sent (the message was lost, e.g. Redis restarted without its data); running for
     longer than the task time limit (its worker died). A report whose claims were already taken
     over `MAX_INTERRUPTIONS` times is marked failed instead. A job sent twice is harmless: only
-    one can claim the report. The periodic jobs and the weekly verdict's that beat fired while
-    the broker was away are sent again too."""
+    one can claim the report."""
     now = now or timezone.now()
     dead = Q(status=Report.Status.RUNNING, started_at__lt=now - _time_limit())
     Report.objects.filter(dead, interruptions__gte=MAX_INTERRUPTIONS).update(
@@ -288,9 +288,7 @@ def reports_sweep(*, now: dt.datetime | None = None) -> int:
         _enqueue(report_id)
     if ids:
         log.warning("Sending the jobs of %s report(s) nobody is working on: %s", len(ids), ids)
-    from reports.delivery import verdict_catch_up  # delivery builds on this module
-
-    return len(ids) + len(periodic_catch_up(now=now)) + verdict_catch_up(now=now)
+    return len(ids) + len(periodic_catch_up(now=now))
 
 
 # How long after its beat entry fired a period's reports may still be missing before the sweeper
@@ -353,21 +351,42 @@ def periodic_catch_up(*, now: dt.datetime) -> list[str]:
     return sent
 
 
-def attribution_warm(*, start: dt.date, end: dt.date, lookback_days: int = 90) -> int:
+def attribution_warm(
+    *,
+    start: dt.date,
+    end: dt.date,
+    lookback_days: int = 90,
+    timed: Callable[[str, float], None] | None = None,
+) -> int:
     """Fill the day caches (contact counts, cohort durations, conversion paths, and attribution
-    under every model)
-    and their month roll-ups for the closed days from `start` to `end` (what is cached already
-    is only read); returns how many attribution models were warmed. Run for yesterday by the daily reports, and by `manage.py warm_attribution`
-    after a bulk load."""
+    under every rule-based model) and their month roll-ups for the closed days from `start` to
+    `end` (what is cached already is only read); returns how many attribution models were
+    warmed. Run for yesterday by the daily reports, and by `manage.py warm_attribution` after a
+    bulk load. `timed`, if given, is told how long each cache took ("contacts", "durations",
+    "paths", then each model), in seconds."""
     end = min(end, timezone.localdate() - dt.timedelta(days=1))
     if end < start:
         return 0
-    count_spans([(start, end)])
-    cohort_durations(start, end)
-    conversion_paths(start=start, end=end, lookback_days=lookback_days)
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("contacts", lambda: count_spans([(start, end)])),
+        ("durations", lambda: cohort_durations(start, end)),
+        ("paths", lambda: conversion_paths(start=start, end=end, lookback_days=lookback_days)),
+    ]
     # The data-driven models read the whole period's journeys at once: no day to warm.
-    for model in RULE_BASED:
-        attribution.attribute(model=model, start=start, end=end, lookback_days=lookback_days)
+    steps += [
+        (
+            model,
+            lambda model=model: attribution.attribute(
+                model=model, start=start, end=end, lookback_days=lookback_days
+            ),
+        )
+        for model in RULE_BASED
+    ]
+    for name, step in steps:
+        started = time.perf_counter()
+        step()
+        if timed is not None:
+            timed(name, time.perf_counter() - started)
     return len(RULE_BASED)
 
 

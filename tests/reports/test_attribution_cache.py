@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
@@ -90,12 +91,23 @@ def test_today_is_never_cached(buyer):
 
 
 def test_warming_fills_every_model(buyer):
+    # The data-driven models have no day cache: the rule-based ones are warmed.
     assert attribution_warm(**MARCH) == len(RULE_BASED)
     assert AttributedDay.objects.count() == 31 * len(RULE_BASED)
     assert ContactDay.objects.count() == 31
-    call_command("warm_attribution", "--days", "3")
+    out = io.StringIO()
+    call_command("warm_attribution", "--days", "3", stdout=out)
     yesterday = timezone.localdate() - dt.timedelta(days=1)
     assert AttributedDay.objects.filter(day=yesterday).count() == len(RULE_BASED)
+    # The command says how long each cache took, then the whole.
+    lines = out.getvalue().splitlines()
+    assert [line.split(":")[0].strip() for line in lines[:-1]] == [
+        "contacts",
+        "durations",
+        "paths",
+        *RULE_BASED,
+    ]
+    assert lines[-1].startswith(f"Cached {len(RULE_BASED)} models for ")
     # The cached figures are the live ones.
     live = roi_report(**MARCH, attribution="time_decay")
     caches_cleared()

@@ -28,7 +28,12 @@ class Command(BaseCommand):
         end = timezone.localdate() - dt.timedelta(days=1)
         start = end - dt.timedelta(days=days - 1)
         started = time.perf_counter()
-        models = attribution_warm(start=start, end=end, lookback_days=lookback)
+        models = attribution_warm(
+            start=start,
+            end=end,
+            lookback_days=lookback,
+            timed=lambda name, seconds: self.stdout.write(f"  {name}: {seconds:.1f} s"),
+        )
         self.stdout.write(
             f"Cached {models} models for {start}..{end} in {time.perf_counter() - started:.1f} s."
         )
