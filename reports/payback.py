@@ -61,6 +61,7 @@ LAST_DAY = HORIZONS[-1]
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 36
 ZERO = Decimal("0.00")
+PALETTE_SIZE = 8  # the colours of reports.js
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 
 # Rows of a month: [channel id | None, campaign id | None, entrants, [[day, cents], ...]].
@@ -417,7 +418,7 @@ def curves(report: dict, *, channel: str) -> dict | None:
         label = month.strftime("%b %Y") + ("" if closed else " (so far)")
         values = [fixed(quotient(v, cost), 4) for v in curve]
         datasets.append((label, [*values, *([None] * (length - len(values)))]))
-    return _chart(
+    chart = _chart(
         "chart-payback",
         f"{name}: cumulative revenue / cost by day since entry",
         "line",
@@ -427,6 +428,12 @@ def curves(report: dict, *, channel: str) -> dict | None:
         {"y": {"ticks": {"format": {"style": "percent"}}}},
         lambda value: fmt(value, "percent"),
     )
+    for i, dataset in enumerate(chart["spec"]["datasets"]):
+        # 181 days a line: no dot per day; past the palette's 8 colours, dashed lines.
+        dataset["pointRadius"] = 0
+        if i >= PALETTE_SIZE:
+            dataset["borderDash"] = [6, 4]
+    return chart
 
 
 CSV_HEADER = [

@@ -599,7 +599,7 @@ def payback_cells(report: dict) -> list[tuple[dict, list[tuple]]]:
                 is_open = not row["closed_" + key.split("_")[1]]
             else:
                 is_open = not month_over
-            cells.append((row[key], kind, header, is_open))
+            cells.append((row[key], kind, header, is_open and row[key] is not None))
         out.append((row, cells))
     return out
 

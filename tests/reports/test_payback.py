@@ -44,7 +44,6 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.urls import reverse
 
 from campaigns.services import cost_create
 from leads.models import Via
