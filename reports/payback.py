@@ -108,7 +108,7 @@ def _month_runs(months: list[dt.date], prefix: str = "") -> Q:
     return out
 
 
-def _compute(months: list[dt.date]) -> dict[dt.date, Rows]:
+def compute_cohorts(months: list[dt.date]) -> dict[dt.date, Rows]:
     """{month: rows} from two grouped queries: entrants per month and source, and net revenue
     per month, source and day since entry (days 0..180)."""
     zone = timezone.get_current_timezone()
@@ -192,7 +192,7 @@ def month_rows(months: list[dt.date], *, today: dt.date) -> dict[dt.date, Rows]:
     missing = [m for m in months if m not in found]
     if missing:
         computed_at = timezone.now()  # before reading: a write committing meanwhile voids it
-        computed = _compute(missing)
+        computed = compute_cohorts(missing)
         found.update(computed)
         keep = [m for m in missing if m in closed]
         if keep and not is_bypassed():

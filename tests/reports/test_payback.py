@@ -377,3 +377,29 @@ def test_api(client, cohorts):
     assert len(jan["curve"]) == 181 and jan["curve"][41] == "330.00"
     bad = client.get("/api/v1/reports/payback/?months=99")
     assert bad.status_code == 400 and "months" in bad.json()
+
+
+def test_verify_reports_checks_the_kept_months(cohorts):
+    from reports.verify import caches_verify
+
+    payback_report(months=8)
+    assert caches_verify().cohorts == 1 and caches_verify().mismatches == []
+    # A kept month that disagrees with the data (written behind the services' back) is found.
+    kept = CohortMonth.objects.get()
+    kept.rows[0][2] += 1
+    kept.save(update_fields=["rows"])
+    result = caches_verify()
+    assert [(m.what, m.which) for m in result.mismatches] == [("cohort month", "2026-01")]
+
+
+def test_cohorts_are_local_months(reference_data, august, settings):
+    """In New York, Fay's entry at 02:00 UTC on 1 February is 21:00 on 31 January: a January
+    entrant, whose purchase at 04:00 UTC (23:00 local) is on her day 0."""
+    settings.TIME_ZONE = "America/New_York"
+    fay = contact_create(
+        email="fay@example.com", source="facebook", entered_at=at(2026, 2, 1, 2), via=Via.API
+    )
+    purchase_record(contact=fay, amount="10.00", occurred_at=at(2026, 2, 1, 4), via=Via.API)
+    rows = table(payback_report(months=8))
+    assert list(rows) == [("2026-01", "facebook")]
+    assert rows["2026-01", "facebook"]["curve"][0] == Decimal("10.00")
