@@ -321,13 +321,26 @@ def test_the_page_charts_a_chosen_channel_and_groups_by_campaign(marketer_client
 
 
 @pytest.mark.parametrize(
-    "query", ["?months=0", "?months=37", "?months=x", "?group_by=week", "?channel=nope"]
+    "query",
+    [
+        "?months=0",
+        "?months=37",
+        "?months=x",
+        "?group_by=week",
+        "?channel=nope",
+    ],
 )
 def test_bad_choices_are_a_400_with_the_field(marketer_client, reference_data, query):
     response = marketer_client.get("/reports/payback/" + query)
     assert response.status_code == 400
     assert response.context["form"].errors
     assert marketer_client.get("/reports/payback/export.csv" + query).status_code == 400
+
+
+@pytest.mark.parametrize("query", ["?months=1%00", "?channel=face%00book", "?group_by=%00"])
+def test_nul_in_the_address_is_a_400(marketer_client, reference_data, query):
+    for path in ("/reports/payback/", "/reports/payback/export.csv", "/api/v1/reports/payback/"):
+        assert marketer_client.get(path + query).status_code == 400, path
 
 
 def test_roles(client, reference_data, sales_user):
