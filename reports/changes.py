@@ -6,9 +6,11 @@ only place that knows what is derived from them:
 - the day caches (`AttributedDay`, `ContactDay`, `DurationDay`, `PathDay`) of those local days
   are deleted at once, and the days are stamped in `DayChange` once the write commits, so a cache row or a
   page figure computed from the data as it was before the commit is known stale even if it is
-  stored after the delete; so are the `MonthRollup` rows of their months, and the payback's
-  `CohortMonth` rows whose window (the month's first day to its last day + 180) holds one of
-  them (a late purchase of a cohort's contact is dated inside its cohort's window);
+  stored after the delete; so are the `MonthRollup` rows of their months. The payback's kept
+  cohort months (`CohortMonth`) are voided by the stamps alone: one is served only while no day
+  of its window (the month's first day to its last day + 180) is stamped after it was computed,
+  and a late purchase of a cohort's contact is dated inside its cohort's window (a delete here
+  would cost every late write a query for a cache most of them cannot reach);
 - saved reports whose period covers one of the days: a done or failed one goes back to pending,
   marked stale, and is regenerated after the commit; a running one is marked stale, so its
   worker does not store figures read before the change as done;
@@ -40,9 +42,6 @@ from reports.models import (
 )
 
 ONE = dt.timedelta(days=1)
-# How far back a day reaches into the payback's cohort months (`reports.payback.LAST_DAY`
-# days after the month's end), plus a day for rows kept under another zone.
-PAYBACK_REACH = dt.timedelta(days=181)
 # The per-day caches of `reports.daycache`.
 DAY_CACHES = (AttributedDay, ContactDay, DurationDay, PathDay)
 
@@ -88,14 +87,6 @@ def days_changed(days: list[dt.date]) -> int:
             Q(month__in=months, time_zone=zone)
             | (Q(month__in=months | nearby) & ~Q(time_zone=zone))
         ).delete()
-        # The cohort months whose window holds a day: from the month 181 days before the run's
-        # first day to its last day's month (a day either side for rows kept under another zone).
-        CohortMonth.objects.filter(
-            _any(
-                Q(month__gte=(first - PAYBACK_REACH).replace(day=1), month__lte=last + ONE)
-                for first, last in runs
-            )
-        ).delete()
 
         def stamp() -> None:
             # Decided at commit time: a write dated yesterday that commits just after midnight
@@ -113,8 +104,9 @@ def days_changed(days: list[dt.date]) -> int:
 
 
 def caches_cleared() -> None:
-    """Delete every day cache row and month roll-up: a benchmark's cold start, or after data
-    was written behind the services' back (tests' factories, a raw SQL fix)."""
+    """Delete every day cache row, month roll-up and kept cohort month: a benchmark's cold
+    start, or after data was written behind the services' back (tests' factories, a raw SQL
+    fix)."""
     for model in (*DAY_CACHES, MonthRollup, CohortMonth):
         model.objects.all().delete()
 

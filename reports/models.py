@@ -249,7 +249,7 @@ class CohortMonth(models.Model):
     """One closed cohort month of `reports.payback` (every horizon past): per source (channel,
     campaign), its entrants and its net revenue per day since entry (days 0..180). Valid while
     no day of its window (the month's first day to its last day + 180) changed after it was
-    computed (see DayChange); deleted by `reports.changes` when late data lands in the window."""
+    computed (see DayChange): late data landing in the window voids it."""
 
     time_zone = models.CharField(max_length=64, default="UTC")
     month = models.DateField(help_text="The month's first day.")

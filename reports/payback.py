@@ -17,10 +17,13 @@ make the "unattributed" row, which has no cost.
 - Horizon H of cohort M is closed once the last possible entrant's day H is past: the month's
   last day + H days < today. An open horizon's figure is "so far".
 
-A closed month (every horizon closed) keeps its revenue per source and day in `CohortMonth`,
-voided by late data through `reports.changes` (a purchase, refund or contact move declares
-days inside the month's window: its first day to its last day + 180). Open months are computed
-on every read. Costs are read live: one grouped query over the months' costs.
+A closed month (every horizon closed) keeps its entrants and revenue per source and day in
+`CohortMonth`, served while no day of its window (its first day to its last day + 180, a day
+either side) was stamped changed (`DayChange`, written by `reports.changes` as late data
+commits) at or after it was computed: a late purchase or refund declares the purchase's day,
+inside its contact's cohort window whenever it counts; a cost its day; a contact's entry or
+source change its entry day. Open months are computed on every read. Costs are read live: one
+grouped query over the months' costs.
 """
 
 from __future__ import annotations
@@ -80,6 +83,13 @@ def horizon_closed(month: dt.date, horizon: int, *, today: dt.date) -> bool:
 def window(month: dt.date) -> tuple[dt.date, dt.date]:
     """The local days whose data make a cohort month's figures: entries and purchases."""
     return month, month_end(month) + dt.timedelta(days=LAST_DAY)
+
+
+def stamped_window(month: dt.date) -> tuple[dt.date, dt.date]:
+    """The days whose `DayChange` stamps void a kept month: its window and a day either side
+    (a writer under another TIME_ZONE stamps its own local days, at most a day off)."""
+    first, last = window(month)
+    return first - dt.timedelta(days=1), last + dt.timedelta(days=1)
 
 
 def cohort_months(*, months: int, today: dt.date) -> list[dt.date]:
@@ -182,11 +192,11 @@ def month_rows(months: list[dt.date], *, today: dt.date) -> dict[dt.date, Rows]:
             # One query: any day stamp newer than the cached month it falls in the window of.
             stale = Q(pk__in=[])
             for c in stored.values():
-                first, last = window(c.month)
+                first, last = stamped_window(c.month)
                 stale |= Q(day__gte=first, day__lte=last, changed_at__gte=c.computed_at)
             changed = list(DayChange.objects.filter(stale).values_list("day", "changed_at"))
             for c in stored.values():
-                first, last = window(c.month)
+                first, last = stamped_window(c.month)
                 if not any(first <= d <= last and at >= c.computed_at for d, at in changed):
                     found[c.month] = c.rows
     missing = [m for m in months if m not in found]

@@ -63,7 +63,7 @@ from reports.models import (
     Report,
 )
 from reports.paths import combine_paths, path_days
-from reports.payback import compute_cohorts, window
+from reports.payback import compute_cohorts, stamped_window
 
 log = logging.getLogger(__name__)
 MERGE_GAP_DAYS = 7
@@ -384,8 +384,8 @@ def _cohort_stale(kept: list[tuple[dt.date, dt.datetime]]) -> set[dt.date]:
     """The kept months a day stamp of their window is at or after."""
     if not kept:
         return set()
-    first = min(window(month)[0] for month, _ in kept)
-    last = max(window(month)[1] for month, _ in kept)
+    first = min(stamped_window(month)[0] for month, _ in kept)
+    last = max(stamped_window(month)[1] for month, _ in kept)
     stamps = list(
         DayChange.objects.filter(day__gte=first, day__lte=last).values_list("day", "changed_at")
     )
@@ -393,7 +393,8 @@ def _cohort_stale(kept: list[tuple[dt.date, dt.datetime]]) -> set[dt.date]:
         month
         for month, computed_at in kept
         if any(
-            window(month)[0] <= day <= window(month)[1] and at >= computed_at for day, at in stamps
+            stamped_window(month)[0] <= day <= stamped_window(month)[1] and at >= computed_at
+            for day, at in stamps
         )
     }
 

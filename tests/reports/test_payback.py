@@ -234,28 +234,67 @@ def test_by_campaign(cohorts):
     assert figures(rows["2026-02", pins])[-1] == "not_yet"
 
 
-def test_a_closed_month_is_kept_and_only_late_data_for_it_changes_it(cohorts):
+def test_a_closed_month_is_kept_and_only_late_data_for_it_changes_it(
+    cohorts, django_capture_on_commit_callbacks
+):
     payback_report(months=8)
     kept = CohortMonth.objects.get()  # January only: February's 180 days are still open
-    assert kept.month == D(2026, 1, 1)
-    # Unrelated writes: Eve (February's cohort) buys on 10 Aug, outside January's window (to
-    # 30 July); a cost in August. January's row stays as it was.
-    purchase_record(
-        contact=cohorts["eve"], amount="70.00", occurred_at=at(2026, 8, 10), via=Via.API
-    )
-    cost_create(campaign=cohorts["fb"], incurred_on=D(2026, 8, 1), amount=Decimal("5.00"))
-    assert CohortMonth.objects.get().computed_at == kept.computed_at
-    rows = table(payback_report(months=8))
+    assert (kept.month, kept.computed_at) == (D(2026, 1, 1), AUGUST_15)
+    # An hour later, unrelated writes (their days stamped as they commit): Eve (February's
+    # cohort) buys on 10 Aug and a cost lands on 1 Aug, both outside January's window (to
+    # 30 July). January is served as it was kept, not recomputed.
+    with time_machine.travel(AUGUST_15 + dt.timedelta(hours=1), tick=False):
+        with django_capture_on_commit_callbacks(execute=True):
+            purchase_record(
+                contact=cohorts["eve"], amount="70.00", occurred_at=at(2026, 8, 10), via=Via.API
+            )
+            cost_create(campaign=cohorts["fb"], incurred_on=D(2026, 8, 1), amount=Decimal("5.00"))
+        rows = table(payback_report(months=8))
+    assert CohortMonth.objects.get().computed_at == AUGUST_15
     assert figures(rows["2026-01", "facebook"])[2:6] == ("180.00", "330.00", "330.00", "630.00")
-    # A late purchase of Ann's, dated 10 March (day 59): January's figures are recomputed,
-    # its 60, 90 and 180 days grow by 20.00; its 30 days do not.
-    purchase_record(
-        contact=cohorts["ann"], amount="20.00", occurred_at=at(2026, 3, 10), via=Via.API
-    )
-    assert not CohortMonth.objects.exists()
-    rows = table(payback_report(months=8))
+    # Two hours later, a late purchase of Ann's dated 10 March (day 59): January is recomputed
+    # (and kept again), its 60, 90 and 180 days grow by 20.00; its 30 days do not.
+    later = AUGUST_15 + dt.timedelta(hours=2)
+    with (
+        time_machine.travel(later, tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        purchase_record(
+            contact=cohorts["ann"], amount="20.00", occurred_at=at(2026, 3, 10), via=Via.API
+        )
+    with time_machine.travel(later + dt.timedelta(minutes=1), tick=False):
+        rows = table(payback_report(months=8))
     assert figures(rows["2026-01", "facebook"])[2:6] == ("180.00", "350.00", "350.00", "650.00")
-    assert CohortMonth.objects.get().month == D(2026, 1, 1)
+    assert CohortMonth.objects.get().computed_at == later + dt.timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        # Each lands in January's window (1 January .. 30 July) and voids the kept month.
+        lambda c: refund_record(
+            purchase=c["ann"].purchases.get(amount=Decimal("300.00")),
+            amount="10.00",
+            via=Via.API,
+        ),
+        lambda c: cost_create(campaign=c["pins"], incurred_on=D(2026, 1, 20), amount=Decimal("1")),
+        lambda c: contact_create(
+            email="gil@example.com", source="facebook", entered_at=at(2026, 1, 2), via=Via.API
+        ),
+    ],
+    ids=["refund", "cost", "entrant"],
+)
+def test_late_data_voids_the_kept_month(cohorts, django_capture_on_commit_callbacks, write):
+    payback_report(months=8)
+    later = AUGUST_15 + dt.timedelta(hours=1)
+    with (
+        time_machine.travel(later, tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        write(cohorts)
+    with time_machine.travel(later + dt.timedelta(minutes=1), tick=False):
+        payback_report(months=8)
+    assert CohortMonth.objects.get().computed_at == later + dt.timedelta(minutes=1)
 
 
 def test_a_stamp_after_the_cache_voids_it(cohorts):
