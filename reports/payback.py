@@ -35,7 +35,6 @@ from decimal import Decimal
 from typing import IO
 
 from django.db.models import (
-    Count,
     DateField,
     DecimalField,
     DurationField,
@@ -52,7 +51,8 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Channel, Cost
 from campaigns.numbers import fixed, quotient
-from leads.models import Contact, Purchase, Refund
+from leads.models import Purchase, Refund
+from reports.counts import count_spans
 from reports.csvexport import write_rows
 from reports.daycache import is_bypassed
 from reports.metrics import UNATTRIBUTED, no_campaign_label
@@ -119,21 +119,18 @@ def _month_runs(months: list[dt.date], prefix: str = "") -> Q:
 
 
 def compute_cohorts(months: list[dt.date]) -> dict[dt.date, Rows]:
-    """{month: rows} from two grouped queries: entrants per month and source, and net revenue
-    per month, source and day since entry (days 0..180)."""
+    """{month: rows}: entrants per month and source (`reports.counts.count_spans`), and net
+    revenue per month, source and day since entry (days 0..180) from one grouped query."""
     zone = timezone.get_current_timezone()
-    contacts = _month_runs(months)
+    today = timezone.localdate()
     out: dict[dt.date, dict[tuple, list]] = {month: {} for month in months}
-    entrants = (
-        Contact.objects.filter(contacts)
-        .annotate(month=TruncMonth("entered_at", tzinfo=zone, output_field=DateField()))
-        .values("month", "source_channel_id", "source_campaign_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in entrants:
-        key = (row["source_channel_id"], row["source_campaign_id"])
-        out[row["month"]][key] = [*key, row["n"], {}]
+    # The entrants are the contact counts' followers (the dashboard's, from their day cache and
+    # month roll-ups): counting a year of contacts again on every read would cost seconds.
+    spans = [(month, min(month_end(month), today)) for month in months]
+    for month, counts in zip(months, count_spans(spans), strict=True):
+        for key, figures in counts.items():
+            if figures["followers"]:
+                out[month][key] = [*key, figures["followers"], {}]
     refunded = (
         Refund.objects.filter(purchase=OuterRef("pk"))
         .order_by()
