@@ -1,8 +1,10 @@
 """Time of the cohort payback report (`reports.payback.payback_report`) on a seeded database.
 
-"computed" bypasses the kept months (every cohort month read from contacts and purchases);
-"first read" computes and keeps the closed months; "kept" reads them back (only the open
-months computed). By channel and by campaign, best of three runs each (the first read: one).
+"computed" bypasses every cache (every cohort month read from contacts and purchases, the
+entrants counted); "first read" starts with no kept month, computes and keeps the closed ones;
+"kept" reads them back (only the open months' revenue computed). The entrants come from the
+contact counts' day cache and month roll-ups as the database holds them (filled by the first
+read where missing, inside the transaction); the shared database's caches are not emptied. By channel and by campaign, best of three runs each (the first read: one).
 Everything runs in one transaction that is rolled back, the `CohortMonth` table included when
 the database has not been migrated to it yet: the database is left as it was.
 
