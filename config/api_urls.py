@@ -12,7 +12,7 @@ from campaigns.apis import (
 )
 from leads.apis import ContactViewSet, PurchaseViewSet, RefundViewSet, TouchpointViewSet
 from leads.events import EventBatchView
-from reports.apis import FunnelView, PathsView, ReportViewSet, RoiView
+from reports.apis import FunnelView, PathsView, PaybackView, ReportViewSet, RoiView
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -33,5 +33,6 @@ urlpatterns = [
     path("reports/roi/", RoiView.as_view(), name="report-roi"),
     path("reports/funnel/", FunnelView.as_view(), name="report-funnel"),
     path("reports/paths/", PathsView.as_view(), name="report-paths"),
+    path("reports/payback/", PaybackView.as_view(), name="report-payback"),
     *router.urls,
 ]

@@ -12,10 +12,13 @@ from rest_framework.views import APIView
 from reports.metrics import funnel_report, roi_report
 from reports.models import Attribution, Report
 from reports.paths import conversion_paths
+from reports.payback import payback_report
 from reports.serializers import (
     FunnelDocument,
     PathParams,
     PathsDocument,
+    PaybackDocument,
+    PaybackParams,
     ReportOutput,
     ReportParams,
     ReportRequest,
@@ -256,3 +259,24 @@ class PathsView(APIView):
         params = PathParams(data=request.query_params)
         params.is_valid(raise_exception=True)
         return Response(PathsDocument(conversion_paths(**params.validated_data)).data)
+
+
+class PaybackView(APIView):
+    """Cohort payback (`reports.payback`): the page's figures, read-only."""
+
+    permission_classes = [IsAuthenticated, CanReadReports]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "months", int, description="Cohort months, the current one included (default 12)"
+            ),
+            PARAMETERS[2],
+        ],
+        responses=PaybackDocument,
+        summary="Cohort payback: revenue against cost at 30, 60, 90 and 180 days",
+    )
+    def get(self, request: Request) -> Response:
+        params = PaybackParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return Response(PaybackDocument(payback_report(**params.validated_data)).data)

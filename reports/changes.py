@@ -6,7 +6,11 @@ only place that knows what is derived from them:
 - the day caches (`AttributedDay`, `ContactDay`, `DurationDay`, `PathDay`) of those local days
   are deleted at once, and the days are stamped in `DayChange` once the write commits, so a cache row or a
   page figure computed from the data as it was before the commit is known stale even if it is
-  stored after the delete; so are the `MonthRollup` rows of their months;
+  stored after the delete; so are the `MonthRollup` rows of their months. The payback's kept
+  cohort months (`CohortMonth`) are voided by the stamps alone: one is served only while no day
+  of its window (the month's first day to its last day + 180) is stamped after it was computed,
+  and a late purchase of a cohort's contact is dated inside its cohort's window (a delete here
+  would cost every late write a query for a cache most of them cannot reach);
 - saved reports whose period covers one of the days: a done or failed one goes back to pending,
   marked stale, and is regenerated after the commit; a running one is marked stale, so its
   worker does not store figures read before the change as done;
@@ -28,6 +32,7 @@ from django.utils import timezone
 from reports.dashboard import CATALOGUE_KEY
 from reports.models import (
     AttributedDay,
+    CohortMonth,
     ContactDay,
     DayChange,
     DurationDay,
@@ -99,9 +104,10 @@ def days_changed(days: list[dt.date]) -> int:
 
 
 def caches_cleared() -> None:
-    """Delete every day cache row and month roll-up: a benchmark's cold start, or after data
-    was written behind the services' back (tests' factories, a raw SQL fix)."""
-    for model in (*DAY_CACHES, MonthRollup):
+    """Delete every day cache row, month roll-up and kept cohort month: a benchmark's cold
+    start, or after data was written behind the services' back (tests' factories, a raw SQL
+    fix)."""
+    for model in (*DAY_CACHES, MonthRollup, CohortMonth):
         model.objects.all().delete()
 
 

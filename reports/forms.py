@@ -7,7 +7,9 @@ from django import forms
 from campaigns.inputs import DayFormField
 from campaigns.models import Channel
 from reports.dashboard import PRESETS, Period, preset_label, preset_period
-from reports.models import Attribution
+from reports.models import Attribution, GroupBy
+from reports.payback import DEFAULT_MONTHS as DEFAULT_PAYBACK_MONTHS
+from reports.payback import MAX_MONTHS as MAX_PAYBACK_MONTHS
 
 MAX_DAYS = 3 * 366
 
@@ -126,3 +128,32 @@ class PathFilterForm(forms.Form):
         # Labelled like the period's fields ("Period", "From"), without a colon.
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+
+
+class PaybackForm(forms.Form):
+    """The payback page's choices: how many cohort months, grouped how, whose curves."""
+
+    months = forms.IntegerField(
+        min_value=1, max_value=MAX_PAYBACK_MONTHS, required=False, label="Cohort months"
+    )
+    group_by = forms.ChoiceField(choices=GroupBy.choices, required=False, label="Group by")
+    channel = forms.ModelChoiceField(
+        queryset=Channel.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        empty_label="The costliest channel",
+        label="Curves of",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+    def choices(self) -> tuple[int, str, Channel | None]:
+        """Months, grouping and channel; the defaults where a value is missing or bad."""
+        data = self.cleaned_data if self.is_valid() else {}
+        return (
+            data.get("months") or DEFAULT_PAYBACK_MONTHS,
+            data.get("group_by") or GroupBy.CHANNEL,
+            data.get("channel"),
+        )

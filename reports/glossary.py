@@ -291,6 +291,44 @@ PATHS: dict[str, Term] = {
     ),
 }
 
+PAYBACK: dict[str, Term] = {
+    "cohort": Term(
+        "Cohort",
+        "The contacts that entered in a month (local time), grouped by their source: the "
+        "channel and campaign of their first touch. Contacts with no source are unattributed "
+        "and have no cost.",
+    ),
+    "entrants": Term("Entrants", "How many contacts entered in the month from this source."),
+    "cost": Term(
+        "Cost",
+        "What the source cost in the cohort's month: a campaign's costs, or a channel's "
+        "campaigns' costs, incurred that month.",
+    ),
+    "revenue": Term(
+        "Revenue at 30 / 60 / 90 / 180 days",
+        "What the cohort's purchases paid, net of their refunds, from each contact's entry day "
+        "(day 0) to its day 30, 60, 90 or 180. Purchases after that day count at longer "
+        "horizons only.",
+    ),
+    "ratio": Term(
+        "Payback ratio",
+        "Revenue at 180 days divided by the cost: 100% means the month's cost was earned back. "
+        "Not defined (—) without a cost.",
+    ),
+    "payback_day": Term(
+        "Payback day",
+        "The first day since entry on which the cohort's cumulative revenue reached its cost. "
+        "'Not yet' while the cohort is still inside its 180 days; — when it did not pay back "
+        "within 180 days or had no cost.",
+    ),
+    "so_far": Term(
+        "So far",
+        "A horizon is open while its last entrants (those of the month's last day) have not "
+        "yet lived that many days: its figure can still grow. A closed horizon's figure stays "
+        "as it is unless late data for the cohort arrives.",
+    ),
+}
+
 # Notes shown beside the tables.
 FUNNEL_CAPTION = "Counted by the day each stage was reached"
 FUNNEL_NOTE = (
@@ -312,15 +350,17 @@ ASSISTED_NOTE = (
 
 def definition(key: str, table: str = "roi") -> str:
     """The definition of a figure of the ROI tables, or of the funnel's (`table="funnel"`) or
-    the conversion paths' (`table="paths"`)."""
+    the conversion paths' (`table="paths"`) or the payback's (`table="payback"`)."""
     if table == "funnel" and key in FUNNEL:
         return FUNNEL[key].definition
     if table == "paths" and key in PATHS:
         return PATHS[key].definition
+    if table == "payback" and key in PAYBACK:
+        return PAYBACK[key].definition
     return TERMS[key].definition
 
 
 def terms(keys: list[str], table: str = "roi") -> list[Term]:
     """The entries of `keys`, in that order, for a page's "What the figures mean" list."""
-    source = {"funnel": FUNNEL, "paths": PATHS}.get(table, {})
+    source = {"funnel": FUNNEL, "paths": PATHS, "payback": PAYBACK}.get(table, {})
     return [source.get(k) or TERMS[k] for k in keys]

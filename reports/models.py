@@ -302,3 +302,23 @@ class VerdictDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"verdict of {self.period_start} to {self.target}"
+
+
+class CohortMonth(models.Model):
+    """One closed cohort month of `reports.payback` (every horizon past): per source (channel,
+    campaign), its entrants and its net revenue per day since entry (days 0..180). Valid while
+    no day of its window (the month's first day to its last day + 180) changed after it was
+    computed (see DayChange): late data landing in the window voids it."""
+
+    time_zone = models.CharField(max_length=64, default="UTC")
+    month = models.DateField(help_text="The month's first day.")
+    rows = models.JSONField(default=list)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["time_zone", "month"], name="cohort_month_unique_tz")
+        ]
+
+    def __str__(self) -> str:
+        return f"payback of the {self.month:%Y-%m} cohort"

@@ -10,6 +10,7 @@ from reports.glossary import definition
 from reports.metrics import MAX_LOOKBACK_DAYS, MAX_PERIOD_DAYS
 from reports.models import Attribution, Granularity, GroupBy, Report
 from reports.paths import MAX_TOP_PATHS, TOP_PATHS
+from reports.payback import DEFAULT_MONTHS, MAX_MONTHS
 
 
 class ReportParams(StrictInput):
@@ -236,3 +237,57 @@ class PathsDocument(serializers.Serializer):
     rows = PathRow(many=True)
     other = PathRow(allow_null=True, help_text=definition("other_paths", "paths"))
     totals = PathRow()
+
+
+class PaybackParams(StrictInput):
+    """`GET /api/v1/reports/payback/`: how many cohort months (the current one included) and
+    the grouping."""
+
+    months = serializers.IntegerField(min_value=1, max_value=MAX_MONTHS, default=DEFAULT_MONTHS)
+    group_by = serializers.ChoiceField(choices=GroupBy.choices, default=GroupBy.CHANNEL)
+
+
+class PaybackRow(serializers.Serializer):
+    month = serializers.SerializerMethodField(help_text="The cohort's month (YYYY-MM, local).")
+    key = serializers.CharField(
+        help_text="The channel's slug or the campaign's id; \"none:<slug>\" for a channel's "
+        'contacts without a campaign; "unattributed" for contacts with no source.'
+    )
+    label = serializers.CharField()
+    channel = serializers.CharField(allow_null=True)
+    entrants = serializers.IntegerField(help_text=definition("entrants", "payback"))
+    cost = serializers.CharField(help_text=definition("cost", "payback"))
+    revenue_30 = serializers.CharField(help_text=definition("revenue", "payback"))
+    ratio_30 = serializers.CharField(allow_null=True, help_text=definition("ratio", "payback"))
+    closed_30 = serializers.BooleanField(help_text=definition("so_far", "payback"))
+    revenue_60 = serializers.CharField()
+    ratio_60 = serializers.CharField(allow_null=True)
+    closed_60 = serializers.BooleanField()
+    revenue_90 = serializers.CharField()
+    ratio_90 = serializers.CharField(allow_null=True)
+    closed_90 = serializers.BooleanField()
+    revenue_180 = serializers.CharField()
+    ratio_180 = serializers.CharField(allow_null=True)
+    closed_180 = serializers.BooleanField()
+    payback_day = serializers.IntegerField(
+        allow_null=True, help_text=definition("payback_day", "payback")
+    )
+    payback_status = serializers.ChoiceField(
+        choices=["paid_back", "not_yet", "not_within_180_days", "no_cost"]
+    )
+    curve = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Cumulative revenue at the end of each day since entry (0, 1, ...), up to the "
+        "last day the month's first entrants have reached (at most 180).",
+    )
+
+    def get_month(self, row: dict) -> str:
+        return row["month"].strftime("%Y-%m")
+
+
+class PaybackDocument(serializers.Serializer):
+    months = serializers.IntegerField()
+    group_by = serializers.CharField()
+    as_of = serializers.DateField(help_text="Today (local): what is open and closed is as of it.")
+    horizons = serializers.ListField(child=serializers.IntegerField())
+    rows = PaybackRow(many=True)

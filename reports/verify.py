@@ -3,6 +3,8 @@
 Checked:
 - every valid month roll-up (`MonthRollup`) of those caches, against its days recomputed and
   added up;
+- every valid kept cohort month of the payback (`CohortMonth`: no stamp of a day of its window
+  at or after its `computed_at`), against its month recomputed;
 - every valid day row of `AttributedDay` (each model and lookback), `ContactDay`,
   `DurationDay` and `PathDay` (each lookback), in the
   current time zone: valid as `reports.daycache` serves it, while no `DayChange` stamp of its
@@ -52,6 +54,7 @@ from reports.daycache import Combine, Rows, bypassed, month_days
 from reports.metrics import funnel_report, roi_report
 from reports.models import (
     AttributedDay,
+    CohortMonth,
     ContactDay,
     DayChange,
     DurationDay,
@@ -60,6 +63,7 @@ from reports.models import (
     Report,
 )
 from reports.paths import combine_paths, path_days
+from reports.payback import compute_cohorts, stamped_window
 
 log = logging.getLogger(__name__)
 MERGE_GAP_DAYS = 7
@@ -94,13 +98,15 @@ class Verification:
     days: int = 0  # distinct days whose cache rows were checked
     rows: int = 0  # day cache rows checked (one per model and lookback, and contact counts)
     months: int = 0  # month roll-ups checked
+    cohorts: int = 0  # kept payback cohort months checked
     reports: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
         return (
             f"Checked {self.rows} cached day rows on {self.days} days, {self.months} month "
-            f"roll-ups and {self.reports} saved report(s) in {self.seconds:.1f} s: "
+            f"roll-ups, {self.cohorts} cohort months and {self.reports} saved report(s) in "
+            f"{self.seconds:.1f} s: "
             f"{len(self.mismatches)} mismatch(es)."
         )
 
@@ -119,6 +125,7 @@ def caches_verify(
     result = Verification()
     _check_day_caches(result, today=today, since=since, sample=sample, rng=rng)
     _check_rollups(result, today=today, since=since, sample=sample, rng=rng)
+    _check_cohorts(result, since=since, sample=sample, rng=rng)
     _check_reports(result, today=today, since=since, sample=sample, rng=rng)
     result.seconds = time.monotonic() - started
     return result
@@ -368,6 +375,56 @@ def _check_rollups(
         for mismatch, month, computed_at in found
         if month not in latest or latest[month] < computed_at
     ]
+
+
+# Payback cohort months ----------------------------------------------------------------------
+
+
+def _cohort_stale(kept: list[tuple[dt.date, dt.datetime]]) -> set[dt.date]:
+    """The kept months a day stamp of their window is at or after."""
+    if not kept:
+        return set()
+    first = min(stamped_window(month)[0] for month, _ in kept)
+    last = max(stamped_window(month)[1] for month, _ in kept)
+    stamps = list(
+        DayChange.objects.filter(day__gte=first, day__lte=last).values_list("day", "changed_at")
+    )
+    return {
+        month
+        for month, computed_at in kept
+        if any(
+            stamped_window(month)[0] <= day <= stamped_window(month)[1] and at >= computed_at
+            for day, at in stamps
+        )
+    }
+
+
+def _check_cohorts(
+    result: Verification, *, since: dt.date | None, sample: int | None, rng: random.Random
+) -> None:
+    kept = CohortMonth.objects.filter(time_zone=timezone.get_current_timezone_name())
+    if since:
+        kept = kept.filter(month__gte=since.replace(day=1))
+    months = list(kept.values_list("month", "computed_at"))
+    stale = _cohort_stale(months)
+    checked = set(_sample(sorted(m for m, _ in months if m not in stale), sample, rng))
+    if not checked:
+        return
+    with bypassed():
+        fresh = compute_cohorts(sorted(checked))
+    found = []
+    for month, rows, computed_at in kept.filter(month__in=checked).values_list(
+        "month", "rows", "computed_at"
+    ):
+        expected, stored = _canonical(fresh[month], None), _canonical(rows, None)
+        if expected != stored:
+            found.append(
+                (Mismatch("cohort month", f"{month:%Y-%m}", expected, stored), month, computed_at)
+            )
+    result.cohorts += len(checked)
+    # Confirm: a month whose window was stamped changed since is no longer served.
+    gone = _cohort_stale([(month, computed_at) for _, month, computed_at in found])
+    result.mismatches += [mismatch for mismatch, month, _ in found if month not in gone]
 
 
 # Saved reports ------------------------------------------------------------------------------

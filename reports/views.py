@@ -604,3 +604,92 @@ def paths_csv(request: HttpRequest) -> HttpResponse:
     )
     write_paths(response, report)
     return response
+
+
+PAYBACK_COLUMNS = [
+    # key, header, kind, glossary term
+    ("entrants", "Entrants", "count", "entrants"),
+    ("cost", "Cost", "money", "cost"),
+    ("revenue_30", "Revenue 30 d", "money", "revenue"),
+    ("revenue_60", "Revenue 60 d", "money", "revenue"),
+    ("revenue_90", "Revenue 90 d", "money", "revenue"),
+    ("revenue_180", "Revenue 180 d", "money", "revenue"),
+    ("ratio_180", "Payback ratio", "percent", "ratio"),
+]
+
+
+def payback_cells(report: dict) -> list[tuple[dict, list[tuple]]]:
+    """Each row with its cells (value, kind, header, open): a revenue or ratio is open while
+    its horizon is, entrants and cost while the month is not over."""
+    out = []
+    for row in report["rows"]:
+        month_over = dashboard.shift_months(row["month"], 1) <= report["as_of"]
+        cells = []
+        for key, header, kind, _ in PAYBACK_COLUMNS:
+            if key.startswith(("revenue_", "ratio_")):
+                is_open = not row["closed_" + key.split("_")[1]]
+            else:
+                is_open = not month_over
+            cells.append((row[key], kind, header, is_open and row[key] is not None))
+        out.append((row, cells))
+    return out
+
+
+def _payback(request: HttpRequest):
+    """The page's form and choices, and the report (none when the choices are bad)."""
+    from reports.forms import PaybackForm
+    from reports.payback import payback_report
+
+    form = PaybackForm(request.GET)
+    months, group_by, channel = form.choices()
+    report = None if form.errors else payback_report(months=months, group_by=group_by)
+    return form, months, group_by, channel, report
+
+
+@marketer_required
+def payback_view(request: HttpRequest) -> HttpResponse:
+    """Cohort payback: each month's entrants per source, their revenue against the month's
+    cost at 30, 60, 90 and 180 days, the payback day, and one channel's curves."""
+    from reports.glossary import PAYBACK
+    from reports.payback import HORIZONS, costliest_channel, curves
+
+    form, months, group_by, channel, report = _payback(request)
+    slug = chart = None
+    if report is not None:
+        slug = channel.slug if channel else costliest_channel(report)
+        chart = curves(report, channel=slug) if slug else None
+    return render(
+        request,
+        "reports/payback.html",
+        {
+            "form": form,
+            "months": months,
+            "group_by": group_by,
+            "channel": channel,
+            "chart_channel": slug,
+            "chart": chart,
+            "report": report,
+            "table": payback_cells(report) if report else [],
+            "columns": PAYBACK_COLUMNS,
+            "horizons": HORIZONS,
+            "query": _query(request),
+            "glossary": [("This page", list(PAYBACK.values()))],
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@marketer_required
+def payback_csv(request: HttpRequest) -> HttpResponse:
+    """The payback table as CSV: one line per cohort month and group, the API's values."""
+    from reports.payback import write_payback
+
+    form, months, group_by, _, report = _payback(request)
+    if form.errors:
+        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain")
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="payback-{group_by}-{months}-months-{report["as_of"]}.csv"'
+    )
+    write_payback(response, report)
+    return response

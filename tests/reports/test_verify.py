@@ -67,7 +67,10 @@ def test_clean_caches_pass_with_exit_code_0(march):
     assert "MISMATCH" not in out
     # 31 days, each with its attribution, contact counts and cohort durations rows; March
     # rolled up in each of those three caches; the March report.
-    assert "Checked 93 cached day rows on 31 days, 3 month roll-ups and 1 saved report(s)" in out
+    assert (
+        "Checked 93 cached day rows on 31 days, 3 month roll-ups, 0 cohort months and 1 saved report(s)"
+        in out
+    )
     assert "0 mismatch(es)" in out
 
 
@@ -188,7 +191,10 @@ def test_days_and_sample_narrow_the_check(march):
     # Today is long after March: the last 30 days hold no cached day and no report.
     code, out = run_command("--days", "30")
     assert code == 0
-    assert "Checked 0 cached day rows on 0 days, 0 month roll-ups and 0 saved report(s)" in out
+    assert (
+        "Checked 0 cached day rows on 0 days, 0 month roll-ups, 0 cohort months and 0 saved report(s)"
+        in out
+    )
     # Three random days (the three rows of each), the one month (three roll-ups) and the one
     # report.
     result = caches_verify(sample=3)
