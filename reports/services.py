@@ -266,7 +266,8 @@ def reports_sweep(*, now: dt.datetime | None = None) -> int:
     its job was sent (the message was lost, e.g. Redis restarted without its data); running for
     longer than the task time limit (its worker died). A report whose claims were already taken
     over `MAX_INTERRUPTIONS` times is marked failed instead. A job sent twice is harmless: only
-    one can claim the report."""
+    one can claim the report. The periodic jobs and the weekly verdict's that beat fired while
+    the broker was away are sent again too."""
     now = now or timezone.now()
     dead = Q(status=Report.Status.RUNNING, started_at__lt=now - _time_limit())
     Report.objects.filter(dead, interruptions__gte=MAX_INTERRUPTIONS).update(
@@ -288,7 +289,9 @@ def reports_sweep(*, now: dt.datetime | None = None) -> int:
         _enqueue(report_id)
     if ids:
         log.warning("Sending the jobs of %s report(s) nobody is working on: %s", len(ids), ids)
-    return len(ids) + len(periodic_catch_up(now=now))
+    from reports.delivery import verdict_catch_up  # delivery builds on this module
+
+    return len(ids) + len(periodic_catch_up(now=now)) + verdict_catch_up(now=now)
 
 
 # How long after its beat entry fired a period's reports may still be missing before the sweeper
