@@ -113,6 +113,18 @@ REFUNDED = """(
     )"""
 
 
+def conversions_select() -> str:
+    """The period's conversions (first purchases), the columns of `PURCHASES` with their
+    local day: a SELECT for a CTE named p, as the touches sources expect."""
+    day, _ = connection.ops.datetime_cast_date_sql("pu.occurred_at", (), "TZ")
+    day = day.replace("%s", "%(tz)s", 1).replace("%s", "'UTC'", 1)
+    text = purchases_cte(day).strip()
+    head = "p AS ("
+    if not (text.startswith(head) and text.endswith(")")):
+        raise RuntimeError("purchases_cte changed its shape")
+    return f"SELECT * FROM ({text[len(head) : -1]}) all_p WHERE is_first = 1"
+
+
 def purchases_cte(day: str, *, stamps: bool = False) -> str:
     """`PURCHASES` with its local day expression and its refunds filled in; with `stamps`, each
     purchase also carries its contact's lead and qualified stamps (`lead_at`, `qual_at`), which

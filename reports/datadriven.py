@@ -44,7 +44,7 @@ from reports.attribution import (
     Attributed,
     Credit,
     attribute,
-    purchases_cte,
+    conversions_select,
     run,
 )
 from reports.models import Attribution
@@ -120,13 +120,7 @@ def converting_sql() -> str:
     no touch), and ('c', channel_id, campaign_id, touches) per (channel, campaign) of their
     touches: one read of the touches for both. Only first purchases: the revenue with and
     without a touch comes from the last-touch credit, which every purchase has already."""
-    day, _ = connection.ops.datetime_cast_date_sql("pu.occurred_at", (), "TZ")
-    day = day.replace("%s", "%(tz)s", 1).replace("%s", "'UTC'", 1)
-    text = purchases_cte(day).strip()
-    head = "p AS ("
-    if not (text.startswith(head) and text.endswith(")")):
-        raise RuntimeError("reports.attribution.purchases_cte changed its shape")
-    firsts = f"SELECT * FROM ({text[len(head) : -1]}) all_p WHERE is_first = 1"
+    firsts = conversions_select()
     if connection.vendor == "postgresql":
         ctes = f"p AS MATERIALIZED ({firsts}), t AS MATERIALIZED ({POSTGRES_TOUCHES})"
     else:

@@ -44,7 +44,7 @@ from reports.attribution import (
     FIRST_TOUCHES,
     GENERIC_TOUCHES,
     POSTGRES_TOUCHES,
-    purchases_cte,
+    conversions_select,
     run,
 )
 from reports.csvexport import write_rows
@@ -75,19 +75,13 @@ def day_sql() -> str:
     day, its path key, its cents, its touches and its days to convert (from its first touch,
     NULL with no touch). A path key is its steps "channel_id*count" joined by ">" ("3*2>7*1");
     "" for no touches."""
-    day, _ = connection.ops.datetime_cast_date_sql("pu.occurred_at", (), "TZ")
-    day = day.replace("%s", "%(tz)s", 1).replace("%s", "'UTC'", 1)
-    text = purchases_cte(day).strip()
-    head = "p AS ("
-    if not (text.startswith(head) and text.endswith(")")):
-        raise RuntimeError("reports.attribution.purchases_cte changed its shape")
-    body = text[len(head) : -1]
+    firsts = conversions_select()
     if connection.vendor == "postgresql":
         # Materialized: the lateral join reads it once per conversion.
-        ctes = f"p AS MATERIALIZED (SELECT * FROM ({body}) all_p WHERE is_first = 1)"
+        ctes = f"p AS MATERIALIZED ({firsts})"
         touches, concat = POSTGRES_TOUCHES, "string_agg"
     else:
-        ctes = f"p AS (SELECT * FROM ({body}) all_p WHERE is_first = 1), {FIRST_TOUCHES}"
+        ctes = f"p AS ({firsts}), {FIRST_TOUCHES}"
         touches, concat = GENERIC_TOUCHES, "group_concat"
     order = "ORDER BY t_at, is_coupon, tid"
     step = "CAST(channel_id AS TEXT) || '*' || CAST(k AS TEXT)"
