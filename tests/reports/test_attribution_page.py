@@ -375,8 +375,9 @@ def test_query_count_is_pinned_and_the_page_is_cached(
     url = reverse("reports:attribution")
     # Cold: every day of April computed (seven rule-based models) and cached, and April rolled
     # up, and the two data-driven models' journeys read (two statements each, whatever the
-    # data): 109 queries on SQLite.
-    with django_assert_max_num_queries(120) as cold:
+    # data): 109 queries on SQLite, 135 on PostgreSQL (each statement's SET LOCALs and
+    # savepoints).
+    with django_assert_max_num_queries(140) as cold:
         marketer_client.get(url, {**APRIL, "attribution": "linear"})
     # Ten more buyers, each from FB ads then IG reels on 20 April (that day's caches voided
     # once they commit): recomputed in no more queries, but the one that finds the cached
